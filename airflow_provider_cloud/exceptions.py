@@ -1,0 +1,228 @@
+"""
+Every error this provider raises, as one tree.
+
+::
+
+    AirflowException
+    ├── CloudApiError                   a call to a service failed; carries service, status_code,
+    │   │                               errors (the API's own messages), request_id, retryable
+    │   ├── ApiConnectionError          no answer: refused, reset, DNS (retryable)
+    │   │   └── ApiTimeoutError         connect or read timeout (retryable)
+    │   ├── ApiResponseError            the service answered with an error (any status)
+    │   │   ├── BadRequestError         400 and 422: the request was wrong
+    │   │   │   └── CursorExpiredError  an events cursor older than the service keeps
+    │   │   ├── AuthenticationError     401: missing, wrong or expired token or key
+    │   │   │   └── TokenExpiredError   401 because the token has expired
+    │   │   ├── PermissionDeniedError   403: the token may not do this
+    │   │   ├── NotFoundError           404: no such database, table, data set, row or file
+    │   │   ├── ConflictError           409: the resource exists or changed
+    │   │   ├── PayloadTooLargeError    413: the request body is over the server's limit
+    │   │   ├── RateLimitError          429: too many requests; carries retry_after (seconds)
+    │   │   └── ServerError             5xx: the service failed
+    │   └── UnexpectedResponseError     2xx whose body is not what the API documents
+    ├── RowDataError                    bad input rows: names the source, line and column
+    └── UnsupportedConnectionError      a connection type without the hook an operator needs
+
+Status codes live on attributes, never only in message text: catch the class, or read ``status_code``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from airflow.sdk.exceptions import AirflowException
+
+
+class CloudApiError(AirflowException):
+    """A call to a hosted data API failed."""
+
+    retryable_by_default = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str,
+        status_code: int | None = None,
+        errors: Sequence[str] = (),
+        request_id: str | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        self.message = message
+        self.service = service
+        self.status_code = status_code
+        self.errors = list(errors)
+        self.request_id = request_id
+        self.retryable = self.retryable_by_default if retryable is None else retryable
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        text = f"{self.service}: {self.message}"
+        if self.status_code is not None:
+            text += f" (HTTP {self.status_code})"
+        details = [e for e in self.errors if e and e not in self.message]
+        if details:
+            text += ": " + "; ".join(details)
+        if self.request_id:
+            text += f" [request id {self.request_id}]"
+        return text
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle with keyword arguments (exceptions cross process boundaries in Airflow)."""
+        return (
+            _rebuild,
+            (
+                type(self),
+                self.message,
+                {
+                    "service": self.service,
+                    "status_code": self.status_code,
+                    "errors": self.errors,
+                    "request_id": self.request_id,
+                    "retryable": self.retryable,
+                    **self._extra_state(),
+                },
+            ),
+        )
+
+    def _extra_state(self) -> dict[str, object]:
+        return {}
+
+
+def _rebuild(cls: type[CloudApiError], message: str, kwargs: dict[str, object]) -> CloudApiError:
+    return cls(message, **kwargs)  # type: ignore[arg-type]
+
+
+class ApiConnectionError(CloudApiError):
+    """The service could not be reached: connection refused or reset, name not resolved."""
+
+    retryable_by_default = True
+
+
+class ApiTimeoutError(ApiConnectionError):
+    """The service did not connect or answer in time."""
+
+
+class ApiResponseError(CloudApiError):
+    """The service answered with an error."""
+
+
+class BadRequestError(ApiResponseError):
+    """400 or 422: the service rejected the request as invalid."""
+
+
+class CursorExpiredError(BadRequestError):
+    """The events cursor points before the oldest event the service still keeps."""
+
+
+class AuthenticationError(ApiResponseError):
+    """401: the token or API key is missing, wrong or expired."""
+
+
+class TokenExpiredError(AuthenticationError):
+    """401 because the token has expired: mint a new one and update the connection."""
+
+
+class PermissionDeniedError(ApiResponseError):
+    """403: the token is valid but may not do this."""
+
+
+class NotFoundError(ApiResponseError):
+    """404: no such database, table, data set, row, account or file."""
+
+
+class ConflictError(ApiResponseError):
+    """409: the resource already exists or was changed meanwhile."""
+
+
+class PayloadTooLargeError(ApiResponseError):
+    """413: the request body is larger than the server accepts."""
+
+
+class RateLimitError(ApiResponseError):
+    """429: too many requests; ``retry_after`` is the wait the service asked for, in seconds."""
+
+    retryable_by_default = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+    def _extra_state(self) -> dict[str, object]:
+        return {"retry_after": self.retry_after}
+
+
+class ServerError(ApiResponseError):
+    """5xx: the service failed while handling the request."""
+
+
+class UnexpectedResponseError(CloudApiError):
+    """A successful status whose body is not what the API documents (not JSON, missing keys)."""
+
+
+STATUS_ERRORS: dict[int, type[ApiResponseError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: PayloadTooLargeError,
+    422: BadRequestError,
+    429: RateLimitError,
+}
+
+
+def error_class_for_status(status_code: int) -> type[ApiResponseError]:
+    """Return the exception class for an HTTP error status."""
+    if status_code in STATUS_ERRORS:
+        return STATUS_ERRORS[status_code]
+    if status_code >= 500:
+        return ServerError
+    return ApiResponseError
+
+
+class RowDataError(AirflowException, ValueError):
+    """
+    Input rows that cannot be written: malformed, missing a key, of the wrong type, or absent.
+
+    ``source`` is the file (or ``"rows"`` for rows given inline), ``line`` the 1-based line or row
+    number, ``column`` the column name; each is ``None`` where it does not apply.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.source = source
+        self.line = line
+        self.column = column
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        where = []
+        if self.source:
+            where.append(str(self.source))
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        return f"{', '.join(where)}: {self.reason}" if where else self.reason
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_row_error,
+            (type(self), self.reason, {"source": self.source, "line": self.line, "column": self.column}),
+        )
+
+
+def _rebuild_row_error(cls: type[RowDataError], reason: str, kwargs: dict[str, object]) -> RowDataError:
+    return cls(reason, **kwargs)  # type: ignore[arg-type]
+
+
+class UnsupportedConnectionError(AirflowException):
+    """The connection's type has no hook that can do what the operator asks."""
