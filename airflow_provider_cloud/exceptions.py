@@ -50,7 +50,7 @@ class CloudApiError(AirflowException):
     ) -> None:
         self.message = message
         self.service = service
-        self.status_code = status_code
+        self.status_code = status_code  # type: ignore[assignment]  # AirflowException types it HTTPStatus
         self.errors = list(errors)
         self.request_id = request_id
         self.retryable = self.retryable_by_default if retryable is None else retryable
@@ -104,7 +104,18 @@ class ApiTimeoutError(ApiConnectionError):
 
 
 class ApiResponseError(CloudApiError):
-    """The service answered with an error."""
+    """
+    The service answered with an error.
+
+    ``retry_after`` is the wait a ``Retry-After`` header asked for, in seconds (429 and 503 carry one).
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+    def _extra_state(self) -> dict[str, object]:
+        return {"retry_after": self.retry_after}
 
 
 class BadRequestError(ApiResponseError):
@@ -143,13 +154,6 @@ class RateLimitError(ApiResponseError):
     """429: too many requests; ``retry_after`` is the wait the service asked for, in seconds."""
 
     retryable_by_default = True
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
-        self.retry_after = retry_after
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
-
-    def _extra_state(self) -> dict[str, object]:
-        return {"retry_after": self.retry_after}
 
 
 class ServerError(ApiResponseError):
