@@ -1,0 +1,111 @@
+"""
+Pytest fixtures for testing DAGs, hooks and operators of airflow-provider-cloud offline.
+
+The plugin is registered as the ``pytest11`` entry point ``airflow_provider_cloud``, so every pytest run in
+an environment with the package installed has these fixtures; no ``conftest.py`` import is needed.
+
+Datasette (a real server, ``datasette serve`` in a subprocess on 127.0.0.1 and a free port; install the
+``datasette`` extra: ``pip install 'airflow-provider-cloud[datasette]'``):
+
+``datasette_server`` (session scope)
+    One :class:`~airflow_provider_cloud.testing.datasette.DatasetteServer` with Datasette's default
+    settings, shared by the whole session; database ``data``, ``.token`` acts as root.
+``datasette_server_factory`` (session scope)
+    A callable ``make(**kwargs) -> DatasetteServer`` taking the ``DatasetteServer`` arguments; each call
+    starts another server, e.g. ``make(settings={"max_insert_rows": 1000})``. All are stopped at the end
+    of the session.
+``datasette_conn_id`` (function scope)
+    Sets ``AIRFLOW_CONN_DATASETTE_DEFAULT`` to the session server's connection JSON (host = base URL,
+    password = token, ``extra = {"database": "data"}``; undone after the test) and returns
+    ``"datasette_default"``.
+``fresh_table_name`` (function scope)
+    A table name no other test of the session gets: ``t_<test name>_<n>``, letters, digits and ``_`` only,
+    so tests sharing the session server do not collide.
+
+Example::
+
+    import pytest
+
+
+    @pytest.mark.integration
+    def test_import(datasette_conn_id, datasette_server, fresh_table_name):
+        ...  # run the operator with conn_id=datasette_conn_id, dataset=fresh_table_name
+        assert datasette_server.sql(f"select count(*) as n from [{fresh_table_name}]") == [{"n": 3}]
+
+Nothing from Airflow, and nothing heavy, is imported when this module loads: pytest loads plugins before
+any ``conftest.py``, and a ``conftest.py`` may still have to set ``AIRFLOW_HOME`` and friends before Airflow
+is first imported. The fixtures import what they need when they run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from airflow_provider_cloud.testing.datasette import DatasetteServer
+
+DATASETTE_CONN_ID = "datasette_default"
+
+_table_numbers = itertools.count(1)
+
+
+# -- Datasette ------------------------------------------------------------------------------------------
+
+
+class DatasetteServerFactory:
+    """Start Datasette servers on demand and stop them all at the end."""
+
+    def __init__(self) -> None:
+        self._servers: list[DatasetteServer] = []
+
+    def __call__(self, **kwargs: Any) -> DatasetteServer:
+        """Start a server with the given ``DatasetteServer`` arguments and return it."""
+        from airflow_provider_cloud.testing.datasette import DatasetteServer
+
+        server = DatasetteServer(**kwargs)
+        self._servers.append(server)
+        return server.start()
+
+    def stop_all(self) -> None:
+        """Stop every server this factory started, newest first."""
+        while self._servers:
+            self._servers.pop().stop()
+
+
+@pytest.fixture(scope="session")
+def datasette_server_factory() -> Iterator[DatasetteServerFactory]:
+    """Return a callable that starts extra Datasette servers; all are stopped at session end."""
+    factory = DatasetteServerFactory()
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
+
+
+@pytest.fixture(scope="session")
+def datasette_server() -> Iterator[DatasetteServer]:
+    """Run one Datasette server (default settings) for the whole session."""
+    from airflow_provider_cloud.testing.datasette import DatasetteServer
+
+    with DatasetteServer() as server:
+        yield server
+
+
+@pytest.fixture
+def datasette_conn_id(datasette_server: DatasetteServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Define connection ``datasette_default`` for the session server through its environment variable."""
+    name, value = datasette_server.env_var(DATASETTE_CONN_ID)
+    monkeypatch.setenv(name, value)  # monkeypatch removes it again after the test
+    return DATASETTE_CONN_ID
+
+
+@pytest.fixture
+def fresh_table_name(request: pytest.FixtureRequest) -> str:
+    """Return a table name unique in this session, made from the test's name."""
+    stem = re.sub(r"[^0-9a-z_]+", "_", request.node.name.lower()).strip("_")[:40].rstrip("_")
+    return f"t_{stem or 'table'}_{next(_table_numbers)}"
