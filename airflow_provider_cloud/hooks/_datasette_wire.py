@@ -1,0 +1,205 @@
+"""
+Datasette wire details kept out of the hook: tilde encoding, filters as query parameters and as SQL, JSON values.
+
+The filter language of ``DESIGN.md`` maps one to one onto Datasette's table filters; the SQL form used for
+bulk deletes repeats the SQL that Datasette itself generates for those filters, so that a dry run (which
+counts through the table API) and the delete (one ``execute-write``) select the same rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from airflow_provider_cloud.rows.filters import Filter
+
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
+
+#: Filter ops of the DESIGN language that Datasette's table API supports under the same name.
+DIRECT_OPS = frozenset({"exact", "not", "lt", "lte", "gt", "gte", "in", "notin", "contains", "startswith"})
+
+_SQL_TEMPLATES = {
+    "exact": "{c} = {p}",
+    "not": "{c} != {p}",
+    "lt": "{c} < {p}",
+    "lte": "{c} <= {p}",
+    "gt": "{c} > {p}",
+    "gte": "{c} >= {p}",
+    "contains": "{c} like {p}",
+    "startswith": "{c} like {p}",
+}
+
+
+def tilde_encode(value: str) -> str:
+    """Encode a table name or key value for a Datasette URL (``my.table`` → ``my~2Etable``)."""
+    out = []
+    for byte in value.encode("utf-8"):
+        if byte in _SAFE:
+            out.append(chr(byte))
+        elif byte == 0x20:
+            out.append("+")
+        else:
+            out.append(f"~{byte:02X}")
+    return "".join(out)
+
+
+def row_path(key_values: Sequence[Any]) -> str:
+    """Return the URL part naming one row: tilde-encoded key values joined by commas."""
+    return ",".join(tilde_encode(str(v)) for v in key_values)
+
+
+def quote_identifier(name: str) -> str:
+    """Quote an SQLite identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def param_text(value: Any) -> str:
+    """Render a filter value the way it travels in a query string."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _is_true(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _values(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",")]
+    if isinstance(value, Iterable):
+        return list(value)
+    return [value]
+
+
+def filters_to_params(filters: Iterable[Filter]) -> list[tuple[str, str]]:
+    """Return Datasette table query parameters for parsed filters."""
+    params: list[tuple[str, str]] = []
+    for f in filters:
+        if f.op == "isnull":
+            params.append((f"{f.column}__{'isnull' if _is_true(f.value) else 'notnull'}", "1"))
+        elif f.op == "exact" and f.value is None:
+            params.append((f"{f.column}__isnull", "1"))
+        elif f.op == "not" and f.value is None:
+            params.append((f"{f.column}__notnull", "1"))
+        elif f.op in ("in", "notin"):
+            params.append((f"{f.column}__{f.op}", json.dumps([_jsonable(v) for v in _values(f.value)])))
+        elif f.op in DIRECT_OPS:
+            params.append((f"{f.column}__{f.op}", param_text(f.value)))
+        else:
+            raise ValueError(f"Datasette has no filter for operator {f.op!r}")
+    return params
+
+
+def _coerce_numeric(text: str) -> Any:
+    if _NUMERIC.match(text):
+        return float(text) if "." in text else int(text)
+    return text
+
+
+def filters_to_sql(filters: Iterable[Filter]) -> tuple[str, dict[str, Any]]:
+    """Return an SQL ``where`` clause and its parameters, matching Datasette's own filter SQL."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    for f in filters:
+        column = quote_identifier(f.column)
+        if f.op == "isnull" or (f.op in ("exact", "not") and f.value is None):
+            is_null = _is_true(f.value) if f.op == "isnull" else f.op == "exact"
+            clauses.append(f"{column} is {'null' if is_null else 'not null'}")
+            continue
+        if f.op in ("in", "notin"):
+            names = []
+            for value in _values(f.value):
+                name = f"p{len(params)}"
+                params[name] = _jsonable(value)
+                names.append(f":{name}")
+            clauses.append(f"{column} {'in' if f.op == 'in' else 'not in'} ({', '.join(names)})")
+            continue
+        name = f"p{len(params)}"
+        text = param_text(f.value)
+        if f.op == "contains":
+            params[name] = f"%{text}%"
+        elif f.op == "startswith":
+            params[name] = f"{text}%"
+        elif f.op in ("lt", "lte", "gt", "gte"):
+            params[name] = _coerce_numeric(text)
+        else:
+            params[name] = text
+        clauses.append(_SQL_TEMPLATES[f.op].format(c=column, p=f":{name}"))
+    return " and ".join(clauses) or "1", params
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def encode_value(value: Any) -> Any:
+    """Turn a Python value into what Datasette's JSON write API stores faithfully."""
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"$base64": True, "encoded": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    return str(value)
+
+
+def sqlite_type(value: Any) -> str:
+    """Return the Datasette column type that stores ``value`` best."""
+    if isinstance(value, bool | int):
+        return "integer"
+    if isinstance(value, float | Decimal):
+        return "float"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "blob"
+    return "text"
+
+
+def infer_column_types(rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Infer one column type per column over sample rows: integer widens to float, anything else to text."""
+    types: dict[str, str] = {}
+    for row in rows:
+        for name, value in row.items():
+            if value is None:
+                types.setdefault(name, "")
+                continue
+            seen, new = types.get(name, ""), sqlite_type(value)
+            if not seen or seen == new:
+                types[name] = new
+            elif {seen, new} == {"integer", "float"}:
+                types[name] = "float"
+            else:
+                types[name] = "text"
+    return {name: kind or "text" for name, kind in types.items()}
+
+
+_MAX_ROWS = re.compile(r"maximum allowed is (\d+)", re.IGNORECASE)
+
+
+def learned_max_rows(errors: Iterable[str]) -> int | None:
+    """Read the batch limit from Datasette's ``Too many rows, maximum allowed is N`` error."""
+    for error in errors:
+        match = _MAX_ROWS.search(error)
+        if match:
+            return int(match.group(1))
+    return None

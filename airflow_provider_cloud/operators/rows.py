@@ -1,0 +1,422 @@
+"""
+Import, export and clean up rows of any service whose hook implements the RowStore contract.
+
+The hook is found from the connection's type, so the same operators serve Datasette and CloudTables.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_provider_cloud.exceptions import RowDataError
+from airflow_provider_cloud.hooks.rowstore import RowStore, get_rowstore_hook
+from airflow_provider_cloud.rows import (
+    CsvOptions,
+    ProgressLogger,
+    Record,
+    RejectsWriter,
+    iter_inline_rows,
+    read_records,
+    write_rows,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+ON_BAD_ROWS = ("fail", "skip")
+
+
+def _csv_options(options: Mapping[str, Any] | CsvOptions | None) -> CsvOptions | None:
+    if options is None or isinstance(options, CsvOptions):
+        return options
+    return CsvOptions(**options)
+
+
+class ImportRowsOperator(BaseOperator):
+    """
+    Import rows into a data set from a CSV, JSON Lines or JSON file at any path, or from a list of rows.
+
+    Rows are validated and converted before they are sent; a bad row fails the task (naming the file, line
+    and column) or, with ``on_bad_rows="skip"``, goes to the rejects file. Imports upsert by key by
+    default, so a retried task leaves the data set as one successful run would.
+
+    :param conn_id: connection of a service with a RowStore hook (``datasette``, ``cloudtables``). (templated)
+    :param dataset: the table or data set to write. (templated)
+    :param source: a local path or ``ObjectStoragePath`` URL (``file://``, ``memory://``, ``s3://``...). (templated)
+    :param rows: rows given inline instead of ``source``, e.g. pulled from XCom. (templated)
+    :param format: ``csv``, ``jsonl`` or ``json``; default: from the file name.
+    :param mode: ``upsert`` (default), ``insert``, ``ignore`` or ``replace``.
+    :param key: key column(s) for upsert; default: the data set's primary key. (templated)
+    :param create: create the data set when it does not exist (where the service can).
+    :param rename: source column → data set column.
+    :param types: column → ``integer``, ``float``, ``boolean``, ``text`` or ``json``; other CSV columns are
+        typed by detection unless ``detect_types=False``.
+    :param batch_size: rows per request, at most the service's limit.
+    :param on_bad_rows: ``fail`` (default) or ``skip``.
+    :param rejects_path: where skipped rows go, as JSON Lines with the reason. (templated)
+    :param max_bad_rows: with ``skip``, fail once more rows than this were rejected.
+    :param csv_options: ``CsvOptions`` or a dict of its fields (delimiter, quotechar, null_values, encoding...).
+    """
+
+    template_fields: Sequence[str] = ("conn_id", "dataset", "source", "rows", "key", "rejects_path")
+    ui_color = "#d6ecf3"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        dataset: str,
+        source: str | None = None,
+        rows: Iterable[Mapping[str, Any]] | str | None = None,
+        format: str | None = None,
+        mode: str = "upsert",
+        key: str | Sequence[str] | None = None,
+        create: bool = False,
+        rename: Mapping[str, str] | None = None,
+        types: Mapping[str, Any] | None = None,
+        detect_types: bool = True,
+        batch_size: int | None = None,
+        on_bad_rows: str = "fail",
+        rejects_path: str | None = None,
+        max_bad_rows: int | None = None,
+        csv_options: Mapping[str, Any] | CsvOptions | None = None,
+        progress_every: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (source is None) == (rows is None):
+            raise ValueError("give exactly one of source= or rows=")
+        if on_bad_rows not in ON_BAD_ROWS:
+            raise ValueError(f"on_bad_rows must be one of {ON_BAD_ROWS}, got {on_bad_rows!r}")
+        if on_bad_rows == "skip" and not rejects_path:
+            raise ValueError('on_bad_rows="skip" needs rejects_path= so that skipped rows are kept')
+        if max_bad_rows is not None and max_bad_rows < 0:
+            raise ValueError("max_bad_rows must be 0 or more")
+        self.conn_id = conn_id
+        self.dataset = dataset
+        self.source = source
+        self.rows = rows
+        self.format = format
+        self.mode = mode
+        self.key = key
+        self.create = create
+        self.rename = dict(rename or {})
+        self.types = dict(types or {})
+        self.detect_types = detect_types
+        self.batch_size = batch_size
+        self.on_bad_rows = on_bad_rows
+        self.rejects_path = rejects_path
+        self.max_bad_rows = max_bad_rows
+        self.csv_options = csv_options
+        self.progress_every = progress_every
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        started = time.monotonic()
+        hook = get_rowstore_hook(self.conn_id)
+        keys = [self.key] if isinstance(self.key, str) else list(self.key or [])
+        known = self._known_columns(hook)
+        counts = {"read": 0, "rejected": 0}
+        source_name = str(self.source) if self.source is not None else "rows"
+        total = len(self.rows) if isinstance(self.rows, list) else None
+        progress = ProgressLogger(self.log, what="rows", total=total, every_seconds=self.progress_every)
+        with RejectsWriter(self.rejects_path) if self.rejects_path else _NoRejects() as rejects:
+            good = self._good_rows(self._records(), keys, known, counts, rejects, source_name, progress)
+            result = hook.write_rows(
+                self.dataset,
+                good,
+                mode=self.mode,
+                key=self.key,
+                create=self.create,
+                batch_size=self.batch_size,
+            )
+        progress.finish()
+        written = _rows_written(result)
+        summary = {
+            "dataset": self.dataset,
+            "source": source_name,
+            "rows_read": counts["read"],
+            "rows_written": written,
+            "rows_rejected": counts["rejected"],
+            "rejects_path": self.rejects_path if counts["rejected"] else None,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+        self.log.info(
+            "Imported %d of %d rows into %s (%d rejected) in %.1f s",
+            written,
+            counts["read"],
+            self.dataset,
+            counts["rejected"],
+            summary["seconds"],
+        )
+        return summary
+
+    def _records(self) -> Iterator[Record]:
+        if self.source is not None:
+            return read_records(
+                self.source,
+                format=self.format,
+                csv_options=_csv_options(self.csv_options),
+                types=self.types or None,
+                detect_types=self.detect_types,
+            )
+        rows = self.rows
+        if isinstance(rows, str):
+            raise ValueError("rows= rendered to a string; pass a list of dicts (e.g. an XCom of a list)")
+        return iter_inline_rows(rows or [], types=self.types or None)
+
+    def _known_columns(self, hook: RowStore) -> set[str] | None:
+        """Return the data set's columns when it exists and no new columns may be added."""
+        get_columns = getattr(hook, "get_columns", None)
+        if get_columns is None or self.create:
+            return None
+        try:
+            return set(get_columns(self.dataset))
+        except Exception:  # the write itself reports a missing data set with the service's own error
+            return None
+
+    def _good_rows(
+        self,
+        records: Iterator[Record],
+        keys: list[str],
+        known: set[str] | None,
+        counts: dict[str, int],
+        rejects: RejectsWriter | _NoRejects,
+        source: str,
+        progress: ProgressLogger,
+    ) -> Iterator[dict[str, Any]]:
+        for record in records:
+            counts["read"] += 1
+            progress.update(1)
+            error = record.error
+            row: dict[str, Any] | None = None
+            if error is None and record.data is not None:
+                row = {self.rename.get(k, k): v for k, v in record.data.items()}
+                error = _check_row(row, keys, known, source, record.line)
+            if error is None and row is not None:
+                yield row
+                continue
+            assert error is not None
+            if self.on_bad_rows == "fail":
+                raise error
+            rejects.write(record, error)
+            counts["rejected"] += 1
+            if self.max_bad_rows is not None and counts["rejected"] > self.max_bad_rows:
+                raise AirflowException(
+                    f"{source}: more than {self.max_bad_rows} bad rows (the last: {error}); "
+                    f"stopped the import, rejects so far are in {self.rejects_path}"
+                )
+
+
+def _check_row(
+    row: Mapping[str, Any], keys: Sequence[str], known: set[str] | None, source: str, line: int
+) -> RowDataError | None:
+    for k in keys:
+        if row.get(k) is None or row.get(k) == "":
+            return RowDataError("the row has no value for its key", source=source, line=line, column=k)
+    if known is not None:
+        unknown = [c for c in row if c not in known]
+        if unknown:
+            return RowDataError(
+                f"unknown column (the data set has {sorted(known)})",
+                source=source,
+                line=line,
+                column=unknown[0],
+            )
+    return None
+
+
+def _rows_written(result: Any) -> int:
+    if isinstance(result, Mapping):
+        return int(result.get("rows", 0))
+    return int(getattr(result, "rows", 0))
+
+
+class _NoRejects:
+    """Stands in for a rejects file when bad rows fail the task."""
+
+    def __enter__(self) -> _NoRejects:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def write(self, record: Record, error: RowDataError) -> None:
+        raise error
+
+
+class ExportRowsOperator(BaseOperator):
+    """
+    Export rows of a data set to a CSV, JSON Lines or JSON file at any path, incrementally by a cursor.
+
+    The file is streamed to a temporary name and moved into place at the end, so a failed export never
+    leaves a half-written file at the destination. Returns ``{"path", "rows", "cursor"}``, where ``cursor``
+    is the largest ``cursor_column`` value exported (or ``since`` again when nothing new was found).
+
+    :param conn_id: connection of a service with a RowStore hook. (templated)
+    :param dataset: the table or data set to read. (templated)
+    :param destination: a local path or ``ObjectStoragePath`` URL; ``.gz`` compresses. (templated)
+    :param format: ``csv``, ``jsonl`` or ``json``; default: from the file name.
+    :param where: filters, e.g. ``{"status": "open", "score__gte": 10}``. (templated)
+    :param columns: the columns to export, in this order.
+    :param order_by: one column, ``"-col"`` for descending; default ``cursor_column``.
+    :param cursor_column: the column whose largest exported value becomes the next cursor.
+    :param since: export only rows whose ``cursor_column`` is greater than this. (templated)
+    """
+
+    template_fields: Sequence[str] = ("conn_id", "dataset", "destination", "where", "since")
+    ui_color = "#e8f4d9"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        dataset: str,
+        destination: str,
+        format: str | None = None,
+        where: Mapping[str, Any] | None = None,
+        columns: Sequence[str] | None = None,
+        order_by: str | None = None,
+        cursor_column: str | None = None,
+        since: Any = None,
+        page_size: int | None = None,
+        csv_options: Mapping[str, Any] | CsvOptions | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if since is not None and cursor_column is None:
+            raise ValueError("since= needs cursor_column=")
+        self.conn_id = conn_id
+        self.dataset = dataset
+        self.destination = destination
+        self.format = format
+        self.where = dict(where or {})
+        self.columns = list(columns) if columns else None
+        self.order_by = order_by
+        self.cursor_column = cursor_column
+        self.since = since
+        self.page_size = page_size
+        self.csv_options = csv_options
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        hook = get_rowstore_hook(self.conn_id)
+        where = dict(self.where)
+        since = None if self.since in (None, "", "None") else self.since
+        if self.cursor_column and since is not None:
+            where[f"{self.cursor_column}__gt"] = since
+        columns = self.columns
+        if columns and self.cursor_column and self.cursor_column not in columns:
+            raise ValueError(f"columns= must include the cursor column {self.cursor_column!r}")
+        tracker = _CursorTracker(self.cursor_column, since)
+        rows = hook.iter_rows(
+            self.dataset,
+            where=where or None,
+            columns=columns,
+            order_by=self.order_by or self.cursor_column,
+            page_size=self.page_size,
+        )
+        summary = write_rows(
+            self.destination,
+            tracker.track(rows),
+            format=self.format,
+            columns=columns,
+            csv_options=_csv_options(self.csv_options),
+        )
+        self.log.info(
+            "Exported %d rows of %s to %s (cursor %r → %r)",
+            summary.rows,
+            self.dataset,
+            summary.path,
+            since,
+            tracker.cursor,
+        )
+        return {"path": summary.path, "rows": summary.rows, "cursor": tracker.cursor}
+
+
+class _CursorTracker:
+    """Remember the largest value of the cursor column among the rows passing through."""
+
+    def __init__(self, column: str | None, start: Any) -> None:
+        self.column = column
+        self.cursor = start
+
+    def track(self, rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        column = self.column
+        for row in rows:
+            if column is not None:
+                value = row.get(column)
+                if value is not None and (self.cursor is None or _greater(value, self.cursor)):
+                    self.cursor = value
+            yield row
+
+
+def _greater(value: Any, current: Any) -> bool:
+    try:
+        return bool(value > current)
+    except TypeError:
+        try:
+            return float(value) > float(current)
+        except (TypeError, ValueError):
+            return str(value) > str(current)
+
+
+class CleanupRowsOperator(BaseOperator):
+    """
+    Delete the rows of a data set that match a filter, with a dry run and a safety limit.
+
+    Returns how many rows were deleted (or, with ``dry_run``, would be).
+
+    :param conn_id: connection of a service with a RowStore hook. (templated)
+    :param dataset: the table or data set. (templated)
+    :param where: filters, e.g. ``{"updated_at__lt": "{{ macros.ds_add(ds, -30) }}"}``; ``{}`` matches
+        every row. (templated)
+    :param dry_run: only count the matching rows.
+    :param max_rows: refuse to delete more rows than this (``None``: no limit).
+    :param allow_more: delete even when more than ``max_rows`` rows match.
+    """
+
+    template_fields: Sequence[str] = ("conn_id", "dataset", "where")
+    ui_color = "#f6e0d9"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        dataset: str,
+        where: Mapping[str, Any],
+        dry_run: bool = False,
+        max_rows: int | None = 10_000,
+        allow_more: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if where is None:
+            raise ValueError("where= is required; use {} to delete every row")
+        if max_rows is not None and max_rows < 0:
+            raise ValueError("max_rows must be 0 or more")
+        self.conn_id = conn_id
+        self.dataset = dataset
+        self.where = where
+        self.dry_run = dry_run
+        self.max_rows = max_rows
+        self.allow_more = allow_more
+
+    def execute(self, context: Context) -> int:
+        hook = get_rowstore_hook(self.conn_id)
+        where = dict(self.where)
+        matching = hook.delete_rows(self.dataset, where=where, dry_run=True)
+        if self.dry_run:
+            self.log.info("Dry run: %d rows of %s match %s; nothing deleted", matching, self.dataset, where)
+            return matching
+        if self.max_rows is not None and matching > self.max_rows and not self.allow_more:
+            raise AirflowException(
+                f"{matching} rows of {self.dataset!r} match {where}, more than max_rows={self.max_rows}; "
+                "nothing was deleted (raise max_rows or pass allow_more=True)"
+            )
+        deleted = hook.delete_rows(self.dataset, where=where)
+        self.log.info("Deleted %d rows of %s matching %s", deleted, self.dataset, where)
+        return deleted
