@@ -1,0 +1,413 @@
+"""Routes of the emulated API: path patterns under ``/v1``, each method mapped to an endpoint function."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.message import Message
+from typing import Any
+from urllib.parse import quote, unquote
+
+from airflow_provider_cloud.testing._kloudless.backend import (
+    AccountState,
+    KloudlessBackend,
+    first,
+    parse_form,
+)
+from airflow_provider_cloud.testing._kloudless.errors import api_error, invalid_parameters, not_found
+from airflow_provider_cloud.testing._kloudless.models import MAX_PAGE_SIZE, paginate, parse_bool, parse_int
+from airflow_provider_cloud.testing._kloudless.storage import ROOT_ID, Kind
+
+#: API versions served (``/v1`` and, identically, ``/v2``) [I]; any other ``/vN`` is a 404.
+SUPPORTED_VERSIONS = frozenset({1, 2})
+#: [I] Items per page of folder contents and calendar lists when ``page_size`` is not given.
+DEFAULT_PAGE_SIZE = 100
+#: Documented default page size of ``GET /accounts``.
+DEFAULT_ACCOUNTS_PAGE_SIZE = 10
+_VERSION = re.compile(r"^/v(\d+)(/.*)?$")
+
+
+@dataclass
+class Request:
+    """What the handler read from the wire."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Message
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """Return a request header (case-insensitive), or ``None``."""
+        return self.headers.get(name)
+
+
+@dataclass
+class Reply:
+    """What the handler writes back."""
+
+    status: int
+    body: bytes = b""
+    content_type: str | None = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_reply(status: int, data: Any) -> Reply:
+    """Return a JSON reply."""
+    return Reply(status, json.dumps(data).encode())
+
+
+Endpoint = Callable[[KloudlessBackend, Request, Mapping[str, str]], Reply]
+
+
+# ---- helpers --------------------------------------------------------------------------------------
+
+
+def _account(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> AccountState:
+    return backend.resolve(backend.authenticate(request.header("Authorization")), params["account"])
+
+
+def _user(request: Request, state: AccountState) -> str:
+    return request.header("X-Kloudless-As-User") or state.record.user_id
+
+
+def _raw_data(request: Request) -> bool:
+    return (request.header("X-Kloudless-Raw-Data") or "").strip().lower() == "true"
+
+
+def _flag(request: Request, name: str, default: bool = False) -> bool:
+    value = first(request.query, name)
+    return default if value is None else parse_bool(name, value)
+
+
+def _page_args(request: Request, default_size: int) -> tuple[int, int]:
+    page_text, size_text = first(request.query, "page"), first(request.query, "page_size")
+    page = 1 if page_text is None else parse_int("page", page_text, low=1)
+    size = default_size if size_text is None else parse_int("page_size", size_text, low=1, high=MAX_PAGE_SIZE)
+    return page, size
+
+
+def _json_body(request: Request) -> dict[str, Any]:
+    if not request.body.strip():
+        return {}
+    try:
+        data = json.loads(request.body)
+    except ValueError:
+        if request.body.lstrip().startswith((b"{", b"[")):
+            raise api_error("bad_request", "The request body is not valid JSON.") from None
+        return parse_form(request.body)
+    if not isinstance(data, dict):
+        raise api_error("bad_request", "The request body must be a JSON object.")
+    return data
+
+
+def _object_list(objects: list[dict[str, Any]], api: str, **extra: Any) -> dict[str, Any]:
+    return {"objects": objects, "count": len(objects), **extra, "type": "object_list", "api": api}
+
+
+# ---- OAuth and accounts ---------------------------------------------------------------------------
+
+
+def oauth_authorize(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    location = backend.oauth_authorize(request.query)
+    return Reply(302, content_type=None, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def oauth_exchange(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    return json_reply(200, backend.oauth_exchange(parse_form(request.body)))
+
+
+def oauth_verify(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    return json_reply(200, backend.oauth_verify(backend.authenticate(request.header("Authorization"))))
+
+
+def list_accounts(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    principal = backend.authenticate(request.header("Authorization"))
+    if principal.account_id is not None:
+        states = [backend.state(principal.account_id)]
+    else:
+        states = backend.accounts()
+    enabled, admin = first(request.query, "enabled"), first(request.query, "admin")
+    if enabled is not None:
+        states = [s for s in states if s.record.active == parse_bool("enabled", enabled)]
+    if admin is not None:
+        states = [s for s in states if s.record.admin == parse_bool("admin", admin)]
+    page, size = _page_args(request, DEFAULT_ACCOUNTS_PAGE_SIZE)
+    chunk, _ = paginate(states, page, size)
+    objects = [s.record.to_json(raw=_raw_data(request)) for s in chunk]
+    return json_reply(200, _object_list(objects, "meta", total=len(states), page=page))
+
+
+def get_account(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    state = _account(backend, request, params)
+    return json_reply(200, state.record.to_json(raw=_raw_data(request)))
+
+
+# ---- events ---------------------------------------------------------------------------------------
+
+
+def events_latest(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    return json_reply(200, {"cursor": backend.latest_cursor(_account(backend, request, params))})
+
+
+def events_list(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    return json_reply(200, backend.list_events(_account(backend, request, params), request.query))
+
+
+# ---- storage --------------------------------------------------------------------------------------
+
+
+def folder_create(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    state = _account(backend, request, params)
+    body = _json_body(request)
+    name, parent_id = body.get("name"), body.get("parent_id", ROOT_ID)
+    if not isinstance(name, str) or not isinstance(parent_id, str):
+        raise invalid_parameters("'name' and 'parent_id' (strings) are required.")
+    node, created = state.storage.create_folder(
+        parent_id,
+        name,
+        now=backend.now(),
+        user=_user(request, state),
+        conflict_if_exists=_flag(request, "conflict_if_exists"),
+    )
+    return json_reply(201 if created else 200, state.storage.metadata(node, raw=_raw_data(request)))
+
+
+def folder_get(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    state = _account(backend, request, params)
+    node = state.storage.get(params["id"], "folder")
+    return json_reply(200, state.storage.metadata(node, raw=_raw_data(request)))
+
+
+def folder_contents(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    state = _account(backend, request, params)
+    nodes = state.storage.contents(params["id"], recursive=_flag(request, "recursive"))
+    page, size = _page_args(request, DEFAULT_PAGE_SIZE)
+    chunk, next_page = paginate(nodes, page, size)
+    objects = [state.storage.metadata(node, raw=_raw_data(request)) for node in chunk]
+    return json_reply(200, _object_list(objects, "storage", page=page, next_page=next_page))
+
+
+def _update(kind: Kind) -> Endpoint:
+    def update(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+        state = _account(backend, request, params)
+        body = _json_body(request)
+        name, parent_id = body.get("name"), body.get("parent_id")
+        if (name is not None and not isinstance(name, str)) or (
+            parent_id is not None and not isinstance(parent_id, str)
+        ):
+            raise invalid_parameters("'name' and 'parent_id' must be strings.")
+        node = state.storage.update(
+            params["id"],
+            kind,
+            now=backend.now(),
+            user=_user(request, state),
+            name=name,
+            parent_id=parent_id,
+        )
+        return json_reply(200, state.storage.metadata(node, raw=_raw_data(request)))
+
+    return update
+
+
+def _delete(kind: Kind) -> Endpoint:
+    def delete(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+        state = _account(backend, request, params)
+        state.storage.delete(
+            params["id"],
+            kind,
+            user=_user(request, state),
+            recursive=_flag(request, "recursive"),
+        )
+        return Reply(204, content_type=None)
+
+    return delete
+
+
+def file_upload(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    state = _account(backend, request, params)
+    header = request.header("X-Kloudless-Metadata")
+    if not header:
+        raise invalid_parameters(
+            'The X-Kloudless-Metadata header is required: {"parent_id": ..., "name": ...}.'
+        )
+    try:
+        metadata = json.loads(header)
+    except ValueError:
+        raise invalid_parameters("The X-Kloudless-Metadata header is not valid JSON.") from None
+    if not isinstance(metadata, dict):
+        raise invalid_parameters("The X-Kloudless-Metadata header must be a JSON object.")
+    name, parent_id = metadata.get("name"), metadata.get("parent_id", ROOT_ID)
+    if not isinstance(name, str) or not isinstance(parent_id, str):
+        raise invalid_parameters("X-Kloudless-Metadata needs 'name' and 'parent_id' strings.")
+    node, created = state.storage.upload(
+        parent_id,
+        name,
+        request.body,
+        now=backend.now(),
+        user=_user(request, state),
+        overwrite=_flag(request, "overwrite"),
+    )
+    return json_reply(201 if created else 200, state.storage.metadata(node, raw=_raw_data(request)))
+
+
+def file_get(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    state = _account(backend, request, params)
+    node = state.storage.get(params["id"], "file")
+    return json_reply(200, state.storage.metadata(node, raw=_raw_data(request)))
+
+
+def file_overwrite(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    state = _account(backend, request, params)
+    node = state.storage.overwrite(params["id"], request.body, now=backend.now(), user=_user(request, state))
+    return json_reply(200, state.storage.metadata(node, raw=_raw_data(request)))
+
+
+def file_download(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    state = _account(backend, request, params)
+    node = state.storage.get(params["id"], "file")
+    disposition = f"attachment; filename*=UTF-8''{quote(node.name)}"
+    return Reply(200, node.content, "application/octet-stream", {"Content-Disposition": disposition})
+
+
+# ---- calendar -------------------------------------------------------------------------------------
+
+
+def calendars_list(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    state = _account(backend, request, params)
+    page, size = _page_args(request, DEFAULT_PAGE_SIZE)
+    chunk, next_page = paginate(state.calendars.calendars(), page, size)
+    objects = [state.calendars.calendar_json(c) for c in chunk]
+    return json_reply(200, _object_list(objects, "calendar", page=page, next_page=next_page))
+
+
+def calendar_get(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    state = _account(backend, request, params)
+    return json_reply(200, state.calendars.calendar_json(state.calendars.get(params["calendar"])))
+
+
+def calendar_events_list(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    state = _account(backend, request, params)
+    page, size = _page_args(request, DEFAULT_PAGE_SIZE)
+    chunk, next_page = paginate(state.calendars.events(params["calendar"]), page, size)
+    objects = [state.calendars.event_json(e) for e in chunk]
+    return json_reply(200, _object_list(objects, "calendar", page=page, next_page=next_page))
+
+
+def calendar_event_create(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    state = _account(backend, request, params)
+    event = state.calendars.create_event(
+        params["calendar"], _json_body(request), now=backend.now(), user=_user(request, state)
+    )
+    return json_reply(201, state.calendars.event_json(event))
+
+
+def calendar_event_get(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    state = _account(backend, request, params)
+    event = state.calendars.get_event(params["calendar"], params["event"])
+    return json_reply(200, state.calendars.event_json(event))
+
+
+def calendar_event_delete(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    state = _account(backend, request, params)
+    state.calendars.delete_event(params["calendar"], params["event"], user=_user(request, state))
+    return Reply(204, content_type=None)
+
+
+# ---- pass-through ---------------------------------------------------------------------------------
+
+
+def raw_passthrough(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+    """Echo, as JSON, the upstream request the real API would forward (no upstream service exists here)."""
+    state = _account(backend, request, params)
+    method, uri = request.header("X-Kloudless-Raw-Method"), request.header("X-Kloudless-Raw-URI")
+    if not method or not uri:
+        raise invalid_parameters("The X-Kloudless-Raw-Method and X-Kloudless-Raw-URI headers are required.")
+    forwarded = dict(raw_headers(request))
+    content_type = request.header("Content-Type")
+    if content_type and request.body:
+        forwarded.setdefault("Content-Type", content_type)
+    echo = {
+        "emulated": True,
+        "account": state.record.id,
+        "service": state.record.service,
+        "method": method.strip().upper(),
+        "uri": uri,
+        "headers": forwarded,
+        "body": request.body.decode("utf-8", errors="replace"),
+        "body_size": len(request.body),
+    }
+    return json_reply(200, echo)
+
+
+def raw_headers(request: Request) -> dict[str, str]:
+    """Parse ``X-Kloudless-Raw-Headers`` (a JSON object of strings), or answer 400 invalid_parameters."""
+    text = request.header("X-Kloudless-Raw-Headers")
+    if text is None:
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise invalid_parameters("X-Kloudless-Raw-Headers must be a JSON object.")
+    return {str(key): str(value) for key, value in data.items()}
+
+
+# ---- the table ------------------------------------------------------------------------------------
+
+_ACCOUNT = r"/accounts/(?P<account>\d+|me)"
+_ANY_METHOD = ("GET", "POST", "PUT", "PATCH", "DELETE")
+ROUTES: list[tuple[re.Pattern[str], dict[str, Endpoint]]] = [
+    (re.compile(r"/oauth/?"), {"GET": oauth_authorize}),
+    (re.compile(r"/oauth/token/?"), {"GET": oauth_verify, "POST": oauth_exchange}),
+    (re.compile(r"/accounts/?"), {"GET": list_accounts}),
+    (re.compile(_ACCOUNT + r"/?"), {"GET": get_account}),
+    (re.compile(_ACCOUNT + r"/events/latest/?"), {"GET": events_latest}),
+    (re.compile(_ACCOUNT + r"/events/?"), {"GET": events_list}),
+    (re.compile(_ACCOUNT + r"/storage/folders/?"), {"POST": folder_create}),
+    (
+        re.compile(_ACCOUNT + r"/storage/folders/(?P<id>[^/]+)/?"),
+        {"GET": folder_get, "PATCH": _update("folder"), "DELETE": _delete("folder")},
+    ),
+    (re.compile(_ACCOUNT + r"/storage/folders/(?P<id>[^/]+)/contents/?"), {"GET": folder_contents}),
+    (re.compile(_ACCOUNT + r"/storage/files/?"), {"POST": file_upload}),
+    (
+        re.compile(_ACCOUNT + r"/storage/files/(?P<id>[^/]+)/?"),
+        {"GET": file_get, "PUT": file_overwrite, "PATCH": _update("file"), "DELETE": _delete("file")},
+    ),
+    (re.compile(_ACCOUNT + r"/storage/files/(?P<id>[^/]+)/contents/?"), {"GET": file_download}),
+    (re.compile(_ACCOUNT + r"/cal/calendars/?"), {"GET": calendars_list}),
+    (re.compile(_ACCOUNT + r"/cal/calendars/(?P<calendar>[^/]+)/?"), {"GET": calendar_get}),
+    (
+        re.compile(_ACCOUNT + r"/cal/calendars/(?P<calendar>[^/]+)/events/?"),
+        {"GET": calendar_events_list, "POST": calendar_event_create},
+    ),
+    (
+        re.compile(_ACCOUNT + r"/cal/calendars/(?P<calendar>[^/]+)/events/(?P<event>[^/]+)/?"),
+        {"GET": calendar_event_get, "DELETE": calendar_event_delete},
+    ),
+    (re.compile(_ACCOUNT + r"/raw/?"), dict.fromkeys(_ANY_METHOD, raw_passthrough)),
+]
+
+
+def dispatch(backend: KloudlessBackend, request: Request) -> Reply:
+    """Route a request to its endpoint (404 for an unknown path or API version, 405 for a wrong method)."""
+    version = _VERSION.match(request.path)
+    if version is None or int(version.group(1)) not in SUPPORTED_VERSIONS:
+        raise not_found(f"No such endpoint: {request.path}.")
+    rest = version.group(2) or "/"
+    for pattern, methods in ROUTES:
+        match = pattern.fullmatch(rest)
+        if match is None:
+            continue
+        endpoint = methods.get(request.method)
+        if endpoint is None:
+            raise api_error(
+                "method_not_allowed", f"Method {request.method} is not allowed on {request.path}."
+            )
+        params = {key: unquote(value) for key, value in match.groupdict().items()}
+        return endpoint(backend, request, params)
+    raise not_found(f"No such endpoint: {request.path}.")

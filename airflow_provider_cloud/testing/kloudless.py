@@ -1,0 +1,375 @@
+"""
+A local emulator of the Kloudless v1 API: a real HTTP server on 127.0.0.1, in a daemon thread.
+
+::
+
+    with KloudlessEmulator() as kl:
+        account_id = kl.create_account()
+        token = kl.create_token(account_id)
+        kloudless.configuration["base_url"] = kl.url      # the official SDK works unchanged
+        account = kloudless.Account(token=token)           # → {kl.url}/v1/accounts/me
+
+Paths are ``{url}/v1/...`` (:attr:`KloudlessEmulator.api_base`). Standard library only.
+
+**Implemented**
+
+- Auth: ``Authorization: Bearer <token>`` (one account; mint with :meth:`~KloudlessEmulator.create_token`,
+  or through OAuth) and ``Authorization: APIKey <key>`` (the whole app). Accounts by numeric id or ``me``.
+- Accounts: ``GET /accounts`` (page, page_size 1-1000 default 10, enabled, admin; a Bearer token sees its own
+  account only) and ``GET /accounts/{id|me}``.
+- Events: ``GET .../events/latest`` → ``{"cursor": <int>}``; ``GET .../events`` with ``cursor`` (also
+  ``after-auth``) or ``from`` [+ ``until``], and ``page_size`` 1-1000 → ``{"objects", "cursor", "count",
+  "remaining", "type": "object_list", "api": "events"}``; caught up → empty page with the same cursor.
+  Events: ``id`` (opaque, unique), ``event_id`` (int, unique), ``account``, ``action``, ``type`` (add, delete,
+  update, rename, move, copy, restore), ``modified``, ``ip``, ``user_id``, ``metadata``. Retention by age
+  and count. The SDK's ``get_paging_iterator()`` stops on the first empty page and sets ``latest_cursor``.
+- Storage: folder metadata, contents (page/page_size/recursive, ``page`` + ``next_page``; a page past the end
+  is a 404), create (``conflict_if_exists``), rename/move (``PATCH`` name/parent_id), delete (``recursive``);
+  file upload (``X-Kloudless-Metadata`` + raw body, ``overwrite``), metadata, download (streamed in chunks),
+  overwrite (``PUT``), rename/move, delete. Every change emits its event (add, update, rename, move, delete).
+- Calendar: ``GET .../cal/calendars``, ``.../cal/calendars/{id|primary}``, list/create/get/delete events of a
+  calendar (creating or deleting emits an ``add`` / ``delete`` event).
+- Pass-through: ``.../raw`` (any method) with ``X-Kloudless-Raw-Method`` and ``X-Kloudless-Raw-URI``; there
+  is no upstream service, so the answer is a JSON echo of what would be forwarded:
+  ``{"emulated": true, "account", "service", "method", "uri", "headers", "body", "body_size"}``.
+- OAuth: ``GET /oauth`` (302 to ``redirect_uri?code=...&state=...``, or ``?error=...``), ``POST /oauth/token``
+  (the body is read as a form whatever the Content-Type, e.g. the SDK's ``application/form-urlencoded``;
+  one-time codes) and ``GET /oauth/token`` (token verification). :meth:`~KloudlessEmulator.authorize` mints a
+  code without the browser leg.
+- Headers: ``X-Kloudless-Raw-Data: true`` adds a ``raw`` object to accounts and storage metadata;
+  ``X-Kloudless-As-User`` becomes the ``user_id`` of the events a request causes; ``X-Kloudless-Raw-Headers``
+  must be a JSON object (else 400) and is forwarded in the raw echo. :attr:`~KloudlessEmulator.requests_seen`
+  keeps the last 1000 requests (method, path, query, headers with the Authorization credential masked).
+- Errors: ``{"status_code", "error_code", "message", "id"}`` (+ ``conflicting_resource_id`` on 409), with the
+  documented error_code table. Faults: :meth:`~KloudlessEmulator.fail_next`,
+  :meth:`~KloudlessEmulator.rate_limit_next` (429 + ``Retry-After``), :attr:`~KloudlessEmulator.latency`.
+- ``/v1`` and ``/v2`` are served alike; any other ``/vN`` answers 404.
+
+**Not implemented**: comma-separated account ids and tokens; the Meta/Management API (``/meta``, applications,
+API keys, webhooks); storage search, recent, links, permissions, properties, thumbnails, copy, multipart
+uploads, quotas, the Task API; ``upstream_cursor``; scope enforcement (scopes are recorded only); token expiry;
+calendar create/update/delete and event update or time filters; CRM and other APIs.
+
+**Inferred choices [I]** (the reference is silent; written down here so tests can rely on them):
+
+- Cursors are opaque to clients. Inside they are the per-account position of the last event seen (1, 2, ...),
+  answered as JSON integers; a ``from``/``until`` query answers strings ``"<position>u<until µs>"`` so the
+  next pages stay in the window. Without ``cursor`` or ``from`` the stream starts at the oldest retained event.
+  Default events page size 1000.
+- A cursor older than the oldest retained event: **400, error_code ``cursor_expired``**, message "... is older
+  than the events retained ...". A malformed cursor, or one ahead of the stream: 400 ``invalid_parameters``.
+  ``cursor`` with ``from``/``until``, or ``until`` without ``from``: 400 ``invalid_parameters`` - so the SDK's
+  paging iterator, which resends the first query's parameters, cannot page a ``from``/``until`` query.
+- ``me`` with an API key: 400 ``invalid_parameters``. A Bearer token on another account's id: 403
+  ``permission_denied``. No Authorization: 401 ``authentication_required``; unknown scheme or wrong API key:
+  401 ``unauthorized``; unknown or revoked token: 401 ``invalid_token``.
+- Event ``id`` is an opaque unique string and ``event_id`` a unique increasing integer: dedupe on either
+  (the 1.x SDK's live tests matched delete events by ``id == file id``; the emulator does not copy that).
+  ``action`` is ``+`` (add/update/copy/restore), ``-`` (delete) or ``M`` (rename/move). ``ip`` is null unless
+  given to :meth:`~KloudlessEmulator.produce_event`. Delete events carry the last metadata of the item.
+- Storage: root id ``root``; unique names per folder (409 ``naming_conflict``); folder ``mime_type``
+  ``inode/directory``; file mime type guessed from the name; downloads are ``application/octet-stream``; an
+  upload or folder create answers 201 (200 when overwriting or returning an existing folder); deletes answer
+  204; contents list folders first, by name; default page size 100; a recursive folder delete emits one
+  ``delete`` per item, children first; the root cannot be deleted, renamed or moved (403).
+- OAuth: ``GET /oauth`` connects a new account (service from the first scope word, e.g. ``box:normal.storage``
+  → ``box``; ``all``/``any`` → ``gdrive``) unless an ``account_id`` parameter names an existing one; codes last
+  10 minutes (emulator clock); exchange errors carry the Kloudless body plus OAuth ``error`` and
+  ``error_description``; the token answer is ``{"access_token", "token_type": "bearer", "account_id",
+  "scope"}``.
+- ``reset()`` also clears latency, the clock offset and the request log; ids start again at 1.
+- Helpers raise :class:`KloudlessApiError` with the status and error_code the API would answer.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from airflow_provider_cloud.testing._kloudless.backend import AccountState, KloudlessBackend
+from airflow_provider_cloud.testing._kloudless.errors import CURSOR_EXPIRED, KloudlessApiError
+from airflow_provider_cloud.testing._kloudless.handler import EmulatorHTTPServer
+from airflow_provider_cloud.testing._kloudless.models import iso, opaque_id
+from airflow_provider_cloud.testing._kloudless.storage import ROOT_ID
+
+__all__ = ["CURSOR_EXPIRED", "KloudlessApiError", "KloudlessEmulator"]
+
+_LOOPBACK = {"127.0.0.1", "localhost"}
+_START_TIMEOUT = 10.0
+
+
+class KloudlessEmulator:
+    """A Kloudless v1 API on 127.0.0.1: start it, create accounts and tokens, point a client at :attr:`url`."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        app_id: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        retention_seconds: float = 86400,
+        retention_max_events: int = 10000,
+    ) -> None:
+        if host not in _LOOPBACK:
+            raise ValueError(f"the emulator binds the loopback interface only, not {host!r}")
+        self._host = "127.0.0.1"
+        self._requested_port = port
+        self._backend = KloudlessBackend(
+            api_key=api_key or secrets.token_urlsafe(24),
+            app_id=app_id or "app-" + secrets.token_hex(6),
+            retention_seconds=retention_seconds,
+            retention_max_events=retention_max_events,
+        )
+        self._server: EmulatorHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- life cycle ----------------------------------------------------------------------------
+
+    def start(self) -> KloudlessEmulator:
+        """Bind the port, serve in a daemon thread and wait until it is serving (no-op if running)."""
+        if self._server is not None:
+            return self
+        server = EmulatorHTTPServer((self._host, self._requested_port), self._backend)
+        ready = threading.Event()
+
+        def serve() -> None:
+            ready.set()
+            server.serve_forever(poll_interval=0.05)
+
+        thread = threading.Thread(
+            target=serve, name=f"kloudless-emulator-{server.server_address[1]}", daemon=True
+        )
+        thread.start()
+        if not ready.wait(_START_TIMEOUT):
+            server.server_close()
+            raise RuntimeError("the Kloudless emulator did not start")
+        self._server, self._thread = server, thread
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close open connections and join the threads (no-op if stopped)."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        thread.join(_START_TIMEOUT)
+        self._server = self._thread = None
+
+    def __enter__(self) -> KloudlessEmulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """Return whether the server is serving."""
+        return self._server is not None
+
+    @property
+    def port(self) -> int:
+        """Return the bound port (start first)."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not running: call start() or use it as a context manager")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Return the base URL, e.g. ``http://127.0.0.1:PORT`` (the SDK's ``configuration["base_url"]``)."""
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def api_base(self) -> str:
+        """Return the v1 API prefix, ``{url}/v1``."""
+        return self.url + "/v1"
+
+    @property
+    def api_key(self) -> str:
+        """Return the app's API key (``Authorization: APIKey <key>``, and the OAuth ``client_secret``)."""
+        return self._backend.api_key
+
+    @property
+    def app_id(self) -> str:
+        """Return the app id (the OAuth ``client_id``)."""
+        return self._backend.app_id
+
+    def reset(self) -> None:
+        """Drop accounts, tokens, files, events, faults, latency and the request log; keep the key and app id."""
+        self._backend.reset()
+
+    # ---- accounts, tokens, OAuth ---------------------------------------------------------------
+
+    def create_account(
+        self,
+        *,
+        service: str = "gdrive",
+        account: str = "user@example.com",
+        admin: bool = False,
+        active: bool = True,
+        apis: Sequence[str] = ("storage", "calendar"),
+        scope: str = "all",
+    ) -> int:
+        """Connect an account and return its numeric id."""
+        state = self._backend.create_account(
+            service=service, account=account, admin=admin, active=active, apis=tuple(apis), scope=scope
+        )
+        return state.record.id
+
+    def account(self, account_id: int) -> dict[str, Any]:
+        """Return the account object the API answers for this id."""
+        with self._backend.lock:
+            return self._state(account_id).record.to_json()
+
+    def create_token(self, account_id: int, *, scope: str = "all") -> str:
+        """Mint a Bearer token for one account."""
+        return self._backend.create_token(account_id, scope=scope)
+
+    def revoke_token(self, token: str) -> bool:
+        """Revoke a Bearer token (later requests get 401 invalid_token); return whether it existed."""
+        return self._backend.revoke_token(token)
+
+    def authorize(
+        self, account_id: int, *, redirect_uri: str = "http://localhost/callback", scope: str = "all"
+    ) -> str:
+        """Return a one-time code for ``POST /v1/oauth/token``, as if the user had approved the app."""
+        return self._backend.issue_code(account_id, redirect_uri=redirect_uri, scope=scope)
+
+    # ---- events --------------------------------------------------------------------------------
+
+    def produce_event(
+        self,
+        account_id: int,
+        type: str = "add",
+        metadata: dict[str, Any] | None = None,
+        *,
+        user_id: str | None = None,
+        ip: str | None = None,
+    ) -> dict[str, Any]:
+        """Append an event to an account's stream (metadata defaults to a made-up file) and return it."""
+        with self._backend.lock:
+            state = self._state(account_id)
+            if metadata is None:
+                metadata = self._synthetic_file(state)
+            return dict(self._backend.emit(state, type, metadata, user=user_id, ip=ip))
+
+    def events(self, account_id: int) -> list[dict[str, Any]]:
+        """Return the retained events of an account, oldest first."""
+        with self._backend.lock:
+            return self._backend.retained_events(self._state(account_id))
+
+    def latest_cursor(self, account_id: int) -> int:
+        """Return what ``GET .../events/latest`` answers for this account."""
+        with self._backend.lock:
+            return self._backend.latest_cursor(self._state(account_id))
+
+    def now(self) -> datetime:
+        """Return the emulator's clock (wall clock plus :meth:`advance_clock`)."""
+        return self._backend.now()
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the clock forward: events older than the retention window are dropped, codes expire."""
+        self._backend.advance_clock(seconds)
+
+    # ---- storage -------------------------------------------------------------------------------
+
+    def add_file(
+        self, account_id: int, name: str, content: bytes, parent_id: str = ROOT_ID, *, overwrite: bool = False
+    ) -> dict[str, Any]:
+        """Upload a file as the API would (emits ``add``, or ``update`` with overwrite); return its metadata."""
+        with self._backend.lock:
+            state = self._state(account_id)
+            node, _ = state.storage.upload(
+                parent_id,
+                name,
+                content,
+                now=self._backend.now(),
+                user=state.record.user_id,
+                overwrite=overwrite,
+            )
+            return state.storage.metadata(node)
+
+    def add_folder(self, account_id: int, name: str, parent_id: str = ROOT_ID) -> dict[str, Any]:
+        """Create a folder as the API would (emits ``add``; an existing one is returned); return its metadata."""
+        with self._backend.lock:
+            state = self._state(account_id)
+            node, _ = state.storage.create_folder(
+                parent_id, name, now=self._backend.now(), user=state.record.user_id
+            )
+            return state.storage.metadata(node)
+
+    def file_content(self, account_id: int, file_id: str) -> bytes:
+        """Return the bytes of a file."""
+        with self._backend.lock:
+            return self._state(account_id).storage.content(file_id)
+
+    # ---- faults and inspection -----------------------------------------------------------------
+
+    def fail_next(
+        self,
+        count: int = 1,
+        status: int = 500,
+        *,
+        error_code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        """Make the next ``count`` requests fail with ``status`` (a 429 always carries ``Retry-After``)."""
+        self._backend.fail_next(count, status, error_code=error_code, retry_after=retry_after)
+
+    def rate_limit_next(self, count: int = 1, retry_after: float = 1) -> None:
+        """Make the next ``count`` requests answer 429 too_many_requests with ``Retry-After``."""
+        self._backend.fail_next(count, 429, error_code="too_many_requests", retry_after=retry_after)
+
+    def clear_faults(self) -> None:
+        """Drop failures injected but not yet answered."""
+        self._backend.clear_faults()
+
+    @property
+    def latency(self) -> float:
+        """Return the seconds every request waits before it is answered."""
+        return self._backend.latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("latency must be >= 0")
+        self._backend.latency = float(seconds)
+
+    @property
+    def requests_seen(self) -> list[dict[str, Any]]:
+        """Return the last 1000 requests: method, path, query, headers (credentials masked), body_size."""
+        return self._backend.requests_seen()
+
+    # ---- helpers -------------------------------------------------------------------------------
+
+    def _state(self, account_id: int) -> AccountState:
+        return self._backend.state(account_id)
+
+    def _synthetic_file(self, state: AccountState) -> dict[str, Any]:
+        number = state.feed.latest_position + 1
+        name = f"event-{number}.txt"
+        stamp = iso(self._backend.now())
+        return {
+            "id": opaque_id("S", state.record.id, number),
+            "raw_id": f"synthetic-{number}",
+            "account": state.record.id,
+            "name": name,
+            "path": f"/{name}",
+            "parent": {"id": ROOT_ID, "name": ""},
+            "ancestors": [{"id": ROOT_ID, "name": ""}],
+            "created": stamp,
+            "modified": stamp,
+            "downloadable": False,
+            "type": "file",
+            "mime_type": "text/plain",
+            "size": 0,
+            "api": "storage",
+        }
