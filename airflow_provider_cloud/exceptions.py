@@ -60,7 +60,9 @@ class CloudApiError(AirflowException):
         text = f"{self.service}: {self.message}"
         if self.status_code is not None:
             text += f" (HTTP {self.status_code})"
-        details = [e for e in self.errors if e and e not in self.message]
+        # Skip only an error the message already ends with (the HTTP core appends the first one):
+        # a substring test would also drop short messages that happen to occur in the path.
+        details = [e for e in self.errors if e and e != self.message and not self.message.endswith(f": {e}")]
         if details:
             text += ": " + "; ".join(details)
         if self.request_id:

@@ -113,15 +113,14 @@ def base_url_from_connection(conn: Connection, *, default_scheme: str = "https")
     host = (conn.host or "").strip().rstrip("/")
     if not host:
         raise ValueError(f"Connection {conn.conn_id!r} has no host: set it to the service's base URL")
-    if "://" in host:
-        parts = urlsplit(host)
-        netloc = parts.netloc
-        if conn.port and ":" not in netloc.rsplit("]", 1)[-1]:
-            netloc = f"{netloc}:{conn.port}"
-        return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
-    scheme = conn.schema if conn.schema in ("http", "https") else default_scheme
-    port = f":{conn.port}" if conn.port else ""
-    return f"{scheme}://{host}{port}"
+    if "://" not in host:
+        scheme = conn.schema if conn.schema in ("http", "https") else default_scheme
+        host = f"{scheme}://{host}"
+    parts = urlsplit(host)
+    netloc = parts.netloc
+    if conn.port and ":" not in netloc.rsplit("]", 1)[-1]:
+        netloc = f"{netloc}:{conn.port}"
+    return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
 def coerce_bool(value: object, *, default: bool) -> bool:
@@ -200,10 +199,18 @@ class CloudApiHook(BaseHook):
         return raw
 
     def register_secret(self, value: str | None) -> None:
-        """Mask a secret in Airflow's logs and keep it out of this hook's error messages."""
-        if value:
-            self._secrets.add(value)
-            mask_secret(value)
+        r"""
+        Mask a secret in Airflow's logs and keep it out of this hook's error messages.
+
+        A value pasted with a trailing newline is registered without it as well: error texts often
+        quote it with the newline escaped (``'...\\n'``), which the exact value would not match.
+        """
+        if not value:
+            return
+        for form in {value, value.strip()}:
+            if form:
+                self._secrets.add(form)
+                mask_secret(form)
 
     def scrub(self, text: str) -> str:
         """Replace every secret this hook knows with ``***``."""
@@ -378,6 +385,7 @@ class CloudApiHook(BaseHook):
                 headers=dict(headers) if headers else None,
                 stream=stream,
                 timeout=timeout.as_requests(),
+                verify=self.verify,  # per request: a session's verify loses to REQUESTS_CA_BUNDLE
             )
         except requests.ConnectTimeout as exc:
             raise ApiTimeoutError(
@@ -393,12 +401,20 @@ class CloudApiHook(BaseHook):
                 errors=[self.scrub(str(exc))],
                 retryable=safe,
             ) from None
-        except requests.ConnectionError as exc:
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            # ChunkedEncodingError: the connection broke while the body was being read.
             raise ApiConnectionError(
                 f"{where}: could not reach {self.service_name}",
                 service=self.service_name,
                 errors=[self.scrub(str(exc))],
                 retryable=safe or _failed_before_sending(exc),
+            ) from None
+        except requests.RequestException as exc:
+            raise CloudApiError(
+                f"{where}: the request failed",
+                service=self.service_name,
+                errors=[self.scrub(str(exc))],
+                retryable=False,
             ) from None
         if response.status_code >= 400:
             try:
@@ -514,7 +530,7 @@ def _json_or_none(response: requests.Response) -> Any:
         return None
 
 
-def _failed_before_sending(exc: requests.ConnectionError) -> bool:
+def _failed_before_sending(exc: requests.RequestException) -> bool:
     """Tell whether a connection error happened before any byte of the request reached the server."""
     text = repr(exc.args[0]) if exc.args else repr(exc)
     markers = ("NewConnectionError", "NameResolutionError", "Connection refused", "ConnectTimeout")
