@@ -250,3 +250,10 @@ def read_timeout(request: requests.PreparedRequest) -> requests.ReadTimeout:
     return requests.ReadTimeout(
         ReadTimeoutError(_pool(request), request.url, "Read timed out. (read timeout=60)"), request=request
     )
+
+
+def body_cut_short(request: requests.PreparedRequest) -> requests.exceptions.ChunkedEncodingError:
+    """Return the error requests raises when the connection breaks while the body is being read."""
+    return requests.exceptions.ChunkedEncodingError(
+        ProtocolError("Connection broken: IncompleteRead(10 bytes read, 90 more expected)"), request=request
+    )
