@@ -1,0 +1,28 @@
+"""Split a stream of items into lists of a fixed size, lazily."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def batched(iterable: Iterable[T], size: int) -> Iterator[list[T]]:
+    """
+    Return an iterator of lists of ``size`` items from ``iterable`` (the last one may be shorter).
+
+    Items are pulled only as batches are asked for, so at most one batch is held. ``size`` must be
+    an integer of at least 1; a bad size raises ``ValueError`` at once, not at the first batch.
+    """
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise TypeError(f"batch size must be an integer, not {type(size).__name__}")
+    if size < 1:
+        raise ValueError(f"batch size must be at least 1, not {size}")
+    return _batches(iter(iterable), size)
+
+
+def _batches(iterator: Iterator[T], size: int) -> Iterator[list[T]]:
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch

@@ -1,0 +1,304 @@
+"""
+Streaming row writers: CSV, JSON Lines and JSON arrays, to any ``ObjectStoragePath``.
+
+``write_rows`` writes one row at a time through ``atomic_writer``: the destination receives the
+whole file or, when anything fails (a bad row, the source iterator raising, the store failing),
+stays as it was.
+
+Values that JSON has no type for are written by one documented rule (``json_default``), in JSON
+and CSV alike:
+
+- ``datetime``, ``date`` and ``time``: ISO 8601 text (``2024-05-01T12:30:00+00:00``);
+- ``Decimal``: its exact text (``"12.50"``) — a JSON string, so no digit is lost to a float;
+- ``bytes``: base64 text; ``UUID`` and paths: their text; an ``Enum``: its value; sets: lists;
+- anything else is an error naming the row and column.
+
+In CSV, ``None`` is written as the ``null_value`` option (default empty), booleans as ``true`` and
+``false``, objects and arrays as compact JSON text, numbers as Python prints them. Floats that are
+not finite (NaN, infinity) cannot be written as JSON and are an error there; CSV writes ``nan`` and
+``inf``, which read back as text unless the column is declared ``float``.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import dataclasses
+import datetime
+import decimal
+import enum
+import io
+import itertools
+import json
+import os
+import pathlib
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, BinaryIO, Literal
+
+from airflow.sdk import ObjectStoragePath
+
+from airflow_provider_cloud.exceptions import RowDataError
+from airflow_provider_cloud.rows.formats import CsvOptions, csv_options_for, detect_format
+from airflow_provider_cloud.rows.paths import as_storage_path, atomic_writer
+
+ExtraColumns = Literal["error", "ignore"]
+
+
+@dataclasses.dataclass(frozen=True)
+class WriteSummary:
+    """What ``write_rows`` wrote: the destination (as a URL) and the number of rows."""
+
+    path: str
+    rows: int
+
+
+def json_default(value: Any) -> Any:
+    """Return a JSON-native stand-in for a value JSON has no type for (rules in the module docstring)."""
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, uuid.UUID | pathlib.PurePath):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, set | frozenset):
+        return list(value)
+    raise TypeError(f"cannot write a value of type {type(value).__name__}")
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=json_default)
+
+
+def encode_json(value: Any) -> str:
+    """Return compact JSON text for ``value`` using ``json_default`` (``TypeError``/``ValueError`` on failure)."""
+    return _ENCODER.encode(value)
+
+
+def write_rows(
+    destination: str | os.PathLike[str] | ObjectStoragePath,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    format: str | None = None,
+    columns: Sequence[str] | None = None,
+    csv_options: CsvOptions | None = None,
+    extra_columns: ExtraColumns = "error",
+) -> WriteSummary:
+    """
+    Write ``rows`` to ``destination`` and return how many were written.
+
+    ``format`` is ``csv``, ``tsv``, ``jsonl`` or ``json``, or from the file name (``.gz`` compresses).
+    ``columns`` fixes the columns and their order; without it, the first row's keys are used. A row
+    missing a column gets NULL there; a row with a column that is not among them raises
+    ``RowDataError`` (and nothing is written) unless ``extra_columns="ignore"`` drops such values.
+    Without ``columns``, JSON formats write every row's keys as they are.
+
+    CSV writes a header when ``csv_options.header`` is true; zero rows give a header-only file, or
+    an empty file when no ``columns`` were given. JSON writes an array with one object per line (``[]`` for
+    zero rows); JSON Lines one compact object per line.
+    """
+    if extra_columns not in ("error", "ignore"):
+        raise ValueError(f"extra_columns must be 'error' or 'ignore', not {extra_columns!r}")
+    if columns is not None:
+        if isinstance(columns, str):
+            raise TypeError("columns must be a sequence of column names, not one string")
+        columns = list(columns)
+        duplicates = sorted({c for c in columns if columns.count(c) > 1})
+        if duplicates:
+            raise ValueError(f"columns name {', '.join(map(repr, duplicates))} more than once")
+    path = as_storage_path(destination)
+    fmt = detect_format(path, format)
+    name = str(path)
+    with atomic_writer(path) as binary:
+        if fmt == "csv":
+            options = csv_options_for(path, csv_options, format)
+            count = _write_csv(binary, rows, columns, options, extra_columns, name)
+        else:
+            count = _write_json(binary, rows, columns, fmt == "json", extra_columns, name)
+    return WriteSummary(path=name, rows=count)
+
+
+class _Shape:
+    """Check each row against the chosen columns."""
+
+    def __init__(self, columns: list[str] | None, extra_columns: ExtraColumns, destination: str) -> None:
+        self.columns = columns
+        self.column_set = frozenset(columns or ())
+        self.ignore_extra = extra_columns == "ignore"
+        self.destination = destination
+
+    def fix(self, first: Mapping[str, Any] | None) -> None:
+        if self.columns is None and first is not None:
+            self.columns = list(first.keys())
+            self.column_set = frozenset(self.columns)
+
+    def check(self, number: int, row: Any) -> Mapping[str, Any]:
+        if not isinstance(row, Mapping):
+            raise RowDataError(
+                f"row {number} is a {type(row).__name__}, not a mapping of column names to values",
+                source=self.destination,
+            )
+        if self.columns is not None and not self.ignore_extra and len(row.keys() - self.column_set):
+            extra = [key for key in row if key not in self.column_set]
+            shown = ", ".join(map(repr, self.columns))
+            raise RowDataError(
+                f"row {number} has column {extra[0]!r} which is not among the columns written ({shown}); "
+                "pass columns=[...] to choose them, or extra_columns='ignore' to drop the others",
+                source=self.destination,
+                column=str(extra[0]),
+            )
+        return row
+
+    def fail(self, number: int, row: Mapping[str, Any], error: Exception) -> RowDataError:
+        """Name the column whose value could not be written."""
+        for column, value in row.items():
+            try:
+                encode_json(value)
+            except (TypeError, ValueError):
+                return RowDataError(
+                    f"row {number}: {_why(error, value)}", source=self.destination, column=column
+                )
+        return RowDataError(f"row {number}: {error}", source=self.destination)
+
+
+def _why(error: Exception, value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value!r} cannot be written as JSON (only finite numbers can)"
+    return f"cannot write a value of type {type(value).__name__} ({error})"
+
+
+_NOTHING = object()
+
+
+def _first_and_rest(rows: Iterable[Any]) -> tuple[Any, Iterator[Any]]:
+    """Return the first row (``_NOTHING`` when there are none) and an iterator over all the rows."""
+    iterator = iter(rows)
+    first = next(iterator, _NOTHING)
+    if first is _NOTHING:
+        return first, iterator
+    return first, itertools.chain((first,), iterator)
+
+
+def _text(binary: BinaryIO, encoding: str) -> io.TextIOWrapper:
+    return io.TextIOWrapper(binary, encoding=encoding, errors="strict", newline="", write_through=False)
+
+
+def _finish(text: io.TextIOWrapper, destination: str, encoding: str) -> None:
+    try:
+        text.flush()
+    except UnicodeEncodeError as error:
+        raise RowDataError(
+            f"a value cannot be encoded as {encoding}: {error.reason}", source=destination
+        ) from error
+    finally:
+        text.detach()
+
+
+def _write_csv(
+    binary: BinaryIO,
+    rows: Iterable[Mapping[str, Any]],
+    columns: list[str] | None,
+    options: CsvOptions,
+    extra_columns: ExtraColumns,
+    destination: str,
+) -> int:
+    shape = _Shape(columns, extra_columns, destination)
+    first, iterator = _first_and_rest(rows)
+    if first is not _NOTHING:
+        shape.fix(shape.check(1, first))
+    text = _text(binary, options.encoding)
+    count = 0
+    try:
+        writer = csv.writer(text, options.writer_dialect())
+        if options.write_bom:
+            text.write("\ufeff")
+        header = shape.columns
+        if header is not None and options.header:
+            _write_csv_row(writer, header, destination, 0)
+        if header is None:
+            header = []
+        null = options.null_value
+        for count, row in enumerate(iterator, start=1):
+            checked = shape.check(count, row)
+            try:
+                cells = [_csv_cell(checked.get(column), null) for column in header]
+            except (TypeError, ValueError) as error:
+                raise shape.fail(count, checked, error) from error
+            _write_csv_row(writer, cells, destination, count)
+    except BaseException:
+        text.detach()
+        raise
+    _finish(text, destination, options.encoding)
+    return count
+
+
+def _write_csv_row(writer: Any, cells: list[Any], destination: str, number: int) -> None:
+    try:
+        writer.writerow(cells)
+    except csv.Error as error:
+        where = f"row {number}" if number else "the header"
+        raise RowDataError(
+            f"{where} cannot be written as CSV with these options: {error}", source=destination
+        ) from error
+    except UnicodeEncodeError as error:
+        where = f"row {number}" if number else "the header"
+        raise RowDataError(
+            f"{where}: a value cannot be encoded: {error.reason}", source=destination
+        ) from error
+
+
+def _csv_cell(value: Any, null: str) -> Any:
+    if value is None:
+        return null
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, dict | list | tuple):
+        return encode_json(value)
+    converted = json_default(value)
+    return converted if isinstance(converted, str) else _csv_cell(converted, null)
+
+
+def _write_json(
+    binary: BinaryIO,
+    rows: Iterable[Mapping[str, Any]],
+    columns: list[str] | None,
+    as_array: bool,
+    extra_columns: ExtraColumns,
+    destination: str,
+) -> int:
+    shape = _Shape(columns, extra_columns, destination)
+    text = _text(binary, "utf-8")
+    write = text.write
+    count = 0
+    try:
+        separator = "[\n" if as_array else ""
+        for count, row in enumerate(rows, start=1):
+            checked = shape.check(count, row)
+            value = {column: checked.get(column) for column in columns} if columns is not None else checked
+            if not isinstance(value, dict):
+                value = dict(value)
+            try:
+                encoded = _ENCODER.encode(value)
+            except (TypeError, ValueError) as error:
+                raise shape.fail(count, value, error) from error
+            if as_array:
+                write(separator)
+                write(encoded)
+                separator = ",\n"
+            else:
+                write(encoded)
+                write("\n")
+        if as_array:
+            write("[]\n" if count == 0 else "\n]\n")
+    except BaseException:
+        text.detach()
+        raise
+    _finish(text, destination, "utf-8")
+    return count
