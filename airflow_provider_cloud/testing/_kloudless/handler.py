@@ -70,6 +70,7 @@ class KloudlessRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "KloudlessEmulator/1.0"
     timeout = 60
+    disable_nagle_algorithm = True
     server: EmulatorHTTPServer
 
     def do_GET(self) -> None:
