@@ -241,7 +241,7 @@ class KloudlessEmulator:
         self, account_id: int, *, redirect_uri: str = "http://localhost/callback", scope: str = "all"
     ) -> str:
         """Return a one-time code for ``POST /v1/oauth/token``, as if the user had approved the app."""
-        return self._backend.issue_code(account_id, redirect_uri=redirect_uri, scope=scope)
+        return self._backend.oauth.issue_code(account_id, redirect_uri=redirect_uri, scope=scope)
 
     # ---- events --------------------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ take it themselves.
 from __future__ import annotations
 
 import copy
-import json
 import secrets
 import threading
 from collections import deque
@@ -17,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode
 
 from airflow_provider_cloud.testing._kloudless.calendar import CalendarStore
 from airflow_provider_cloud.testing._kloudless.errors import (
@@ -38,14 +36,12 @@ from airflow_provider_cloud.testing._kloudless.models import (
     parse_int,
     parse_iso,
 )
+from airflow_provider_cloud.testing._kloudless.oauth import OAuthFlow, first
 from airflow_provider_cloud.testing._kloudless.storage import StorageTree
 
 #: [I] Events per page when ``page_size`` is not given (the docs call page_size "advisory").
 DEFAULT_EVENTS_PAGE_SIZE = 1000
-#: [I] How long an OAuth authorization code stays valid.
-CODE_LIFETIME = timedelta(minutes=10)
 REQUEST_LOG_SIZE = 1000
-_NOT_SERVICES = frozenset({"", "all", "any", "storage", "calendar", "cal", "crm"})
 
 
 @dataclass
@@ -77,16 +73,6 @@ class TokenGrant:
 
 
 @dataclass(frozen=True)
-class AuthorizationCode:
-    """A one-time OAuth code waiting to be exchanged."""
-
-    account_id: int
-    redirect_uri: str
-    scope: str
-    expires: datetime
-
-
-@dataclass(frozen=True)
 class Fault:
     """One injected failure."""
 
@@ -95,20 +81,8 @@ class Fault:
     retry_after: float | None
 
 
-def first(query: Mapping[str, list[str]], name: str) -> str | None:
-    """Return the first value of a query parameter, or ``None``."""
-    values = query.get(name)
-    return values[0] if values else None
-
-
 def _format_seconds(seconds: float) -> str:
     return str(int(seconds)) if float(seconds).is_integer() else str(seconds)
-
-
-def _oauth_error(status: int, oauth_error: str, message: str) -> KloudlessApiError:
-    """Return an OAuth error: the Kloudless error body plus the OAuth 2 ``error``/``error_description`` [I]."""
-    kloudless_code = "unauthorized" if status == 401 else "invalid_parameters"
-    return KloudlessApiError(status, kloudless_code, message, error=oauth_error, error_description=message)
 
 
 class KloudlessBackend:
@@ -129,7 +103,7 @@ class KloudlessBackend:
     def _clear(self) -> None:
         self._accounts: dict[int, AccountState] = {}
         self._tokens: dict[str, TokenGrant] = {}
-        self._codes: dict[str, AuthorizationCode] = {}
+        self.oauth = OAuthFlow(self)
         self._faults: deque[Fault] = deque()
         self._requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self._clock_offset = timedelta()
@@ -216,6 +190,17 @@ class KloudlessBackend:
             self._tokens[token] = TokenGrant(account_id, scope, self.now())
             return token
 
+    def grant(self, token: str) -> TokenGrant:
+        """Return what a Bearer token grants, or answer 401 invalid_token."""
+        grant = self._tokens.get(token)
+        if grant is None or grant.account_id not in self._accounts:
+            raise api_error("invalid_token", "Invalid or revoked Bearer token.")
+        return grant
+
+    def has_account(self, account_id: int) -> bool:
+        """Return whether an account with this id exists."""
+        return account_id in self._accounts
+
     def revoke_token(self, token: str) -> bool:
         """Revoke a Bearer token; return whether it existed."""
         with self.lock:
@@ -236,10 +221,7 @@ class KloudlessBackend:
                 raise api_error("unauthorized", "Invalid API key.")
             return Principal("apikey")
         if scheme.lower() == "bearer":
-            grant = self._tokens.get(credential)
-            if grant is None or grant.account_id not in self._accounts:
-                raise api_error("invalid_token", "Invalid or revoked Bearer token.")
-            return Principal("bearer", grant.account_id, credential)
+            return Principal("bearer", self.grant(credential).account_id, credential)
         raise api_error("unauthorized", f"Unsupported authorization scheme {scheme!r}: use Bearer or APIKey.")
 
     def resolve(self, principal: Principal, account_ref: str) -> AccountState:
@@ -332,99 +314,6 @@ class KloudlessBackend:
             self._prune(state)
             return copy.deepcopy(state.feed.retained())
 
-    # ---- OAuth -----------------------------------------------------------------------------------
-
-    def issue_code(self, account_id: int, *, redirect_uri: str, scope: str = "all") -> str:
-        """Create a one-time authorization code for an account."""
-        with self.lock:
-            self.state(account_id)
-            code = secrets.token_urlsafe(18)
-            self._codes[code] = AuthorizationCode(account_id, redirect_uri, scope, self.now() + CODE_LIFETIME)
-            return code
-
-    def oauth_authorize(self, query: Mapping[str, list[str]]) -> str:
-        """Answer ``GET /oauth``: the ``Location`` to redirect the browser to (code, or error)."""
-        redirect_uri = first(query, "redirect_uri")
-        if not redirect_uri:
-            raise invalid_parameters("'redirect_uri' is required.")
-        state_value = first(query, "state")
-        scope = first(query, "scope") or "all"
-        if first(query, "client_id") != self.app_id:
-            return _redirect(
-                redirect_uri, state_value, error="invalid_client", error_description="Unknown client_id."
-            )
-        if first(query, "response_type") != "code":
-            return _redirect(
-                redirect_uri,
-                state_value,
-                error="unsupported_response_type",
-                error_description="Only response_type=code is supported.",
-            )
-        account_ref = first(query, "account_id")
-        if account_ref is not None:
-            if not account_ref.isdigit() or int(account_ref) not in self._accounts:
-                return _redirect(
-                    redirect_uri,
-                    state_value,
-                    error="invalid_request",
-                    error_description=f"No account {account_ref}.",
-                )
-            account_id = int(account_ref)
-        else:
-            account_id = self._account_for_scope(scope).record.id
-        code = self.issue_code(account_id, redirect_uri=redirect_uri, scope=scope)
-        return _redirect(redirect_uri, state_value, code=code)
-
-    def _account_for_scope(self, scope: str) -> AccountState:
-        """Connect a new account the way a user would on the authorization page [I]."""
-        words = scope.split()
-        head = words[0].split(":")[0].split(".")[0] if words else ""
-        service = "gdrive" if head in _NOT_SERVICES else head
-        apis: tuple[str, ...] = ("storage", "calendar")
-        if "calendar" in scope and "storage" not in scope:
-            apis = ("calendar",)
-        elif "storage" in scope and "calendar" not in scope:
-            apis = ("storage",)
-        state = self.create_account(service=service, account="pending@example.com", apis=apis, scope=scope)
-        state.record.account = f"oauth-user-{state.record.id}@example.com"
-        return state
-
-    def oauth_exchange(self, form: Mapping[str, str]) -> dict[str, Any]:
-        """Answer ``POST /oauth/token``: exchange a one-time code for a Bearer token."""
-        if form.get("grant_type") != "authorization_code":
-            raise _oauth_error(400, "unsupported_grant_type", "grant_type must be authorization_code.")
-        if form.get("client_id") != self.app_id or not secrets.compare_digest(
-            form.get("client_secret", "").encode(), self.api_key.encode()
-        ):
-            raise _oauth_error(401, "invalid_client", "Unknown client_id or wrong client_secret.")
-        code = self._codes.pop(form.get("code", ""), None)
-        if code is None or code.expires <= self.now():
-            raise _oauth_error(
-                400, "invalid_grant", "The authorization code is unknown, already used or expired."
-            )
-        if form.get("redirect_uri") != code.redirect_uri:
-            raise _oauth_error(400, "invalid_grant", "redirect_uri does not match the authorization request.")
-        token = self.create_token(code.account_id, scope=code.scope)
-        return {
-            "access_token": token,
-            "token_type": "bearer",
-            "account_id": code.account_id,
-            "scope": code.scope,
-        }
-
-    def oauth_verify(self, principal: Principal) -> dict[str, Any]:
-        """Answer ``GET /oauth/token``: what the Bearer token is."""
-        if principal.token is None or principal.account_id is None:
-            raise api_error("authentication_required", "Token verification needs a Bearer token.")
-        grant = self._tokens[principal.token]
-        return {
-            "client_id": self.app_id,
-            "account_id": grant.account_id,
-            "scope": grant.scope,
-            "token_type": "bearer",
-            "created": iso(grant.created),
-        }
-
     # ---- faults and the request log --------------------------------------------------------------
 
     def fail_next(
@@ -468,23 +357,3 @@ class KloudlessBackend:
         """Return a copy of the request log, oldest first."""
         with self.lock:
             return copy.deepcopy(list(self._requests))
-
-
-def _redirect(redirect_uri: str, state: str | None, **params: str) -> str:
-    if state is not None:
-        params["state"] = state
-    separator = "&" if "?" in redirect_uri else "?"
-    return redirect_uri + separator + urlencode(params)
-
-
-def parse_form(body: bytes) -> dict[str, str]:
-    """Parse a request body as a form whatever its Content-Type (a JSON object is accepted too) [I]."""
-    text = body.decode("utf-8", errors="replace").strip()
-    if text.startswith("{"):
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-        if isinstance(data, dict):
-            return {str(key): str(value) for key, value in data.items()}
-    return dict(parse_qsl(text, keep_blank_values=True))

@@ -10,14 +10,10 @@ from email.message import Message
 from typing import Any
 from urllib.parse import quote, unquote
 
-from airflow_provider_cloud.testing._kloudless.backend import (
-    AccountState,
-    KloudlessBackend,
-    first,
-    parse_form,
-)
+from airflow_provider_cloud.testing._kloudless.backend import AccountState, KloudlessBackend
 from airflow_provider_cloud.testing._kloudless.errors import api_error, invalid_parameters, not_found
 from airflow_provider_cloud.testing._kloudless.models import MAX_PAGE_SIZE, paginate, parse_bool, parse_int
+from airflow_provider_cloud.testing._kloudless.oauth import first, parse_form
 from airflow_provider_cloud.testing._kloudless.storage import ROOT_ID, Kind
 
 #: API versions served (``/v1`` and, identically, ``/v2``) [I]; any other ``/vN`` is a 404.
@@ -111,16 +107,16 @@ def _object_list(objects: list[dict[str, Any]], api: str, **extra: Any) -> dict[
 
 
 def oauth_authorize(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    location = backend.oauth_authorize(request.query)
+    location = backend.oauth.authorize(request.query)
     return Reply(302, content_type=None, headers={"Location": location, "Cache-Control": "no-store"})
 
 
 def oauth_exchange(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    return json_reply(200, backend.oauth_exchange(parse_form(request.body)))
+    return json_reply(200, backend.oauth.exchange(parse_form(request.body)))
 
 
 def oauth_verify(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    return json_reply(200, backend.oauth_verify(backend.authenticate(request.header("Authorization"))))
+    return json_reply(200, backend.oauth.verify(backend.authenticate(request.header("Authorization"))))
 
 
 def list_accounts(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
