@@ -15,6 +15,12 @@ Tags: [R] read in the official clients or docs; [I] inferred, a choice made here
 Implemented
 -----------
 - Both path forms: hosted ``/api/1/...`` and self-hosted ``/io/api/1/...`` [R]; the Host header is ignored.
+- Ids [I]: data points ``dp-N``, links ``l-N`` and computed values ``c-N`` are numbered across the whole
+  emulator (one CloudTables application), so they are unique between data sets; row ids are integers
+  numbered per data set from 1 and never reused after a delete. Data set ids are UUIDs unless given.
+- Every success is HTTP 200, inserts included [I]. ``"success": true`` is in the bodies of ``/access``,
+  ``/datasets``, ``/schema`` and ``DELETE``; row reads and writes answer ``{"data": ...}`` only [R].
+  ``clientId``/``clientName`` on data calls are accepted and ignored [I].
 - ``POST /access`` -> ``{"token": <32 letters and digits>, "success": true}`` [R]. ``roles``/``role``,
   ``conditions``, ``duration`` (whole seconds, default 1200 [R]), ``clientId``, ``clientName``, ``clientMeta``
   are validated and recorded in :attr:`CloudTablesEmulator.tokens`.
@@ -35,13 +41,18 @@ Implemented
   data point appears, ``null`` when empty [I]; ``color`` is null unless seeded [I]. Linked-row objects hold the
   target's ``id``, ``dp-`` and ``c-`` values, not its own links [I]. Links to deleted rows are left out [I].
 - Fields on insert/update: ``dp-N=value``; ``l-N`` as ``11``, repeated keys, ``l-N[0]=11``, a JSON array string,
-  or ``""``/``"[]"`` to clear [R]; other parameters (``key``, ``domain``, ``ssl``, names) are ignored [I]. Value
-  typing is documented in ``_cloudtables/values.py`` [I]: numbers become ``int``/``float``, booleans ``bool``,
-  ``date``/``datetime``/``time`` are checked ISO strings, ``sequence`` is auto-numbered, the rest stay strings.
+  or ``""``/``"[]"`` to clear [R]; other parameters (``key``, ``domain``, ``ssl``, names) are ignored [I].
+- Value typing [I] (form values arrive as strings; details in ``_cloudtables/values.py``): ``number`` ->
+  ``int`` for integer strings, else ``float`` (NaN and infinities refused); ``boolean``/``checkbox`` -> ``bool``
+  from ``true false 1 0 yes no on off`` in any case (so Python's ``True`` works); ``date`` (``YYYY-MM-DD``),
+  ``datetime`` (ISO 8601) and ``time`` (``HH:MM[:SS]``) are checked and kept as given; ``sequence`` is an
+  integer, numbered max + 1 on insert when not sent; any other type is kept as a string. ``""`` clears a
+  typed value, ``null`` (JSON) clears any value. A value that does not fit is a field error.
 - Parameters from the ``key`` header, the query string and the body on every method, GET and DELETE included
-  (the body wins over the query) [R for the Python client]; bodies as ``application/x-www-form-urlencoded``
-  or, as a convenience, ``application/json`` [I]; chunked bodies accepted. ``roles``/``role`` and
-  ``conditions`` as repeated keys, bracket-indexed keys, or JSON strings [R]; JSON bodies may use real arrays.
+  [R for the Python client]; the header wins over the body, the body over the query [I]. Bodies as
+  ``application/x-www-form-urlencoded`` or, as a convenience, ``application/json`` [I]; chunked bodies too.
+  ``roles``/``role`` and ``conditions`` as repeated keys, bracket-indexed keys (``%5B``-encoded or not), or
+  JSON strings [R]; JSON bodies may use real arrays and objects. Path segments are percent-decoded.
 - Conditions [R]: ``id`` or ``name``, ``value``, ``op`` (``= != < <= >= >``, default ``=``), ``set`` (default
   true), ``setValue``. They filter every row read, update and delete (a row outside them is "not found") [I]
   and, when ``set`` is true, write ``setValue``/``value`` on insert, over any value sent [I]. Values are typed
@@ -314,7 +325,7 @@ class CloudTablesEmulator:
 
 def _serve(server: EmulatorHTTPServer, ready: threading.Event) -> None:
     ready.set()
-    server.serve_forever(poll_interval=0.05)
+    server.serve_forever(poll_interval=0.01)  # how fast stop() returns
 
 
 def _loopback(host: str) -> str:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 from airflow_provider_cloud.testing._cloudtables.controls import Controls, Fault, SeenRequest
 from airflow_provider_cloud.testing._cloudtables.errors import BadRequest, EmulatorApiError, FieldErrors
@@ -125,7 +125,7 @@ class CloudTablesApp:
     ) -> Response:
         loader = _LOADER.match(path)
         if loader:
-            return self._loader(method, loader["dataset"], loader["style"])
+            return self._loader(method, unquote(loader["dataset"]), unquote(loader["style"]))
         api = _API.match(path)
         if api is None:
             return _json(404, {"error": f"No such URL: {path}"})
@@ -149,7 +149,8 @@ class CloudTablesApp:
             return route.error(404, f"No such API endpoint: {path}", name="path")
         allowed = next(methods for kind, _, methods in _ROUTES if kind == route.kind)
         if method not in allowed:
-            return route.error(405, f"Method {method} not allowed", headers=(("Allow", ", ".join(allowed)),))
+            allow = (("Allow", ", ".join(allowed)),)
+            return route.error(405, f"Method {method} not allowed", name="method", headers=allow)
         try:
             return self._operation(route, params)
         except FieldErrors as exc:
@@ -207,7 +208,7 @@ def _match_route(method: str, rest: str) -> _Route:
         match = pattern.match(rest)
         if match:
             groups = match.groupdict()
-            return _Route(kind, method, groups.get("dataset", ""), groups.get("row", ""))
+            return _Route(kind, method, unquote(groups.get("dataset", "")), unquote(groups.get("row", "")))
     return _Route("unknown", method)
 
 

@@ -68,12 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(Response(exc.status, b'{"error": "%s"}' % exc.message.encode()))
             return
-        app = self.server.app
-        response = app.handle(self.command, self.path, dict(self.headers.items()), body)
-        latency = app.controls.latency
-        if latency:
-            time.sleep(latency)
-        self._send(response)
+        self._send(self.server.app.handle(self.command, self.path, dict(self.headers.items()), body))
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -113,6 +108,9 @@ class _Handler(BaseHTTPRequestHandler):
         return b"".join(chunks)
 
     def _send(self, response: Response) -> None:
+        latency = self.server.app.controls.latency
+        if latency:
+            time.sleep(latency)
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
