@@ -83,6 +83,7 @@ calendar create/update/delete and event update or time filters; CRM and other AP
 
 from __future__ import annotations
 
+import copy
 import secrets
 import threading
 from collections.abc import Sequence
@@ -259,7 +260,7 @@ class KloudlessEmulator:
             state = self._state(account_id)
             if metadata is None:
                 metadata = self._synthetic_file(state)
-            return dict(self._backend.emit(state, type, metadata, user=user_id, ip=ip))
+            return copy.deepcopy(self._backend.emit(state, type, metadata, user=user_id, ip=ip))
 
     def events(self, account_id: int) -> list[dict[str, Any]]:
         """Return the retained events of an account, oldest first."""

@@ -110,7 +110,7 @@ class EventFeed:
     def page_after_cursor(self, cursor_text: str, page_size: int) -> EventPage:
         """Answer ``GET .../events?cursor=...``."""
         if cursor_text.strip() == AFTER_AUTH:
-            return self._page(max(0, self._dropped_through), None, page_size)
+            return self._page(self._dropped_through, None, page_size)
         text = cursor_text.strip()
         window = _WINDOW_CURSOR.match(text)
         until: datetime | None = None

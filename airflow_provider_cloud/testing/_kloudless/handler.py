@@ -79,7 +79,8 @@ class KloudlessRequestHandler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
     def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("kloudless emulator: %s", format % args)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("kloudless emulator: %s", format % args)
 
     def _serve(self) -> None:
         backend = self.server.backend
