@@ -15,3 +15,15 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_TESTS / "dags")
 os.environ.setdefault("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
 os.environ.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Create the Airflow metadata database (SQLite) once per test session; DAG tests need it."""
+    from airflow.utils import db
+
+    db.initdb()
+    return _HOME / "airflow.db"
