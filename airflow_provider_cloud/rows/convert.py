@@ -1,23 +1,22 @@
 """
 Typing row values: CSV text to Python values, and JSON values checked against declared types.
 
-Column types (``types={"id": "integer", "price": float, ...}``):
+Column types (``types={"id": "integer", "price": float, ...}``), by name (any case) or Python type:
 
-========== ======================= ================================================================
-name       aliases                 CSV text accepted
-========== ======================= ================================================================
-integer    ``int``, ``int``        ``42``, ``-7``, ``+7``, ``007`` (= 7), ``12.0`` and ``1e3`` (whole
-                                   values only); within the signed 64-bit range
-float      ``real``, ``number``,   anything ``float()`` reads except underscores: ``3.5``, ``1e3``,
-           ``double``, ``float``   ``nan``, ``inf``
-boolean    ``bool``, ``bool``      ``true/false``, ``t/f``, ``yes/no``, ``y/n``, ``on/off``, ``1/0``
-                                   (any case)
-text       ``str``, ``string``     anything, unchanged
-json       ``dict``, ``list``      a JSON document (``{"a": 1}``, ``[1, 2]``, ``3``)
-auto                               type detection, below
-========== ======================= ================================================================
+============================== ==================================================================
+type (aliases, Python type)    CSV text accepted
+============================== ==================================================================
+integer (int; ``int``)         ``42``, ``-7``, ``+7``, ``007`` (= 7), ``12.0`` and ``1e3`` (whole
+                               values only), within the signed 64-bit range
+float (real, number, double;   what ``float()`` reads, without underscores: ``3.5``, ``1e3``,
+``float``)                     ``nan``, ``inf``
+boolean (bool; ``bool``)       ``true/false``, ``t/f``, ``yes/no``, ``y/n``, ``on/off``, ``1/0``,
+                               any case
+text (str, string; ``str``)    anything, unchanged
+json (``dict``, ``list``)      a JSON document (``{"a": 1}``, ``[1, 2]``, ``3``), parsed
+auto                           type detection, below
+============================== ==================================================================
 
-Python types name them too: ``int``, ``float``, ``bool``, ``str``, ``dict``/``list`` (json).
 Every type accepts NULL: a CSV cell equal to one of the null values (by default only the empty
 cell) is ``None`` whatever the column's type. Surrounding spaces are ignored for integer, float and
 boolean columns. A value that does not fit raises ``ConversionError`` with the reason.
@@ -148,26 +147,40 @@ def detect_value(text: str, null_values: Collection[str] = ("",)) -> Any:
     return _detect(text)
 
 
-def _detect(text: str) -> Any:
-    if not text:
+def _detector(nulls: frozenset[str]) -> Callable[[str], Any]:
+    """Return the detection function, with the null check folded in (one call per cell on the hot path)."""
+    int_match = _DETECT_INT.fullmatch
+    float_match = _DETECT_FLOAT.fullmatch
+    number_start = _NUMBER_START
+    isfinite = math.isfinite
+
+    def detect(text: str) -> Any:
+        if text in nulls:
+            return None
+        if not text:
+            return text
+        if text[0] in number_start:
+            if int_match(text):
+                if len(text) > _MAX_INT_DIGITS:
+                    return text
+                number = int(text)
+                return number if INT64_MIN <= number <= INT64_MAX else text
+            if float_match(text):
+                real = float(text)
+                return real if isfinite(real) else text
+            return text
+        if len(text) in (4, 5):
+            lowered = text.lower()
+            if lowered == "true":
+                return True
+            if lowered == "false":
+                return False
         return text
-    if text[0] in _NUMBER_START:
-        if _DETECT_INT.fullmatch(text):
-            if len(text) > _MAX_INT_DIGITS:
-                return text
-            number = int(text)
-            return number if INT64_MIN <= number <= INT64_MAX else text
-        if _DETECT_FLOAT.fullmatch(text) and any(c.isdigit() for c in text):
-            real = float(text)
-            return real if math.isfinite(real) else text
-        return text
-    if len(text) in (4, 5):
-        lowered = text.lower()
-        if lowered == "true":
-            return True
-        if lowered == "false":
-            return False
-    return text
+
+    return detect
+
+
+_detect = _detector(frozenset())
 
 
 # --- declared types on text ------------------------------------------------------------------
@@ -247,11 +260,10 @@ def text_converter(
     Null values become ``None`` in every case.
     """
     nulls = frozenset(null_values)
+    if (column_type is None and detect) or column_type == "auto":
+        return _detector(nulls)
     convert: Callable[[Any], Any]
-    if column_type is None:
-        convert = _detect if detect else _identity
-    else:
-        convert = _TEXT_CONVERTERS[column_type]
+    convert = _identity if column_type is None else _TEXT_CONVERTERS[column_type]
     if not nulls:
         return convert
 

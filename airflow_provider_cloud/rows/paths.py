@@ -60,7 +60,11 @@ def as_storage_path(
         if not isinstance(text, str):
             raise TypeError(f"expected a text path or URL, got {type(text).__name__}")
         if "://" in text:
-            path = ObjectStoragePath(text, conn_id=conn_id)
+            try:
+                path = ObjectStoragePath(text, conn_id=conn_id)
+            except (ImportError, ValueError) as error:
+                scheme = text.split("://", 1)[0]
+                raise ValueError(f"{text}: cannot open {scheme}:// paths: {error}") from error
             if path.protocol in _LOCAL_PROTOCOLS:
                 path = _local_path(path.path)
         else:

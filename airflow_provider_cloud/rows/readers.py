@@ -101,37 +101,45 @@ class RecordReader(Iterator[Record]):
         self._encoding = encoding
         self._last_line = 0
         try:
-            first = self._advance()
-            if first is not _READY:
-                raise RuntimeError("a row parser must announce it is ready first")
-        except BaseException:
+            first = next(records)
+        except BaseException as error:
             self.close()
-            raise
+            translated = self._translate(error)
+            if translated is error:
+                raise
+            raise translated from error
+        if first is not _READY:
+            self.close()
+            raise RuntimeError("a row parser must announce it is ready first")
 
-    def _advance(self) -> Any:
-        try:
-            return next(self._records)
-        except UnicodeDecodeError as error:
+    def _translate(self, error: BaseException) -> BaseException:
+        """Return a ``RowDataError`` for a decoding or decompression failure, else ``error`` itself."""
+        if isinstance(error, UnicodeDecodeError):
             after = f" (after line {self._last_line})" if self._last_line else ""
-            raise RowDataError(
+            return RowDataError(
                 f"the file is not valid {self._encoding} text{after}: {error.reason}", source=self.source
-            ) from error
-        except (gzip.BadGzipFile, zlib.error) as error:
-            raise RowDataError(f"not valid gzip data: {error}", source=self.source) from error
-        except EOFError as error:
-            raise RowDataError(
-                "the gzip data is truncated (the file was cut short)", source=self.source
-            ) from error
+            )
+        if isinstance(error, gzip.BadGzipFile | zlib.error):
+            return RowDataError(f"not valid gzip data: {error}", source=self.source)
+        if isinstance(error, EOFError):
+            return RowDataError("the gzip data is truncated (the file was cut short)", source=self.source)
+        return error
 
     def __iter__(self) -> RecordReader:
         return self
 
     def __next__(self) -> Record:
         try:
-            record: Record = self._advance()
-        except BaseException:
+            record: Record = next(self._records)
+        except StopIteration:
             self.close()
             raise
+        except BaseException as error:
+            self.close()
+            translated = self._translate(error)
+            if translated is error:
+                raise
+            raise translated from error
         self._last_line = record.line
         return record
 
@@ -212,7 +220,8 @@ def _text_stream(
     binary: BinaryIO, encoding: str, *, newline: str | None, stack: contextlib.ExitStack
 ) -> TextIO:
     codecs.lookup(encoding)
-    text = io.TextIOWrapper(binary, encoding=encoding, errors="strict", newline=newline)
+    # Undecodable bytes become lone surrogates, found per line, so the error names the line.
+    text = io.TextIOWrapper(binary, encoding=encoding, errors="surrogateescape", newline=newline)
     # Detach rather than close: the binary stream has its own closing in the stack.
     stack.callback(_detach_quietly, text)
     return text
@@ -228,7 +237,29 @@ def _bad(reason: str, source: str, line: int, column: str | None = None) -> RowD
 
 
 def _cap(raw: str) -> str:
-    return raw if len(raw) <= MAX_RAW_CHARS else raw[:MAX_RAW_CHARS]
+    """Return at most ``MAX_RAW_CHARS`` of a row's text, undecodable bytes shown as backslash escapes."""
+    raw = raw if len(raw) <= MAX_RAW_CHARS else raw[:MAX_RAW_CHARS]
+    if not raw.isascii() and _UNDECODABLE.search(raw):
+        raw = raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return raw
+
+
+#: Lone surrogates: what ``surrogateescape`` decoding makes of bytes that are not valid text.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+def _undecodable(text: str) -> bool:
+    return not text.isascii() and _UNDECODABLE.search(text) is not None
+
+
+def _encoding_name(encoding: str) -> str:
+    return "UTF-8" if encoding.lower().replace("_", "-") in ("utf-8-sig", "utf-8", "utf8") else encoding
+
+
+def _undecodable_reason(text: str, encoding: str) -> str:
+    match = _UNDECODABLE.search(text)
+    byte = f" (byte 0x{ord(match.group()) - 0xDC00:02x})" if match else ""
+    return f"not valid {_encoding_name(encoding)} text{byte}; pass the file's encoding"
 
 
 def _typed(
@@ -253,18 +284,21 @@ def _typed(
 class _LineTap:
     """Iterate over lines, keeping the text of the lines read since the last ``reset``."""
 
-    __slots__ = ("_lines", "parts", "size")
+    __slots__ = ("_lines", "parts", "size", "undecodable")
 
     def __init__(self, lines: Iterator[str]) -> None:
         self._lines = lines
         self.parts: list[str] = []
         self.size = 0
+        self.undecodable: str | None = None
 
     def __iter__(self) -> _LineTap:
         return self
 
     def __next__(self) -> str:
         line = next(self._lines)
+        if not line.isascii() and self.undecodable is None and _UNDECODABLE.search(line):
+            self.undecodable = line
         if self.size < MAX_RAW_CHARS:
             self.parts.append(line)
             self.size += len(line)
@@ -274,6 +308,7 @@ class _LineTap:
         raw = _cap("".join(self.parts)).rstrip("\r\n")
         self.parts.clear()
         self.size = 0
+        self.undecodable = None
         return raw
 
 
@@ -330,6 +365,17 @@ class _CsvParser:
         nulls = self.options.null_values
         return [text_converter(self.declared.get(c), nulls, detect=self.detect) for c in columns]
 
+    def _conversion_failure(
+        self, columns: tuple[str, ...], converters: list[Callable[[str], Any]], fields: list[str], line: int
+    ) -> RowDataError:
+        """Find the first cell that does not convert, and describe it."""
+        for column, convert, cell in zip(columns, converters, fields):
+            try:
+                convert(cell)
+            except ConversionError as error:
+                return _bad(error.reason, self.source, line, column)
+        raise AssertionError("a conversion failed and then succeeded")
+
     def parse(self, text: TextIO) -> Iterator[Any]:
         source = self.source
         tap = _LineTap(iter(text))
@@ -349,6 +395,8 @@ class _CsvParser:
         if self.options.header:
             if isinstance(fields, csv.Error):
                 raise _bad(self._reason(fields) + " (in the header)", source, line)
+            if tap.undecodable is not None:
+                raise _bad(_undecodable_reason(tap.undecodable, self.options.encoding), source, line)
             self.columns = self._check_header(fields)
             tap.take()
             pending: Iterator[tuple[int, list[str] | csv.Error]] = rows
@@ -364,23 +412,23 @@ class _CsvParser:
 
         converters = self._converters(columns)
         width = len(columns)
+        encoding = self.options.encoding
         for line, fields in pending:
             if isinstance(fields, csv.Error):
                 yield Record(line, None, _bad(self._reason(fields), source, line), tap.take())
+                continue
+            if tap.undecodable is not None:
+                reason = _undecodable_reason(tap.undecodable, encoding)
+                yield Record(line, None, _bad(reason, source, line), tap.take())
                 continue
             if len(fields) != width:
                 reason = f"expected {width} fields (one per column), found {len(fields)}"
                 yield Record(line, None, _bad(reason, source, line), tap.take())
                 continue
-            data: dict[str, Any] = {}
-            failure: RowDataError | None = None
-            for column, convert, cell in zip(columns, converters, fields):
-                try:
-                    data[column] = convert(cell)
-                except ConversionError as error:
-                    failure = _bad(error.reason, source, line, column)
-                    break
-            if failure is not None:
+            try:
+                data = {column: convert(cell) for column, convert, cell in zip(columns, converters, fields)}
+            except ConversionError:
+                failure = self._conversion_failure(columns, converters, fields, line)
                 yield Record(line, dict(zip(columns, fields)), failure, tap.take())
                 continue
             tap.parts.clear()
@@ -406,8 +454,7 @@ def _physical_rows(reader: Any, tap: _LineTap) -> Iterator[tuple[int, list[str] 
         if fields:
             yield line, fields
         else:
-            tap.parts.clear()
-            tap.size = 0
+            tap.take()
 
 
 # --- JSON Lines ------------------------------------------------------------------------------
@@ -430,6 +477,10 @@ def _parse_json_lines(
     for number, line in _chain_first(first, lines):
         stripped = line.strip()
         if not stripped:
+            continue
+        if _undecodable(stripped):
+            reason = _undecodable_reason(stripped, "UTF-8")
+            yield Record(number, None, _bad(reason, source, number), _cap(line.rstrip("\r\n")))
             continue
         try:
             value = json.loads(stripped)
@@ -504,6 +555,15 @@ class _JsonArrayParser:
         if not chunk:
             self._eof = True
             return False
+        if _undecodable(chunk):
+            self._buf += chunk
+            match = _UNDECODABLE.search(self._buf, len(self._buf) - len(chunk))
+            index = match.start() if match else len(self._buf)
+            raise RowDataError(
+                _undecodable_reason(self._buf[index:], "UTF-8"),
+                source=self._source,
+                line=self._line_at(index),
+            )
         self._buf += chunk
         return True
 

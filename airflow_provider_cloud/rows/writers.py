@@ -141,7 +141,7 @@ class _Shape:
                 f"row {number} is a {type(row).__name__}, not a mapping of column names to values",
                 source=self.destination,
             )
-        if self.columns is not None and not self.ignore_extra and len(row.keys() - self.column_set):
+        if self.columns is not None and not self.ignore_extra and not self.column_set.issuperset(row):
             extra = [key for key in row if key not in self.column_set]
             shown = ", ".join(map(repr, self.columns))
             raise RowDataError(
@@ -182,19 +182,42 @@ def _first_and_rest(rows: Iterable[Any]) -> tuple[Any, Iterator[Any]]:
     return first, itertools.chain((first,), iterator)
 
 
-def _text(binary: BinaryIO, encoding: str) -> io.TextIOWrapper:
-    return io.TextIOWrapper(binary, encoding=encoding, errors="strict", newline="", write_through=False)
+#: Text gathered before it is encoded and written (bytes written per call to the file).
+FLUSH_CHARS = 1 << 18
+_PLAIN_CELLS = frozenset({str, int, float})
 
 
-def _finish(text: io.TextIOWrapper, destination: str, encoding: str) -> None:
-    try:
-        text.flush()
-    except UnicodeEncodeError as error:
-        raise RowDataError(
-            f"a value cannot be encoded as {encoding}: {error.reason}", source=destination
-        ) from error
-    finally:
-        text.detach()
+class _TextSink:
+    """Gather text in memory and write it encoded to the binary file in large pieces."""
+
+    def __init__(self, binary: BinaryIO, encoding: str, destination: str) -> None:
+        self._binary = binary
+        self._encoding = encoding
+        self._destination = destination
+        self.buffer = io.StringIO(newline="")
+        self.write = self.buffer.write
+
+    def flush(self) -> None:
+        """Encode and write what was gathered."""
+        text = self.buffer.getvalue()
+        if not text:
+            return
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        try:
+            data = text.encode(self._encoding)
+        except UnicodeEncodeError as error:
+            bad = error.object[error.start : error.end]
+            raise RowDataError(
+                f"{bad!r} cannot be encoded as {self._encoding} ({error.reason}); choose another encoding",
+                source=self._destination,
+            ) from error
+        self._binary.write(data)
+
+    def flush_if_full(self) -> None:
+        """Flush when enough text has been gathered."""
+        if self.buffer.tell() >= FLUSH_CHARS:
+            self.flush()
 
 
 def _write_csv(
@@ -209,29 +232,28 @@ def _write_csv(
     first, iterator = _first_and_rest(rows)
     if first is not _NOTHING:
         shape.fix(shape.check(1, first))
-    text = _text(binary, options.encoding)
+    sink = _TextSink(binary, options.encoding, destination)
+    writer = csv.writer(sink, options.writer_dialect())
+    if options.write_bom:
+        sink.write("\ufeff")
+    header = shape.columns
+    if header is not None and options.header:
+        _write_csv_row(writer, header, destination, 0)
+    header = header or []
+    null = options.null_value
+    plain = _PLAIN_CELLS
+    check = shape.check
     count = 0
-    try:
-        writer = csv.writer(text, options.writer_dialect())
-        if options.write_bom:
-            text.write("\ufeff")
-        header = shape.columns
-        if header is not None and options.header:
-            _write_csv_row(writer, header, destination, 0)
-        if header is None:
-            header = []
-        null = options.null_value
-        for count, row in enumerate(iterator, start=1):
-            checked = shape.check(count, row)
-            try:
-                cells = [_csv_cell(checked.get(column), null) for column in header]
-            except (TypeError, ValueError) as error:
-                raise shape.fail(count, checked, error) from error
-            _write_csv_row(writer, cells, destination, count)
-    except BaseException:
-        text.detach()
-        raise
-    _finish(text, destination, options.encoding)
+    for count, row in enumerate(iterator, start=1):
+        checked = check(count, row)
+        try:
+            cells = [v if type(v) in plain else _csv_cell(v, null) for v in map(checked.get, header)]
+        except (TypeError, ValueError) as error:
+            raise shape.fail(count, checked, error) from error
+        _write_csv_row(writer, cells, destination, count)
+        if not count & 1023:
+            sink.flush_if_full()
+    sink.flush()
     return count
 
 
@@ -242,11 +264,6 @@ def _write_csv_row(writer: Any, cells: list[Any], destination: str, number: int)
         where = f"row {number}" if number else "the header"
         raise RowDataError(
             f"{where} cannot be written as CSV with these options: {error}", source=destination
-        ) from error
-    except UnicodeEncodeError as error:
-        where = f"row {number}" if number else "the header"
-        raise RowDataError(
-            f"{where}: a value cannot be encoded: {error.reason}", source=destination
         ) from error
 
 
@@ -274,31 +291,30 @@ def _write_json(
     destination: str,
 ) -> int:
     shape = _Shape(columns, extra_columns, destination)
-    text = _text(binary, "utf-8")
-    write = text.write
+    sink = _TextSink(binary, "utf-8", destination)
+    write = sink.write
+    encode = _ENCODER.encode
+    check = shape.check
     count = 0
-    try:
-        separator = "[\n" if as_array else ""
-        for count, row in enumerate(rows, start=1):
-            checked = shape.check(count, row)
-            value = {column: checked.get(column) for column in columns} if columns is not None else checked
-            if not isinstance(value, dict):
-                value = dict(value)
-            try:
-                encoded = _ENCODER.encode(value)
-            except (TypeError, ValueError) as error:
-                raise shape.fail(count, value, error) from error
-            if as_array:
-                write(separator)
-                write(encoded)
-                separator = ",\n"
-            else:
-                write(encoded)
-                write("\n")
-        if as_array:
-            write("[]\n" if count == 0 else "\n]\n")
-    except BaseException:
-        text.detach()
-        raise
-    _finish(text, destination, "utf-8")
+    separator = "[\n" if as_array else ""
+    ending = ",\n" if as_array else "\n"
+    for count, row in enumerate(rows, start=1):
+        checked = check(count, row)
+        value = {column: checked.get(column) for column in columns} if columns is not None else checked
+        if type(value) is not dict:
+            value = dict(value)
+        try:
+            encoded = encode(value)
+        except (TypeError, ValueError) as error:
+            raise shape.fail(count, value, error) from error
+        write(separator)
+        write(encoded)
+        separator = ending
+        if not count & 1023:
+            sink.flush_if_full()
+    if as_array:
+        write("[]\n" if count == 0 else "\n]\n")
+    else:
+        write(separator)
+    sink.flush()
     return count
