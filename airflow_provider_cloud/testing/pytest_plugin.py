@@ -22,6 +22,22 @@ Datasette (a real server, ``datasette serve`` in a subprocess on 127.0.0.1 and a
     A table name no other test of the session gets: ``t_<test name>_<n>``, letters, digits and ``_`` only,
     so tests sharing the session server do not collide.
 
+Kloudless (the in-process :class:`~airflow_provider_cloud.testing.kloudless.KloudlessEmulator`, standard
+library only):
+
+``kloudless_server`` (session scope)
+    One emulator on 127.0.0.1 and a free port, shared by the whole session.
+``kloudless_emulator`` (function scope)
+    The session emulator, reset before and after the test (no accounts, tokens, files, events or faults).
+``kloudless_account_id`` (function scope)
+    The numeric id of a fresh account on ``kloudless_emulator``.
+``kloudless_token`` (function scope)
+    A Bearer token for ``kloudless_account_id``.
+``kloudless_conn_id`` (function scope)
+    Sets ``AIRFLOW_CONN_KLOUDLESS_DEFAULT`` (conn type ``kloudless``, host = the emulator's URL, password =
+    ``kloudless_token``, ``auth_scheme`` Bearer, ``account_id`` ``me``; undone after the test) and returns
+    ``"kloudless_default"``.
+
 Example::
 
     import pytest
@@ -40,6 +56,7 @@ is first imported. The fixtures import what they need when they run.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -48,8 +65,10 @@ import pytest
 
 if TYPE_CHECKING:
     from airflow_provider_cloud.testing.datasette import DatasetteServer
+    from airflow_provider_cloud.testing.kloudless import KloudlessEmulator
 
 DATASETTE_CONN_ID = "datasette_default"
+KLOUDLESS_CONN_ID = "kloudless_default"
 
 _table_numbers = itertools.count(1)
 
@@ -109,3 +128,52 @@ def fresh_table_name(request: pytest.FixtureRequest) -> str:
     """Return a table name unique in this session, made from the test's name."""
     stem = re.sub(r"[^0-9a-z_]+", "_", request.node.name.lower()).strip("_")[:40].rstrip("_")
     return f"t_{stem or 'table'}_{next(_table_numbers)}"
+
+
+# -- Kloudless ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def kloudless_server() -> Iterator[KloudlessEmulator]:
+    """Run one Kloudless emulator for the whole session."""
+    from airflow_provider_cloud.testing.kloudless import KloudlessEmulator
+
+    with KloudlessEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def kloudless_emulator(kloudless_server: KloudlessEmulator) -> Iterator[KloudlessEmulator]:
+    """Return the session emulator, reset before and after the test."""
+    kloudless_server.reset()
+    try:
+        yield kloudless_server
+    finally:
+        kloudless_server.reset()
+
+
+@pytest.fixture
+def kloudless_account_id(kloudless_emulator: KloudlessEmulator) -> int:
+    """Connect a fresh account on the emulator and return its numeric id."""
+    return kloudless_emulator.create_account(account="airflow@example.com")
+
+
+@pytest.fixture
+def kloudless_token(kloudless_emulator: KloudlessEmulator, kloudless_account_id: int) -> str:
+    """Mint a Bearer token for ``kloudless_account_id``."""
+    return kloudless_emulator.create_token(kloudless_account_id)
+
+
+@pytest.fixture
+def kloudless_conn_id(
+    kloudless_emulator: KloudlessEmulator, kloudless_token: str, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Define connection ``kloudless_default`` (Bearer token, account ``me``) through its environment variable."""
+    connection = {
+        "conn_type": "kloudless",
+        "host": kloudless_emulator.url,
+        "password": kloudless_token,
+        "extra": {"auth_scheme": "Bearer", "account_id": "me"},
+    }
+    monkeypatch.setenv(f"AIRFLOW_CONN_{KLOUDLESS_CONN_ID.upper()}", json.dumps(connection))
+    return KLOUDLESS_CONN_ID
