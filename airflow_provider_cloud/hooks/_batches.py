@@ -20,6 +20,7 @@ from typing import Any
 from airflow_provider_cloud.exceptions import RowDataError
 
 _MAX_GROUPS = 32
+_ENVELOPE = 64
 
 
 def _default(value: Any) -> Any:
@@ -37,40 +38,74 @@ def _default(value: Any) -> Any:
 _ENCODER = json.JSONEncoder(default=_default, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-def encode_row(row: Mapping[str, Any], *, index: int) -> bytes:
-    """Encode one row as compact JSON, or raise :class:`RowDataError` naming the row."""
+def encode_rows(rows: Sequence[Mapping[str, Any]], *, first_index: int) -> bytes:
+    """Encode rows as one compact JSON array, or raise :class:`RowDataError` naming the first bad row."""
     try:
-        return _ENCODER.encode(row if isinstance(row, dict) else dict(row)).encode("utf-8")
-    except (TypeError, ValueError) as exc:
-        raise RowDataError(f"cannot encode the row as JSON: {exc}", source="rows", line=index) from None
+        return _ENCODER.encode(rows if isinstance(rows, list) else list(rows)).encode("utf-8")
+    except (TypeError, ValueError):
+        for offset, row in enumerate(rows):
+            try:
+                _ENCODER.encode(row)
+            except (TypeError, ValueError) as exc:
+                raise RowDataError(
+                    f"cannot encode the row as JSON: {exc}", source="rows", line=first_index + offset
+                ) from None
+        raise
 
 
 @dataclass
 class Batch:
-    """Rows of one column set, encoded, ready to send."""
+    """Rows of one column set, ready to send; ``first_index`` is the 1-based position of the first row."""
 
     columns: frozenset[str]
-    parts: list[bytes] = field(default_factory=list)
-    size: int = 0
+    rows: list[Mapping[str, Any]] = field(default_factory=list)
     first_index: int = 0
     keys: list[tuple[Any, ...]] = field(default_factory=list)
+    _encoded: bytes | None = None
 
     def __len__(self) -> int:
-        return len(self.parts)
+        return len(self.rows)
+
+    @property
+    def last_index(self) -> int:
+        return self.first_index + len(self.rows) - 1
+
+    def encoded(self) -> bytes:
+        """Return the rows as one JSON array (encoded once, in one call of the C encoder)."""
+        if self._encoded is None:
+            self._encoded = encode_rows(self.rows, first_index=self.first_index)
+        return self._encoded
 
     def body(self, **flags: Any) -> bytes:
-        """Return the JSON body ``{"rows": [...], **flags}`` without decoding the rows again."""
+        """Return the JSON body ``{"rows": [...], **flags}``."""
         extra = "".join(f',"{k}":{json.dumps(v)}' for k, v in flags.items())
-        return b'{"rows":[' + b",".join(self.parts) + b"]" + extra.encode() + b"}"
+        return b'{"rows":' + self.encoded() + extra.encode() + b"}"
 
     def split(self, max_rows: int) -> list[Batch]:
         """Split into batches of at most ``max_rows`` rows."""
-        out = []
-        for start in range(0, len(self.parts), max_rows):
-            parts = self.parts[start : start + max_rows]
-            size = sum(len(p) + 1 for p in parts)
-            keys = self.keys[start : start + max_rows]
-            out.append(Batch(self.columns, parts, size, self.first_index + start, keys))
+        return [
+            Batch(
+                self.columns,
+                self.rows[start : start + max_rows],
+                self.first_index + start,
+                self.keys[start : start + max_rows],
+            )
+            for start in range(0, len(self.rows), max_rows)
+        ]
+
+    def fit(self, max_bytes: int) -> list[Batch]:
+        """Split in halves until every body is under ``max_bytes``; a single row over it is an error."""
+        if len(self.encoded()) + _ENVELOPE <= max_bytes:
+            return [self]
+        if len(self.rows) == 1:
+            raise RowDataError(
+                f"the row is {len(self.encoded())} bytes of JSON, over the server's body limit of {max_bytes}",
+                source="rows",
+                line=self.first_index,
+            )
+        out: list[Batch] = []
+        for half in self.split((len(self.rows) + 1) // 2):
+            out.extend(half.fit(max_bytes))
         return out
 
 
@@ -80,8 +115,6 @@ class BatchPlanner:
 
     :param key: the key columns; with them, a row whose key waits in another group flushes every group.
     """
-
-    _ENVELOPE = 64
 
     def __init__(self, *, max_rows: int, max_bytes: int, key: Sequence[str] = ()) -> None:
         if max_rows < 1:
@@ -95,36 +128,23 @@ class BatchPlanner:
     def add(self, row: Mapping[str, Any], index: int) -> Iterator[Batch]:
         """Add one row (``index`` is its 1-based position) and yield the batches that became full."""
         columns = frozenset(row)
-        key_value: tuple[Any, ...] = ()
-        encoded = encode_row(row, index=index)
-        if len(encoded) + self._ENVELOPE > self.max_bytes:
-            raise RowDataError(
-                f"the row is {len(encoded)} bytes of JSON, over the server's body limit of {self.max_bytes}",
-                source="rows",
-                line=index,
-            )
+        group = self._groups.get(columns)
         if self.key:
             key_value = tuple(row.get(k) for k in self.key)
             waiting = self._waiting_keys.get(key_value)
             if waiting is not None and waiting != columns:
                 yield from self.drain()
-        group = self._groups.get(columns)
-        if group is not None and (
-            len(group) >= self.max_rows or group.size + len(encoded) + 1 + self._ENVELOPE > self.max_bytes
-        ):
-            yield self._pop(columns)
-            group = None
+                group = None
+            self._waiting_keys[key_value] = columns
         if group is None:
             if len(self._groups) >= _MAX_GROUPS:
                 yield from self.drain()
             group = self._groups[columns] = Batch(columns, first_index=index)
-        group.parts.append(encoded)
-        group.size += len(encoded) + 1
+        group.rows.append(row)
         if self.key:
             group.keys.append(key_value)
-            self._waiting_keys[key_value] = columns
-        if len(group) >= self.max_rows:
-            yield self._pop(columns)
+        if len(group.rows) >= self.max_rows:
+            yield from self._pop(columns).fit(self.max_bytes)
 
     def _pop(self, columns: frozenset[str]) -> Batch:
         batch = self._groups.pop(columns)
@@ -138,4 +158,5 @@ class BatchPlanner:
         groups = sorted(self._groups.values(), key=lambda b: b.first_index)
         self._groups.clear()
         self._waiting_keys.clear()
-        yield from groups
+        for batch in groups:
+            yield from batch.fit(self.max_bytes)

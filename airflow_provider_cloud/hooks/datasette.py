@@ -9,7 +9,6 @@ HTTP-core extras (timeouts, ``verify``, retry limits).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -20,7 +19,6 @@ from airflow_provider_cloud.exceptions import (
     BadRequestError,
     CloudApiError,
     NotFoundError,
-    PayloadTooLargeError,
     PermissionDeniedError,
     RowDataError,
     UnexpectedResponseError,
@@ -30,11 +28,11 @@ from airflow_provider_cloud.hooks._datasette_wire import (
     filters_to_params,
     filters_to_sql,
     infer_column_types,
-    learned_max_rows,
     quote_identifier,
     row_path,
     tilde_encode,
 )
+from airflow_provider_cloud.hooks._datasette_writer import BatchWriter
 from airflow_provider_cloud.hooks._http import CloudApiHook
 from airflow_provider_cloud.rows.filters import parse_filters
 
@@ -388,20 +386,23 @@ class DatasetteHook(CloudApiHook):
             keys = self._check_key(dataset, keys, mode, database)
         elif mode == "upsert" and not keys:
             raise ValueError("upsert into a new table needs key=... to create its primary key")
-        writer = _BatchWriter(self, dataset, mode, database, alter=alter or (create and not exists))
         limit = min(batch_size or self.max_insert_rows, self.max_insert_rows)
         planner = BatchPlanner(max_rows=limit, max_bytes=self.max_post_body_bytes, key=keys)
+        endpoint = "upsert" if mode == "upsert" else "insert"
+        path = f"{self._table_path(dataset, database)}/-/{endpoint}"
+        alter = alter or (create and not exists)
         created = False
-        for index, row in enumerate(rows, start=1):
-            _check_row(row, keys, index)
-            for batch in planner.add(row, index):
+        with BatchWriter(self, path, mode, planner, alter=alter) as writer:
+            for index, row in enumerate(rows, start=1):
+                _check_row(row, keys, index)
+                for batch in planner.add(row, index):
+                    if not exists and not created:
+                        created = self._create_for(dataset, batch, keys, database)
+                    writer.submit(batch)
+            for batch in planner.drain():
                 if not exists and not created:
                     created = self._create_for(dataset, batch, keys, database)
-                writer.send(batch)
-        for batch in planner.drain():
-            if not exists and not created:
-                created = self._create_for(dataset, batch, keys, database)
-            writer.send(batch)
+                writer.submit(batch)
         return WriteResult(rows=writer.rows, batches=writer.batches, created=created)
 
     def _check_key(self, table: str, keys: list[str], mode: str, database: str | None) -> list[str]:
@@ -415,8 +416,7 @@ class DatasetteHook(CloudApiHook):
         return keys or table_keys
 
     def _create_for(self, table: str, batch: Batch, keys: list[str], database: str | None) -> bool:
-        sample = [json.loads(p) for p in batch.parts]
-        types = infer_column_types(sample)
+        types = infer_column_types(batch.rows)
         missing = [k for k in keys if k not in types]
         if missing:
             raise RowDataError(f"key column(s) {missing} missing from the rows", source="rows")
@@ -532,58 +532,6 @@ class DatasetteHook(CloudApiHook):
         count = self.count_rows(table, database=database)
         self.request_json("POST", path, json_body={"confirm": True}, idempotent=True)
         return count
-
-
-class _BatchWriter:
-    """Send batches, halving on 413 and learning ``max_insert_rows`` from the server's error."""
-
-    def __init__(
-        self, hook: DatasetteHook, table: str, mode: str, database: str | None, *, alter: bool
-    ) -> None:
-        self.hook = hook
-        endpoint = "upsert" if mode == "upsert" else "insert"
-        self.path = f"{hook._table_path(table, database)}/-/{endpoint}"
-        self.flags: dict[str, Any] = {}
-        if mode in ("ignore", "replace"):
-            self.flags[mode] = True
-        if alter:
-            self.flags["alter"] = True
-        self.idempotent = mode != "insert"
-        self.rows = 0
-        self.batches = 0
-
-    def send(self, batch: Batch) -> None:
-        try:
-            self.hook.request_json(
-                "POST",
-                self.path,
-                data=batch.body(**self.flags),
-                headers={"Content-Type": "application/json"},
-                idempotent=self.idempotent,
-            )
-        except BadRequestError as exc:
-            limit = learned_max_rows(exc.errors)
-            if limit is None or limit >= len(batch):
-                raise _with_rows(exc, batch) from None
-            self.hook.__dict__["max_insert_rows"] = limit
-            self.hook.log.info("Datasette allows %d rows per write; sending smaller batches", limit)
-            for part in batch.split(limit):
-                self.send(part)
-            return
-        except PayloadTooLargeError:
-            if len(batch) == 1:
-                raise
-            for part in batch.split((len(batch) + 1) // 2):
-                self.send(part)
-            return
-        self.rows += len(batch)
-        self.batches += 1
-
-
-def _with_rows(exc: BadRequestError, batch: Batch) -> BadRequestError:
-    last = batch.first_index + len(batch) - 1
-    exc.errors.append(f"in the batch of rows {batch.first_index}-{last}; none of that batch was written")
-    return exc
 
 
 def _check_row(row: Mapping[str, Any], keys: Sequence[str], index: int) -> None:

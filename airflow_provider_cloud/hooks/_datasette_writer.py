@@ -1,0 +1,122 @@
+"""
+Sending write batches to Datasette: one sender thread, so the next batch is built while the server works.
+
+Batches go out one at a time and in order, on a single background thread; the caller builds the next batch
+meanwhile (at most one batch waits). A failed batch stops the pipeline and its error is raised to the
+caller; batches already complete when the caller fails (a bad input row) are still sent, exactly as a
+sequential writer would have done before reading that row.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_cloud.exceptions import BadRequestError, PayloadTooLargeError
+from airflow_provider_cloud.hooks._batches import Batch, BatchPlanner
+from airflow_provider_cloud.hooks._datasette_wire import learned_max_rows
+
+if TYPE_CHECKING:
+    from airflow_provider_cloud.hooks.datasette import DatasetteHook
+
+_STOP = object()
+_JSON = {"Content-Type": "application/json"}
+
+
+class BatchWriter:
+    """
+    Post batches to ``/-/insert`` or ``/-/upsert``; halve on 413; learn ``max_insert_rows`` from the error.
+
+    Use as a context manager around the loop that submits batches.
+    """
+
+    def __init__(
+        self, hook: DatasetteHook, path: str, mode: str, planner: BatchPlanner, *, alter: bool
+    ) -> None:
+        self.hook = hook
+        self.path = path
+        self.planner = planner
+        self.flags: dict[str, Any] = {}
+        if mode in ("ignore", "replace"):
+            self.flags[mode] = True
+        if alter:
+            self.flags["alter"] = True
+        self.idempotent = mode != "insert"
+        self.rows = 0
+        self.batches = 0
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> BatchWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.close()
+
+    def submit(self, batch: Batch) -> None:
+        """Queue a batch for sending; raise the error of an earlier batch if one failed."""
+        self._raise_if_failed()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="datasette-batch-writer", daemon=True)
+            self._thread.start()
+        while True:
+            try:
+                self._queue.put(batch, timeout=0.5)
+                return
+            except queue.Full:
+                self._raise_if_failed()
+
+    def close(self) -> None:
+        """Send what is queued, stop the thread and raise the first send error, if any."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+        self._raise_if_failed()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _run(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is _STOP:
+                return
+            if self._error is not None:
+                continue  # a failed batch stops the rest: drain without sending
+            try:
+                self.send(batch)
+            except BaseException as exc:  # handed to the caller's thread
+                self._error = exc
+
+    def send(self, batch: Batch) -> None:
+        """Send one batch now (on the calling thread)."""
+        try:
+            self.hook.request_json(
+                "POST", self.path, data=batch.body(**self.flags), headers=_JSON, idempotent=self.idempotent
+            )
+        except BadRequestError as exc:
+            limit = learned_max_rows(exc.errors)
+            if limit is None or limit >= len(batch):
+                exc.errors.append(
+                    f"in the batch of rows {batch.first_index}-{batch.last_index}; none of that batch was written"
+                )
+                raise
+            self.hook.__dict__["max_insert_rows"] = limit
+            self.planner.max_rows = limit
+            self.hook.log.info("Datasette allows %d rows per write; sending smaller batches", limit)
+            for part in batch.split(limit):
+                self.send(part)
+            return
+        except PayloadTooLargeError:
+            if len(batch) == 1:
+                raise
+            for part in batch.split((len(batch) + 1) // 2):
+                self.send(part)
+            return
+        self.rows += len(batch)
+        self.batches += 1
