@@ -57,6 +57,63 @@ _DATASETTE = {
     },
 }
 
+_KLOUDLESS = {
+    "hook-class-name": "airflow_provider_cloud.hooks.kloudless.KloudlessHook",
+    "connection-type": "kloudless",
+    "hook-name": "Kloudless",
+    "ui-field-behaviour": {
+        "hidden-fields": ["schema", "port", "login"],
+        "relabeling": {"host": "API base URL", "password": "Bearer token or API key"},
+        "placeholders": {
+            "host": "https://api.kloudless.com (empty: the public API)",
+            "password": "an account's Bearer token, or the application's API key",
+            "account_id": "me",
+            "api_version": "1",
+            "as_user": "upstream user id",
+            "raw_headers": '{"X-Custom": "value"}',
+            "app_id": "the application (OAuth client) id",
+        },
+    },
+    "conn-fields": {
+        "auth_scheme": {
+            "label": "Auth scheme",
+            "description": "Bearer: the password is one account's token. APIKey: the application's API key.",
+            "schema": {"type": "string", "enum": ["Bearer", "APIKey"], "default": "Bearer"},
+        },
+        "account_id": {
+            "label": "Account id",
+            "description": "me (the token's account, default) or a numeric account id; required with an API key.",
+            "schema": {"type": ["string", "null"]},
+        },
+        "api_version": {
+            "label": "API version",
+            "description": "Default 1.",
+            "schema": {"type": ["integer", "null"], "minimum": 1},
+        },
+        "raw_data": {
+            "label": "Raw data",
+            "description": "X-Kloudless-Raw-Data: include the upstream service's raw objects.",
+            "schema": {"type": ["boolean", "null"]},
+        },
+        "as_user": {
+            "label": "Act as user",
+            "description": "X-Kloudless-As-User: the upstream user to impersonate (admin accounts).",
+            "schema": {"type": ["string", "null"]},
+        },
+        "raw_headers": {
+            "label": "Raw headers (JSON object)",
+            "description": "X-Kloudless-Raw-Headers: headers forwarded to the upstream service.",
+            "schema": {"type": ["string", "null"]},
+        },
+        "app_id": {
+            "label": "Application id",
+            "description": "The OAuth client id, for token verification and authorization URLs.",
+            "schema": {"type": ["string", "null"]},
+        },
+        **_HTTP_EXTRAS,
+    },
+}
+
 
 def get_provider_info() -> dict[str, Any]:
     """Return the provider's metadata for Airflow's ProvidersManager."""
@@ -71,9 +128,15 @@ def get_provider_info() -> dict[str, Any]:
                 "external-doc-url": "https://docs.datasette.io/en/latest/json_api.html",
                 "tags": ["service"],
             },
+            {
+                "integration-name": "Kloudless",
+                "external-doc-url": "https://developers.kloudless.com/docs/v1/core",
+                "tags": ["service"],
+            },
         ],
         "hooks": [
             {"integration-name": "Datasette", "python-modules": ["airflow_provider_cloud.hooks.datasette"]},
+            {"integration-name": "Kloudless", "python-modules": ["airflow_provider_cloud.hooks.kloudless"]},
         ],
-        "connection-types": [_DATASETTE],
+        "connection-types": [_DATASETTE, _KLOUDLESS],
     }

@@ -22,15 +22,22 @@ from typing import Any, ClassVar
 
 from airflow_provider_cloud.exceptions import UnexpectedResponseError
 from airflow_provider_cloud.hooks._http import SAFE_METHODS
-from airflow_provider_cloud.hooks._kloudless_base import KloudlessBaseHook, check_page_size
+from airflow_provider_cloud.hooks._kloudless_base import check_page_size
 from airflow_provider_cloud.hooks._kloudless_events import AFTER_AUTH, Cursor, EventStream
+from airflow_provider_cloud.hooks._kloudless_oauth import KloudlessOAuthMixin
+from airflow_provider_cloud.hooks._kloudless_storage import KloudlessStorageMixin
 
 __all__ = ["AFTER_AUTH", "EventStream", "KloudlessHook"]
 
 
-class KloudlessHook(KloudlessBaseHook):
+class KloudlessHook(KloudlessStorageMixin, KloudlessOAuthMixin):
     """
     Work with one Kloudless account through the v1 API.
+
+    Events (this module), storage (``list_folder``, ``get_file_metadata``, ``get_folder_metadata``,
+    ``download_file``, ``upload_file``, ``delete_file``), OAuth (``authorization_url``, ``exchange_code``,
+    ``verify_token``), the raw pass-through (``raw``) and generic access (``request_account``, ``account_json``,
+    ``iter_object_list``, ``account_url``, ``api_url``).
 
     :param kloudless_conn_id: the Airflow connection id (conn type ``kloudless``).
     :param account_id: ``"me"`` or a numeric account id; overrides the connection's ``account_id`` extra.
