@@ -5,6 +5,9 @@ Datasette writes NULL into a column that some rows of a batch lack while other r
 would wipe values). So rows are grouped by their set of columns: each batch holds rows of one column set.
 Order is kept where it matters: when a row's key is already waiting in another group, every waiting group is
 sent first, so later writes of the same key always land later.
+
+Because of the grouping, the rows of one batch need not be consecutive in the input: each batch keeps the
+1-based input position of every row (``indices``), so errors name the right rows.
 """
 
 from __future__ import annotations
@@ -38,8 +41,15 @@ def _default(value: Any) -> Any:
 _ENCODER = json.JSONEncoder(default=_default, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-def encode_rows(rows: Sequence[Mapping[str, Any]], *, first_index: int) -> bytes:
-    """Encode rows as one compact JSON array, or raise :class:`RowDataError` naming the first bad row."""
+def encode_rows(
+    rows: Sequence[Mapping[str, Any]], *, first_index: int, indices: Sequence[int] | None = None
+) -> bytes:
+    """
+    Encode rows as one compact JSON array, or raise :class:`RowDataError` naming the first bad row.
+
+    :param indices: the input position of each row; without it rows are taken as consecutive from
+        ``first_index``.
+    """
     try:
         return _ENCODER.encode(rows if isinstance(rows, list) else list(rows)).encode("utf-8")
     except (TypeError, ValueError):
@@ -47,33 +57,41 @@ def encode_rows(rows: Sequence[Mapping[str, Any]], *, first_index: int) -> bytes
             try:
                 _ENCODER.encode(row)
             except (TypeError, ValueError) as exc:
+                line = indices[offset] if indices else first_index + offset
                 raise RowDataError(
-                    f"cannot encode the row as JSON: {exc}", source="rows", line=first_index + offset
+                    f"cannot encode the row as JSON: {exc}", source="rows", line=line
                 ) from None
         raise
 
 
 @dataclass
 class Batch:
-    """Rows of one column set, ready to send; ``first_index`` is the 1-based position of the first row."""
+    """
+    Rows of one column set, ready to send.
+
+    ``first_index`` is the 1-based input position of the first row and ``indices`` that of every row (rows of
+    one batch need not be consecutive); a batch built without ``indices`` holds consecutive rows.
+    """
 
     columns: frozenset[str]
     rows: list[Mapping[str, Any]] = field(default_factory=list)
     first_index: int = 0
     keys: list[tuple[Any, ...]] = field(default_factory=list)
     _encoded: bytes | None = None
+    indices: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.rows)
 
     @property
     def last_index(self) -> int:
-        return self.first_index + len(self.rows) - 1
+        """Return the input position of the last row."""
+        return self.indices[-1] if self.indices else self.first_index + len(self.rows) - 1
 
     def encoded(self) -> bytes:
         """Return the rows as one JSON array (encoded once, in one call of the C encoder)."""
         if self._encoded is None:
-            self._encoded = encode_rows(self.rows, first_index=self.first_index)
+            self._encoded = encode_rows(self.rows, first_index=self.first_index, indices=self.indices)
         return self._encoded
 
     def body(self, **flags: Any) -> bytes:
@@ -83,15 +101,19 @@ class Batch:
 
     def split(self, max_rows: int) -> list[Batch]:
         """Split into batches of at most ``max_rows`` rows."""
-        return [
-            Batch(
-                self.columns,
-                self.rows[start : start + max_rows],
-                self.first_index + start,
-                self.keys[start : start + max_rows],
+        parts = []
+        for start in range(0, len(self.rows), max_rows):
+            indices = self.indices[start : start + max_rows]
+            parts.append(
+                Batch(
+                    self.columns,
+                    self.rows[start : start + max_rows],
+                    indices[0] if indices else self.first_index + start,
+                    self.keys[start : start + max_rows],
+                    indices=indices,
+                )
             )
-            for start in range(0, len(self.rows), max_rows)
-        ]
+        return parts
 
     def fit(self, max_bytes: int) -> list[Batch]:
         """Split in halves until every body is under ``max_bytes``; a single row over it is an error."""
@@ -135,13 +157,16 @@ class BatchPlanner:
             if waiting is not None and waiting != columns:
                 yield from self.drain()
                 group = None
-            self._waiting_keys[key_value] = columns
         if group is None:
             if len(self._groups) >= _MAX_GROUPS:
                 yield from self.drain()
             group = self._groups[columns] = Batch(columns, first_index=index)
         group.rows.append(row)
+        group.indices.append(index)
         if self.key:
+            # Registered only now: a drain above clears the waiting keys, and this row's key must stay
+            # known, or a later write of the same key in another column set could overtake it.
+            self._waiting_keys[key_value] = columns
             group.keys.append(key_value)
         if len(group.rows) >= self.max_rows:
             yield from self._pop(columns).fit(self.max_bytes)
