@@ -1,0 +1,99 @@
+"""Shared pieces of the benchmark scripts: data, environment, timing and side-by-side printing."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="apc-bench-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+COLUMNS = {
+    "id": "integer",
+    "name": "text",
+    "score": "float",
+    "qty": "integer",
+    "born": "text",
+    "note": "text",
+}
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+
+
+def generate_rows(count: int, seed: int = 42) -> Iterator[dict[str, object]]:
+    """Yield ``count`` rows of six columns (int key, text, float, int, date text, text), seeded."""
+    rng = random.Random(seed)
+    for i in range(1, count + 1):
+        yield {
+            "id": i,
+            "name": f"{rng.choice(WORDS)} {rng.choice(WORDS)}",
+            "score": round(rng.uniform(0, 1000), 3),
+            "qty": rng.randint(0, 10_000),
+            "born": f"19{rng.randint(50, 99)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            "note": " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 8))),
+        }
+
+
+def write_csv(path: Path, count: int) -> Path:
+    """Write ``count`` generated rows to a CSV file with a header row."""
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(COLUMNS))
+        writer.writeheader()
+        writer.writerows(generate_rows(count))
+    return path
+
+
+def use_server(server: object, conn_id: str) -> str:
+    """Point the Airflow connection ``conn_id`` at a running DatasetteServer and return the id."""
+    name, value = server.env_var(conn_id)  # type: ignore[attr-defined]
+    os.environ[name] = value
+    return conn_id
+
+
+def timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def header(first: str, *names: str) -> None:
+    print(f"\n{first:<44}" + "".join(f"{n:>16}" for n in names))
+
+
+def compare(label: str, rounds: int, rows: int, contenders: list[Callable[[int], object]]) -> list[float]:
+    """
+    Run each contender ``rounds`` times (rotating who goes first) and print rows/s medians and ratios.
+
+    The first contender is ours; the line shows its rate, each other's rate, and ours ÷ each other's.
+    """
+    times: list[list[float]] = [[] for _ in contenders]
+    for i in range(rounds):
+        order = list(range(len(contenders)))
+        order = order[i % len(order) :] + order[: i % len(order)]
+        for k in order:
+            times[k].append(timed(lambda k=k, i=i: contenders[k](i)))
+    rates = [rows / statistics.median(t) for t in times]
+    ratios = [rates[0] / r for r in rates[1:]]
+    print(f"{label:<44}" + "".join(f"{r:>16,.0f}" for r in rates) + "".join(f"{x:>15.2f}x" for x in ratios))
+    return rates
+
+
+def peak_rss_of(script: str, *args: str) -> dict[str, float]:
+    """Run ``script --memory-child ARGS`` in a fresh interpreter; it prints one JSON line with its figures."""
+    done = subprocess.run(
+        [sys.executable, script, "--memory-child", *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"memory child failed:\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))

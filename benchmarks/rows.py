@@ -1,0 +1,222 @@
+"""
+The row operators beside minimal loops and peer tools, against fresh local Datasette servers, in one run.
+
+Import of a generated CSV (``ImportRowsOperator``, insert into a fresh table) beside
+- a minimal keep-alive ``requests`` loop (csv.DictReader, types cast, ``/-/create`` once, ``/-/insert`` batches),
+- the ``dclient insert`` command-line tool (``--csv --create --pk id``),
+at the server's default 100 rows per write and with ``-s max_insert_rows 1000`` (dclient ``--batch-size 1000``).
+
+Export to CSV (``ExportRowsOperator``) beside
+- a minimal loop following ``next_url`` (``_size=max``) and writing CSV with the csv module,
+- downloading ``.csv?_stream=on`` to a file (and ``&_size=max``, for reference).
+
+Peak memory (max RSS of a child process) importing and exporting 100,000 and 1,000,000 rows.
+Usage: ``python benchmarks/rows.py [--rows 100000] [--rounds 3] [--skip-dclient] [--skip-memory]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import COLUMNS, compare, header, peak_rss_of, use_server, write_csv
+
+CASTS = {"id": int, "qty": int, "score": float}
+
+
+def minimal_import(server: object, table: str, source: Path, batch: int) -> None:
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {server.token}"  # type: ignore[attr-defined]
+    base = f"{server.url}/{server.database}"  # type: ignore[attr-defined]
+    columns = [{"name": n, "type": t} for n, t in COLUMNS.items()]
+    session.post(f"{base}/-/create", json={"table": table, "columns": columns, "pk": "id"}).raise_for_status()
+    url = f"{base}/{table}/-/insert"
+    with source.open(newline="", encoding="utf-8") as f:
+        rows: list[dict[str, object]] = []
+        for row in csv.DictReader(f):
+            rows.append({k: CASTS[k](v) if k in CASTS else v for k, v in row.items()})
+            if len(rows) == batch:
+                session.post(url, json={"rows": rows}, timeout=60).raise_for_status()
+                rows = []
+        if rows:
+            session.post(url, json={"rows": rows}, timeout=60).raise_for_status()
+    session.close()
+
+
+def dclient_import(server: object, table: str, source: Path, batch: int) -> None:
+    dclient = shutil.which("dclient", path=str(Path(sys.executable).parent)) or "dclient"
+    subprocess.run(
+        [
+            dclient,
+            "insert",
+            f"{server.url}/{server.database}",  # type: ignore[attr-defined]
+            table,
+            str(source),
+            "--csv",
+            "--create",
+            "--pk",
+            "id",
+            "--batch-size",
+            str(batch),
+            "-t",
+            server.token,  # type: ignore[attr-defined]
+            "--silent",
+        ],
+        check=True,
+    )
+
+
+def minimal_export(server: object, table: str, destination: Path) -> None:
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {server.token}"  # type: ignore[attr-defined]
+    url: str | None = f"{server.url}/{server.database}/{table}.json?_size=max"  # type: ignore[attr-defined]
+    with destination.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(list(COLUMNS))
+        while url:
+            payload = session.get(url, timeout=60).json()
+            writer.writerows([row[c] for c in COLUMNS] for row in payload["rows"])
+            url = payload.get("next_url")
+    session.close()
+
+
+def stream_export(server: object, table: str, destination: Path, *, size_max: bool) -> None:
+    import requests
+
+    url = f"{server.url}/{server.database}/{table}.csv?_stream=on"  # type: ignore[attr-defined]
+    if size_max:
+        url += "&_size=max"
+    headers = {"Authorization": f"Bearer {server.token}"}  # type: ignore[attr-defined]
+    with requests.get(url, headers=headers, stream=True, timeout=60) as response, destination.open("wb") as f:
+        response.raise_for_status()
+        for chunk in response.iter_content(chunk_size=65536):
+            f.write(chunk)
+
+
+def count_rows(server: object, table: str) -> int:
+    return int(server.sql(f'select count(*) as n from "{table}"')[0]["n"])  # type: ignore[attr-defined]
+
+
+def run_speed(rows: int, rounds: int, *, with_dclient: bool, work: Path) -> None:
+    from airflow_provider_cloud.operators.rows import ExportRowsOperator, ImportRowsOperator
+    from airflow_provider_cloud.testing.datasette import DatasetteServer
+
+    source = write_csv(work / "source.csv", rows)
+    names = ["operator rows/s", "minimal rows/s"] + (["dclient rows/s"] if with_dclient else [])
+    for limit in (100, 1000):
+        with DatasetteServer(settings={"max_insert_rows": limit}) as server:
+            conn_id = use_server(server, f"bench_rows_{limit}")
+            header(f"import CSV, batch {limit} ({rows:,} rows)", *names, "vs minimal", "vs dclient")
+
+            def ours(i: int, limit: int = limit, conn_id: str = conn_id, server: object = server) -> None:
+                table = f"op_{limit}_{i}"
+                op = ImportRowsOperator(
+                    task_id="import",
+                    conn_id=conn_id,
+                    dataset=table,
+                    source=str(source),
+                    key="id",
+                    create=True,
+                    mode="insert",
+                    progress_every=3600,
+                )
+                assert op.execute({})["rows_written"] == rows
+                assert count_rows(server, table) == rows
+
+            def minimal(i: int, limit: int = limit, server: object = server) -> None:
+                minimal_import(server, f"loop_{limit}_{i}", source, limit)
+
+            def peer(i: int, limit: int = limit, server: object = server) -> None:
+                dclient_import(server, f"dclient_{limit}_{i}", source, limit)
+                assert count_rows(server, f"dclient_{limit}_{i}") == rows
+
+            compare("ImportRowsOperator", rounds, rows, [ours, minimal] + ([peer] if with_dclient else []))
+
+            header(
+                f"export CSV (server limit {limit})", "operator rows/s", "next_url rows/s", "stream rows/s"
+            )
+
+            def ours_export(i: int, limit: int = limit, conn_id: str = conn_id) -> None:
+                op = ExportRowsOperator(
+                    task_id="export",
+                    conn_id=conn_id,
+                    dataset=f"op_{limit}_0",
+                    destination=str(work / "op.csv"),
+                )
+                assert op.execute({})["rows"] == rows
+
+            def minimal_exp(i: int, limit: int = limit, server: object = server) -> None:
+                minimal_export(server, f"op_{limit}_0", work / "loop.csv")
+
+            def stream(i: int, limit: int = limit, server: object = server) -> None:
+                stream_export(server, f"op_{limit}_0", work / "stream.csv", size_max=False)
+
+            def stream_max(i: int, limit: int = limit, server: object = server) -> None:
+                stream_export(server, f"op_{limit}_0", work / "stream_max.csv", size_max=True)
+
+            compare("ExportRowsOperator vs stream", rounds, rows, [ours_export, minimal_exp, stream])
+            compare("ExportRowsOperator vs stream&_size=max", rounds, rows, [ours_export, stream_max])
+
+
+def memory_child(rows: int) -> None:
+    """Import then export ``rows`` rows in this process; print the peak RSS in MiB."""
+    from airflow_provider_cloud.operators.rows import ExportRowsOperator, ImportRowsOperator
+    from airflow_provider_cloud.testing.datasette import DatasetteServer
+
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        DatasetteServer(settings={"max_insert_rows": 1000}) as server,
+    ):
+        source = write_csv(Path(folder) / "source.csv", rows)
+        conn_id = use_server(server, "bench_rows_memory")
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        summary = ImportRowsOperator(
+            task_id="i", conn_id=conn_id, dataset="t", source=str(source), key="id", create=True
+        ).execute({})
+        exported = ExportRowsOperator(
+            task_id="e", conn_id=conn_id, dataset="t", destination=str(Path(folder) / "out.jsonl")
+        ).execute({})
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        assert summary["rows_written"] == exported["rows"] == rows, (summary, exported)
+    print(json.dumps({"rows": rows, "start_mib": before / 1024, "peak_mib": peak / 1024}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip-dclient", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return
+    with tempfile.TemporaryDirectory(prefix="apc-bench-rows-") as work:
+        run_speed(args.rows, args.rounds, with_dclient=not args.skip_dclient, work=Path(work))
+    if not args.skip_memory:
+        header("peak memory, import + export", "RSS before MiB", "peak RSS MiB")
+        for size in (100_000, 1_000_000):
+            figures = peak_rss_of(__file__, str(size))
+            print(
+                f"{format(size, ',') + ' rows':<44}{figures['start_mib']:>16.1f}{figures['peak_mib']:>16.1f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
