@@ -1,0 +1,165 @@
+"""
+Client-side pacing for the CloudTables API, and progress lines whose ETA follows that pace.
+
+CloudTables allows 500 requests per 15 minutes and writes one row per request, so a hook that sends as fast
+as it can spends most of a long import waiting out 429s. :class:`RequestPacer` keeps the hook under the
+limit instead: a sliding window of at most ``limit`` requests in any ``window`` seconds, shared by every
+thread that uses the hook instance.
+
+A request holds a slot while it runs and is stamped when it ends. The service counts a request when it
+arrives, which is after the client started it and before the client saw the answer; stamping the end keeps
+the client's window at or behind the service's, so paced requests are never refused, whatever the latency.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from airflow_provider_cloud.rows.progress import ProgressLogger
+
+_IDLE_POLL = 0.05  # seconds between looks when every slot is held by a request still running
+_MAX_WAITS = 100_000  # a bound on the wait loop; reaching it means the clock does not move
+_MAX_SIMULATED = 1_000_000  # requests an ETA estimate looks ahead at most
+
+
+class RequestPacer:
+    """
+    Keep a client under ``limit`` requests per ``window`` seconds (sliding window, thread-safe).
+
+    :param limit: requests allowed in any window.
+    :param window: the window, in seconds.
+    :param clock: monotonic seconds (injectable for tests).
+    :param sleep: how to wait (injectable for tests).
+    :param on_wait: called with the seconds about to be waited, before each wait (to log long ones).
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        on_wait: Callable[[float], None] | None = None,
+    ) -> None:
+        if limit < 1:
+            raise ValueError(f"the rate limit must be at least 1 request, not {limit}")
+        if window <= 0:
+            raise ValueError(f"the rate window must be positive, not {window}")
+        self.limit = limit
+        self.window = float(window)
+        self._clock = clock
+        self._sleep = sleep
+        self._on_wait = on_wait
+        self._lock = threading.Lock()
+        self._ends: deque[float] = deque()
+        self._running = 0
+        self._timed = 0
+        self._busy_seconds = 0.0
+        self.waited = 0.0
+
+    @property
+    def pace(self) -> float:
+        """Return the sustained seconds per request the limit allows."""
+        return self.window / self.limit
+
+    @property
+    def mean_request_seconds(self) -> float:
+        """Return the average time a request took from sending to answer (0 before the first)."""
+        with self._lock:
+            return self._busy_seconds / self._timed if self._timed else 0.0
+
+    def _forget_old(self, now: float) -> None:
+        while self._ends and self._ends[0] <= now - self.window:
+            self._ends.popleft()
+
+    def acquire(self) -> float:
+        """Wait for a free slot, take it, and return the seconds waited."""
+        waited = 0.0
+        for _ in range(_MAX_WAITS):
+            with self._lock:
+                now = self._clock()
+                self._forget_old(now)
+                if len(self._ends) + self._running < self.limit:
+                    self._running += 1
+                    self.waited += waited
+                    return waited
+                wait = self._ends[0] + self.window - now if self._ends else _IDLE_POLL
+            wait = max(wait, 0.001)
+            if self._on_wait is not None:
+                self._on_wait(wait)
+            self._sleep(wait)
+            waited += wait
+        raise RuntimeError(f"no request slot freed up after {waited:.0f} s of waiting")
+
+    def release(self, started: float | None = None) -> None:
+        """Give the slot back and stamp the request's end; ``started`` (clock time) times the request."""
+        with self._lock:
+            now = self._clock()
+            self._running = max(0, self._running - 1)
+            self._ends.append(now)
+            if started is not None:
+                self._timed += 1
+                self._busy_seconds += max(0.0, now - started)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one request slot for the duration of the block."""
+        self.acquire()
+        started = self._clock()
+        try:
+            yield
+        finally:
+            self.release(started)
+
+    def seconds_for(self, count: int) -> float:
+        """Return how long, at the earliest, until ``count`` more requests may all have been sent."""
+        if count <= 0:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            self._forget_old(now)
+            times = [*self._ends, *([now] * self._running)]
+        finish = now
+        for _ in range(min(count, _MAX_SIMULATED)):
+            at = max(now, times[-self.limit] + self.window) if len(times) >= self.limit else now
+            times.append(at)
+            finish = at
+        if count > _MAX_SIMULATED:
+            finish += (count - _MAX_SIMULATED) * self.pace
+        return finish - now
+
+
+class PacedProgress(ProgressLogger):
+    """
+    A :class:`ProgressLogger` whose ETA is the time the remaining requests need, not the average so far.
+
+    ``estimate(left)`` returns the seconds ``left`` more items need (the hook gives the pacer's schedule or
+    the measured time per request, whichever is longer). The average rate since the start would promise far
+    too much after a burst of requests that fit in the first window.
+    """
+
+    def __init__(
+        self,
+        logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
+        *,
+        estimate: Callable[[int], float],
+        what: str = "rows",
+        total: int | None = None,
+        every_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(logger, what=what, total=total, every_seconds=every_seconds, clock=clock)
+        self._estimate = estimate
+
+    def eta(self, now: float | None = None) -> float | None:
+        """Return the estimated seconds left, or ``None`` when the total is unknown."""
+        if self.total is None:
+            return None
+        left = max(0, self.total - self.done)
+        return self._estimate(left) if left else 0.0

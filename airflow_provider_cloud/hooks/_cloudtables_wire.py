@@ -1,0 +1,221 @@
+"""
+CloudTables wire details: where the API lives, script tags, conditions, form values and error bodies.
+
+Facts are from the official Python (0.0.3) and Node (1.2.0) clients and the cloudtables.com docs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from airflow_provider_cloud.hooks._http import coerce_bool
+
+DEFAULT_DOMAIN = "cloudtables.io"
+#: Table styles of the ``<script>`` loader: default, auto, Bootstrap 3/4/5, DataTables, Foundation, jQuery
+#: UI, Semantic UI, none.
+SCRIPT_STYLES: tuple[str, ...] = ("d", "auto", "bs", "bs4", "dt", "zf", "ju", "se", "no")
+CONDITION_OPS: tuple[str, ...] = ("=", "!=", "<", "<=", ">=", ">")
+
+
+@dataclass(frozen=True)
+class CloudTablesEndpoint:
+    """
+    Where one CloudTables application answers.
+
+    ``base`` is ``scheme://host[:port][/path]``; hosted applications (a sub-domain of ``cloudtables.io``)
+    serve ``/api/1`` and ``/loader`` there, self-hosted ones ``/io/api/1`` and ``/io/loader``.
+    """
+
+    base: str
+    hosted: bool
+
+    @property
+    def prefix(self) -> str:
+        return "" if self.hosted else "/io"
+
+    def api_path(self, *parts: str) -> str:
+        """Return the path of an API route, each part percent-encoded: ``/io/api/1/dataset/<id>``."""
+        return f"{self.prefix}/api/1/" + "/".join(quote(str(p), safe="-_.~") for p in parts)
+
+    def loader_url(self, dataset_id: str, style: str) -> str:
+        """Return the ``<script src>`` of a data set's embedded table."""
+        check_style(style)
+        return f"{self.base}{self.prefix}/loader/{quote(dataset_id, safe='-_.~')}/table/{style}"
+
+
+def endpoint_from_connection(
+    host: str | None,
+    *,
+    port: int | None,
+    schema: str | None,
+    extras: Mapping[str, Any],
+    conn_id: str,
+) -> CloudTablesEndpoint:
+    """
+    Work out the endpoint from a connection's host and extras.
+
+    The scheme comes from the host (``http://...``), else from the ``ssl`` extra (default true: https); both
+    given and different is an error. A host under the ``domain`` extra (default ``cloudtables.io``), such as
+    ``acme.cloudtables.io``, is hosted; any other host is self-hosted; the ``self_hosted`` extra overrides.
+    """
+    text = (host or "").strip().rstrip("/")
+    if not text:
+        raise ValueError(
+            f"Connection {conn_id!r} has no host: set it to the application's sub-domain host "
+            "(acme.cloudtables.io) or the self-hosted domain"
+        )
+    ssl_extra = extras.get("ssl")
+    ssl = None if ssl_extra in (None, "") else coerce_bool(ssl_extra, default=True)
+    if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        if scheme not in ("http", "https"):
+            raise ValueError(
+                f"Connection {conn_id!r}: the host's scheme must be http or https, not {scheme!r}"
+            )
+        if ssl is not None and ssl != (scheme == "https"):
+            raise ValueError(
+                f"Connection {conn_id!r}: the host says {scheme}:// but the 'ssl' extra says {ssl_extra!r}"
+            )
+    else:
+        if ssl is None:
+            ssl = schema != "http"
+        text = f"{'https' if ssl else 'http'}://{text}"
+    parts = urlsplit(text)
+    netloc = parts.netloc
+    if port and parts.port is None:
+        netloc = f"{netloc}:{port}"
+    hostname = (parts.hostname or "").lower()
+    domain = str(extras.get("domain") or DEFAULT_DOMAIN).strip().lower().lstrip(".")
+    hosted = hostname.endswith(f".{domain}")
+    if extras.get("self_hosted") not in (None, ""):
+        hosted = not coerce_bool(extras["self_hosted"], default=not hosted)
+    return CloudTablesEndpoint(f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}", hosted)
+
+
+def check_style(style: str) -> str:
+    """Return ``style`` if the loader knows it, else raise ``ValueError`` naming the styles."""
+    if style not in SCRIPT_STYLES:
+        raise ValueError(f"unknown table style {style!r}; the styles are {', '.join(SCRIPT_STYLES)}")
+    return style
+
+
+def script_tag(endpoint: CloudTablesEndpoint, dataset_id: str, token: str, style: str = "d") -> str:
+    """Return the ``<script>`` tag that embeds a data set's table with an access token."""
+    src = html.escape(endpoint.loader_url(dataset_id, style), quote=True)
+    return f'<script src="{src}" data-token="{html.escape(token, quote=True)}"></script>'
+
+
+def form_value(value: Any) -> str:
+    """
+    Return a value as CloudTables form text.
+
+    ``None`` is ``""`` (it clears a value), booleans ``true``/``false``, integral floats lose their ``.0``
+    (so ``5.0`` and ``5`` compare equal), dates and times are ISO 8601, lists and dicts JSON.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a finite number")
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, int | Decimal | str):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    raise ValueError(f"cannot send a value of type {type(value).__name__}")
+
+
+def normalize_conditions(conditions: Any) -> list[dict[str, Any]]:
+    """
+    Return conditions in their documented form: a list of ``{id|name, value, op?, set?, setValue?}``.
+
+    Accepted: one condition object, a list of them, a JSON string of either, or a shorthand mapping of data
+    point (name or ``dp-N``) to value, meaning ``=``. ``op`` is checked; the service checks the rest.
+    """
+    if conditions is None or conditions == "":
+        return []
+    if isinstance(conditions, str):
+        try:
+            conditions = json.loads(conditions)
+        except ValueError:
+            raise ValueError(f"conditions is not valid JSON: {conditions[:80]!r}") from None
+    if isinstance(conditions, Mapping):
+        if "value" in conditions and ("id" in conditions or "name" in conditions):
+            conditions = [conditions]
+        else:
+            conditions = [_shorthand(point, value) for point, value in conditions.items()]
+    if not isinstance(conditions, Sequence) or isinstance(conditions, str):
+        raise ValueError("conditions must be an object, a list of objects or a mapping of point to value")
+    out = []
+    for item in conditions:
+        if not isinstance(item, Mapping) or "value" not in item or not (item.get("id") or item.get("name")):
+            raise ValueError(f"a condition needs an id or a name, and a value: {item!r}")
+        if item.get("op", "=") not in CONDITION_OPS:
+            raise ValueError(f"condition op {item.get('op')!r} is not one of {', '.join(CONDITION_OPS)}")
+        out.append(dict(item))
+    return out
+
+
+def _shorthand(point: str, value: Any) -> dict[str, Any]:
+    return {"id": point, "value": value} if point.startswith("dp-") else {"name": point, "value": value}
+
+
+def conditions_param(conditions: Sequence[Mapping[str, Any]]) -> str:
+    """Return conditions as the JSON string the service reads (a form cannot carry nested objects)."""
+    return json.dumps(list(conditions), separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def body_failed(payload: Any) -> bool:
+    """Tell whether a JSON body reports a failure: ``success: false`` or any of ``error``/``errors``/``fieldErrors``."""
+    if not isinstance(payload, Mapping):
+        return False
+    if payload.get("success") is False:
+        return True
+    return any(payload.get(key) not in (None, "", [], {}) for key in ("error", "errors", "fieldErrors"))
+
+
+def error_messages(payload: Any, point_names: Mapping[str, str]) -> list[str]:
+    """
+    Return every error a CloudTables body carries: ``error``, ``errors[].msg`` and ``fieldErrors``.
+
+    Field errors read ``Name (dp-3): status``, naming the data point when its id is known.
+    """
+    if not isinstance(payload, Mapping):
+        return []
+    messages: list[str] = []
+    error = payload.get("error")
+    if isinstance(error, str) and error:
+        messages.append(error)
+    elif error not in (None, "", False):
+        messages.append(json.dumps(error, default=str)[:300])
+    for item in payload.get("errors") or []:
+        if isinstance(item, Mapping):
+            text = (
+                item.get("msg") or item.get("message") or item.get("error") or json.dumps(item, default=str)
+            )
+            name = item.get("name")
+            messages.append(f"{name}: {text}" if name else str(text))
+        else:
+            messages.append(str(item))
+    for item in payload.get("fieldErrors") or []:
+        if isinstance(item, Mapping):
+            field = str(item.get("name", "?"))
+            label = f"{point_names[field]} ({field})" if field in point_names else field
+            messages.append(f"{label}: {item.get('status', 'invalid')}")
+        else:
+            messages.append(str(item))
+    if not messages and payload.get("success") is False:
+        messages.append("the service answered success: false")
+    return messages
