@@ -138,5 +138,20 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Datasette", "python-modules": ["airflow_provider_cloud.hooks.datasette"]},
             {"integration-name": "Kloudless", "python-modules": ["airflow_provider_cloud.hooks.kloudless"]},
         ],
+        "operators": [
+            {"integration-name": "Kloudless", "python-modules": ["airflow_provider_cloud.operators.cursor"]},
+        ],
+        "sensors": [
+            {"integration-name": "Kloudless", "python-modules": ["airflow_provider_cloud.sensors.kloudless"]},
+        ],
+        "triggers": [
+            {
+                "integration-name": "Kloudless",
+                "python-modules": [
+                    "airflow_provider_cloud.triggers.kloudless",
+                    "airflow_provider_cloud.triggers.kloudless_events",
+                ],
+            },
+        ],
         "connection-types": [_DATASETTE, _KLOUDLESS],
     }
