@@ -115,6 +115,68 @@ _KLOUDLESS = {
 }
 
 
+_CLOUDTABLES = {
+    "hook-class-name": "airflow_provider_cloud.hooks.cloudtables.CloudTablesHook",
+    "connection-type": "cloudtables",
+    "hook-name": "CloudTables",
+    "ui-field-behaviour": {
+        "hidden-fields": ["schema", "login"],
+        "relabeling": {"host": "Host (sub-domain or self-hosted domain)", "password": "API key"},
+        "placeholders": {
+            "host": "acme.cloudtables.io, or tables.example.com when self-hosted",
+            "port": "only for a self-hosted server on another port",
+            "password": "the API key from the CloudTables Security page",
+            "clientId": "airflow",
+            "clientName": "Airflow",
+            "roles": "Viewer, Editor",
+        },
+    },
+    "conn-fields": {
+        "clientId": {
+            "label": "Client id",
+            "description": "Who the calls are made for, for the CloudTables audit trail; default of minted tokens.",
+            "schema": {"type": ["string", "null"]},
+        },
+        "clientName": {
+            "label": "Client name",
+            "description": "Display name shown with the client id in the audit trail.",
+            "schema": {"type": ["string", "null"]},
+        },
+        "roles": {
+            "label": "Default roles",
+            "description": "Roles of minted access tokens when a task gives none (comma-separated).",
+            "schema": {"type": ["string", "null"]},
+        },
+        "rate_limit": {
+            "label": "Rate limit (requests)",
+            "description": "Requests allowed per rate window (default 500, the CloudTables limit); 0 turns pacing off.",
+            "schema": {"type": ["integer", "null"], "minimum": 0},
+        },
+        "rate_window": {
+            "label": "Rate window (s)",
+            "description": "Seconds of the rate window (default 900: 500 requests per 15 minutes).",
+            "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
+        },
+        "self_hosted": {
+            "label": "Self-hosted",
+            "description": "Use the /io paths of a self-hosted server; default: any host outside the domain below.",
+            "schema": {"type": ["boolean", "null"]},
+        },
+        "domain": {
+            "label": "Hosted domain",
+            "description": "Hosts under this domain are hosted applications (default cloudtables.io).",
+            "schema": {"type": ["string", "null"]},
+        },
+        "ssl": {
+            "label": "HTTPS",
+            "description": "Use https:// when the host has no scheme (default true).",
+            "schema": {"type": ["boolean", "null"]},
+        },
+        **_HTTP_EXTRAS,
+    },
+}
+
+
 def get_provider_info() -> dict[str, Any]:
     """Return the provider's metadata for Airflow's ProvidersManager."""
     return {
@@ -133,12 +195,25 @@ def get_provider_info() -> dict[str, Any]:
                 "external-doc-url": "https://developers.kloudless.com/docs/v1/core",
                 "tags": ["service"],
             },
+            {
+                "integration-name": "CloudTables",
+                "external-doc-url": "https://cloudtables.com/docs/api",
+                "tags": ["service"],
+            },
         ],
         "hooks": [
             {"integration-name": "Datasette", "python-modules": ["airflow_provider_cloud.hooks.datasette"]},
             {"integration-name": "Kloudless", "python-modules": ["airflow_provider_cloud.hooks.kloudless"]},
+            {
+                "integration-name": "CloudTables",
+                "python-modules": ["airflow_provider_cloud.hooks.cloudtables"],
+            },
         ],
         "operators": [
+            {
+                "integration-name": "CloudTables",
+                "python-modules": ["airflow_provider_cloud.operators.cloudtables"],
+            },
             {"integration-name": "Kloudless", "python-modules": ["airflow_provider_cloud.operators.cursor"]},
         ],
         "sensors": [
@@ -153,5 +228,5 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             },
         ],
-        "connection-types": [_DATASETTE, _KLOUDLESS],
+        "connection-types": [_DATASETTE, _KLOUDLESS, _CLOUDTABLES],
     }
