@@ -38,6 +38,20 @@ library only):
     ``kloudless_token``, ``auth_scheme`` Bearer, ``account_id`` ``me``; undone after the test) and returns
     ``"kloudless_default"``.
 
+CloudTables (the in-process :class:`~airflow_provider_cloud.testing.cloudtables.CloudTablesEmulator`,
+standard library only):
+
+``cloudtables_server`` (session scope)
+    One emulator on 127.0.0.1 and a free port, shared by the whole session, with a rate limit of
+    :data:`CLOUDTABLES_TEST_RATE_LIMIT` requests per 900 s, so that tests are never paced; start your own
+    ``CloudTablesEmulator(rate_limit=..., rate_window=...)`` to test the limit.
+``cloudtables_emulator`` (function scope)
+    The session emulator, reset before and after the test (no data sets, rows, tokens, faults or latency).
+``cloudtables_conn_id`` (function scope)
+    Sets ``AIRFLOW_CONN_CLOUDTABLES_DEFAULT`` (conn type ``cloudtables``, host = the emulator's URL, which
+    is served in the self-hosted ``/io`` form, password = its API key, ``clientId`` ``airflow-tests``,
+    ``rate_limit`` as the emulator's; undone after the test) and returns ``"cloudtables_default"``.
+
 Example::
 
     import pytest
@@ -64,11 +78,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from airflow_provider_cloud.testing.cloudtables import CloudTablesEmulator
     from airflow_provider_cloud.testing.datasette import DatasetteServer
     from airflow_provider_cloud.testing.kloudless import KloudlessEmulator
 
 DATASETTE_CONN_ID = "datasette_default"
 KLOUDLESS_CONN_ID = "kloudless_default"
+CLOUDTABLES_CONN_ID = "cloudtables_default"
+#: Requests per 900 s that the session CloudTables emulator and its connection allow: tests never wait.
+CLOUDTABLES_TEST_RATE_LIMIT = 1_000_000
 
 _table_numbers = itertools.count(1)
 
@@ -177,3 +195,43 @@ def kloudless_conn_id(
     }
     monkeypatch.setenv(f"AIRFLOW_CONN_{KLOUDLESS_CONN_ID.upper()}", json.dumps(connection))
     return KLOUDLESS_CONN_ID
+
+
+# -- CloudTables ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def cloudtables_server() -> Iterator[CloudTablesEmulator]:
+    """Run one CloudTables emulator (rate limit high enough never to pace tests) for the whole session."""
+    from airflow_provider_cloud.testing.cloudtables import CloudTablesEmulator
+
+    with CloudTablesEmulator(rate_limit=CLOUDTABLES_TEST_RATE_LIMIT, rate_window=900.0) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def cloudtables_emulator(cloudtables_server: CloudTablesEmulator) -> Iterator[CloudTablesEmulator]:
+    """Return the session emulator, reset before and after the test."""
+    cloudtables_server.reset()
+    try:
+        yield cloudtables_server
+    finally:
+        cloudtables_server.reset()
+
+
+@pytest.fixture
+def cloudtables_conn_id(cloudtables_emulator: CloudTablesEmulator, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Define connection ``cloudtables_default`` for the emulator through its environment variable."""
+    connection = {
+        "conn_type": "cloudtables",
+        "host": cloudtables_emulator.url,
+        "password": cloudtables_emulator.api_key,
+        "extra": {
+            "clientId": "airflow-tests",
+            "clientName": "Airflow tests",
+            "rate_limit": CLOUDTABLES_TEST_RATE_LIMIT,
+            "rate_window": 900,
+        },
+    }
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CLOUDTABLES_CONN_ID.upper()}", json.dumps(connection))
+    return CLOUDTABLES_CONN_ID
