@@ -47,6 +47,9 @@ class BatchWriter:
         self.batches = 0
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
+        # Set once a batch failed and never cleared (``_error`` is cleared once raised): the sender
+        # must not send a batch still queued behind the failed one.
+        self._failed = False
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> BatchWriter:
@@ -86,11 +89,12 @@ class BatchWriter:
             batch = self._queue.get()
             if batch is _STOP:
                 return
-            if self._error is not None:
+            if self._failed:
                 continue  # a failed batch stops the rest: drain without sending
             try:
                 self.send(batch)
             except BaseException as exc:  # handed to the caller's thread
+                self._failed = True
                 self._error = exc
 
     def send(self, batch: Batch) -> None:

@@ -6,9 +6,11 @@ The hook is found from the connection's type, so the same operators serve Datase
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
@@ -21,6 +23,7 @@ from airflow_provider_cloud.rows import (
     Record,
     RejectsWriter,
     iter_inline_rows,
+    parse_filters,
     read_records,
     write_rows,
 )
@@ -118,14 +121,23 @@ class ImportRowsOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         started = time.monotonic()
         hook = get_rowstore_hook(self.conn_id)
+        known, table_keys = self._table_facts(hook)
         keys = [self.key] if isinstance(self.key, str) else list(self.key or [])
-        known = self._known_columns(hook)
+        keys = keys or table_keys
         counts = {"read": 0, "rejected": 0}
-        source_name = str(self.source) if self.source is not None else "rows"
+        records = self._records()
+        # The reader's name for the file (its URL), so that every error and the summary say the same.
+        source_name = str(getattr(records, "source", "rows"))
         total = len(self.rows) if isinstance(self.rows, list) else None
-        progress = ProgressLogger(self.log, what="rows", total=total, every_seconds=self.progress_every)
-        with RejectsWriter(self.rejects_path) if self.rejects_path else _NoRejects() as rejects:
-            good = self._good_rows(self._records(), keys, known, counts, rejects, source_name, progress)
+        progress = ProgressLogger(
+            cast(Any, self.log), what="rows", total=total, every_seconds=self.progress_every
+        )
+        with (
+            contextlib.ExitStack() as stack,
+            RejectsWriter(self.rejects_path) if self.rejects_path else _NoRejects() as rejects,
+        ):
+            stack.callback(getattr(records, "close", _nothing))  # release the file, even on failure
+            good = self._good_rows(records, keys, known, counts, rejects, source_name, progress)
             result = hook.write_rows(
                 self.dataset,
                 good,
@@ -166,18 +178,33 @@ class ImportRowsOperator(BaseOperator):
             )
         rows = self.rows
         if isinstance(rows, str):
-            raise ValueError("rows= rendered to a string; pass a list of dicts (e.g. an XCom of a list)")
+            raise ValueError(
+                "rows= rendered to a string, not a list of rows: a Jinja template renders text. Pass the "
+                "XCom itself (rows=upstream_task.output) or set render_template_as_native_obj=True on the DAG"
+            )
         return iter_inline_rows(rows or [], types=self.types or None)
 
-    def _known_columns(self, hook: RowStore) -> set[str] | None:
-        """Return the data set's columns when it exists and no new columns may be added."""
+    def _table_facts(self, hook: RowStore) -> tuple[set[str] | None, list[str]]:
+        """
+        Return the data set's columns (when no new columns may be added) and its key columns.
+
+        Both come from the hook where it can tell (``get_columns``, ``get_primary_keys``), so that a row
+        with an unknown column or without its key is reported with its file, line and column, or
+        skipped, before its batch is sent; without ``key=``, the data set's primary key is checked,
+        as the hook itself would. A data set that does not exist yet has neither.
+        """
+        known: set[str] | None = None
+        keys: list[str] = []
         get_columns = getattr(hook, "get_columns", None)
-        if get_columns is None or self.create:
-            return None
+        get_primary_keys = getattr(hook, "get_primary_keys", None)
         try:
-            return set(get_columns(self.dataset))
+            if get_columns is not None and not self.create:
+                known = set(get_columns(self.dataset))
+            if get_primary_keys is not None and not self.key:
+                keys = list(get_primary_keys(self.dataset))
         except Exception:  # the write itself reports a missing data set with the service's own error
-            return None
+            return None, []
+        return known, keys
 
     def _good_rows(
         self,
@@ -195,7 +222,9 @@ class ImportRowsOperator(BaseOperator):
             error = record.error
             row: dict[str, Any] | None = None
             if error is None and record.data is not None:
-                row = {self.rename.get(k, k): v for k, v in record.data.items()}
+                row = record.data
+                if self.rename:
+                    row = {self.rename.get(k, k): v for k, v in row.items()}
                 error = _check_row(row, keys, known, source, record.line)
             if error is None and row is not None:
                 yield row
@@ -203,7 +232,7 @@ class ImportRowsOperator(BaseOperator):
             assert error is not None
             if self.on_bad_rows == "fail":
                 raise error
-            rejects.write(record, error)
+            rejects.reject(error, row=row if row is not None else record.data, raw=record.raw)
             counts["rejected"] += 1
             if self.max_bad_rows is not None and counts["rejected"] > self.max_bad_rows:
                 raise AirflowException(
@@ -236,6 +265,10 @@ def _rows_written(result: Any) -> int:
     return int(getattr(result, "rows", 0))
 
 
+def _nothing() -> None:
+    return None
+
+
 class _NoRejects:
     """Stands in for a rejects file when bad rows fail the task."""
 
@@ -245,7 +278,7 @@ class _NoRejects:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def write(self, record: Record, error: RowDataError) -> None:
+    def reject(self, error: RowDataError, *, row: Any = None, raw: str | None = None) -> None:
         raise error
 
 
@@ -311,17 +344,27 @@ class ExportRowsOperator(BaseOperator):
         columns = self.columns
         if columns and self.cursor_column and self.cursor_column not in columns:
             raise ValueError(f"columns= must include the cursor column {self.cursor_column!r}")
-        tracker = _CursorTracker(self.cursor_column, since)
-        rows = hook.iter_rows(
-            self.dataset,
-            where=where or None,
-            columns=columns,
-            order_by=self.order_by or self.cursor_column,
-            page_size=self.page_size,
+        table_columns = _check_columns(
+            hook, self.dataset, where, [c for c in (self.cursor_column, *(columns or ())) if c]
         )
+        tracker = _CursorTracker(self.cursor_column, since)
+        rows = tracker.track(
+            hook.iter_rows(
+                self.dataset,
+                where=where or None,
+                columns=columns,
+                order_by=self.order_by or self.cursor_column,
+                page_size=self.page_size,
+            )
+        )
+        first = next(rows, None)
+        if first is None and columns is None:
+            # No rows: the first row cannot name the columns, so a CSV file gets the data set's
+            # columns as its header (readers refuse a CSV file without one).
+            columns = table_columns
         summary = write_rows(
             self.destination,
-            tracker.track(rows),
+            itertools.chain((first,), rows) if first is not None else rows,
             format=self.format,
             columns=columns,
             csv_options=_csv_options(self.csv_options),
@@ -335,6 +378,36 @@ class ExportRowsOperator(BaseOperator):
             tracker.cursor,
         )
         return {"path": summary.path, "rows": summary.rows, "cursor": tracker.cursor}
+
+
+def _check_columns(
+    hook: RowStore, dataset: str, where: Mapping[str, Any], named: Sequence[str]
+) -> list[str] | None:
+    """
+    Check that the columns ``where`` and ``named`` refer to exist, where the hook can list them.
+
+    Return the data set's columns (``None`` when the hook cannot tell). A filter on a column that
+    does not exist must not pass: SQLite reads an unknown double-quoted name as a text literal, so
+    Datasette would compare a constant (``"udpated_at" > 5`` is true for every row) instead of
+    failing. ``rowid`` is allowed, as every SQLite table without a declared key has it.
+    """
+    get_columns = getattr(hook, "get_columns", None)
+    if get_columns is None:
+        return None
+    columns = list(get_columns(dataset))
+    if not columns:
+        return None  # the hook could not tell
+    allowed = [*columns, "rowid"]
+    try:
+        parse_filters(where, columns=allowed)
+    except ValueError as error:
+        raise ValueError(f"data set {dataset!r}: where= {error}") from None
+    unknown = [c for c in named if c not in allowed]
+    if unknown:
+        raise ValueError(
+            f"data set {dataset!r} has no column {unknown[0]!r} (its columns are {', '.join(map(repr, columns))})"
+        )
+    return columns
 
 
 class _CursorTracker:
@@ -401,15 +474,16 @@ class CleanupRowsOperator(BaseOperator):
         self.conn_id = conn_id
         self.dataset = dataset
         self.where = where
-        self.dry_run = dry_run
+        self.is_dry_run = dry_run
         self.max_rows = max_rows
         self.allow_more = allow_more
 
     def execute(self, context: Context) -> int:
         hook = get_rowstore_hook(self.conn_id)
         where = dict(self.where)
+        _check_columns(hook, self.dataset, where, [])
         matching = hook.delete_rows(self.dataset, where=where, dry_run=True)
-        if self.dry_run:
+        if self.is_dry_run:
             self.log.info("Dry run: %d rows of %s match %s; nothing deleted", matching, self.dataset, where)
             return matching
         if self.max_rows is not None and matching > self.max_rows and not self.allow_more:
