@@ -96,7 +96,9 @@ class KloudlessEventsSensor(BaseSensorOperator):
         self.event_types = normalize_event_types(event_types)
         self.max_events = check_max_events(max_events)
         self.page_size = page_size
-        self.poll_interval = check_poll_interval(poll_interval or self.poke_interval or 1.0)
+        if poll_interval is None:
+            poll_interval = self.poke_interval or 1.0
+        self.poll_interval = check_poll_interval(poll_interval)
         self.deferrable = deferrable
         self._start: Cursor | None = None
         self._position: Cursor | None = None
