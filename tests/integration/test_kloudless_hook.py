@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
+import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -12,6 +14,8 @@ import pytest
 import requests
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.log import redact
+from requests.adapters import BaseAdapter
+from urllib3 import HTTPResponse
 
 from airflow_provider_cloud.exceptions import (
     ApiConnectionError,
@@ -27,7 +31,7 @@ from airflow_provider_cloud.exceptions import (
 )
 from airflow_provider_cloud.hooks.kloudless import AFTER_AUTH, EventStream, KloudlessHook
 from airflow_provider_cloud.testing.kloudless import KloudlessEmulator
-from tests.fake_transport import FakeTransport, Reply
+from tests.fake_transport import FakeTransport, Reply, build_response
 
 pytestmark = pytest.mark.integration
 
@@ -623,3 +627,79 @@ def logged_warnings():
     formatter = structlog.stdlib.PositionalArgumentsFormatter()
     with structlog.testing.capture_logs(processors=[formatter]) as entries:
         yield lambda: [e["event"] for e in entries if e["log_level"] == "warning"]
+
+
+# -- memory ---------------------------------------------------------------------------------------
+
+FIFTY_MB = 50 * 1024 * 1024
+
+
+class ZeroStream(io.RawIOBase):
+    """A body of ``size`` zero bytes, produced as it is read (never held whole)."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = min(len(buffer), self.left)
+        buffer[:count] = bytes(count)
+        self.left -= count
+        return count
+
+
+class StreamingServer(BaseAdapter):
+    """Serves a generated download of ``size`` bytes and swallows upload bodies chunk by chunk."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+        self.received = 0
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        if request.method == "POST":
+            chunks: Any = request.body
+            for chunk in chunks:
+                self.received += len(chunk)
+            return build_response(request, Reply(201, json={"id": "F1", "size": self.received}))
+        response = build_response(request, Reply(200, headers={"Content-Type": "application/octet-stream"}))
+        response.raw = HTTPResponse(
+            body=io.BufferedReader(ZeroStream(self.size)),
+            headers={"Content-Length": str(self.size)},
+            status=200,
+            preload_content=False,
+            decode_content=False,
+        )
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def test_50_mb_download_and_upload_keep_memory_flat(fake_hook, tmp_path):
+    hook, _ = fake_hook()
+    server = StreamingServer(FIFTY_MB)
+    hook.session.mount("https://", server)
+    tracemalloc.start()
+    try:
+        result = hook.download_file("F1", tmp_path / "big.bin")
+        _, download_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        meta = hook.upload_file(tmp_path / "big.bin")
+        _, upload_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result["size"] == FIFTY_MB == (tmp_path / "big.bin").stat().st_size
+    assert meta["size"] == FIFTY_MB == server.received
+    assert download_peak < 8 * 1024 * 1024
+    assert upload_peak < 8 * 1024 * 1024
+
+
+def test_an_empty_file_round_trips(hook, kloudless_emulator, kloudless_account_id, tmp_path):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    meta = hook.upload_file(tmp_path / "empty.txt")
+    assert meta["size"] == 0
+    assert hook.download_file(meta["id"], tmp_path / "back.txt")["size"] == 0
+    assert (tmp_path / "back.txt").read_bytes() == b""
