@@ -134,7 +134,9 @@ class KloudlessOAuthMixin(KloudlessBaseHook):
             raise UnexpectedResponseError(
                 "POST oauth/token: the answer has no access_token", service=self.service_name
             )
-        self.register_secret(token)
+        for key, value in payload.items():
+            if key.endswith("token") and isinstance(value, str):
+                self.register_secret(value)  # access_token, and a refresh_token should one come
         return dict(payload)
 
     def verify_token(self, token: str, *, app_id: str | None = None) -> dict[str, Any]:
