@@ -28,13 +28,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 from urllib.parse import urlsplit
 
 import requests
 import tenacity
 from airflow.sdk import BaseHook
-from airflow.sdk.log import mask_secret
+from airflow.sdk.log import amask_secret, mask_secret
 
 from airflow_provider_cloud import __version__
 from airflow_provider_cloud.exceptions import (
@@ -179,19 +179,31 @@ class CloudApiHook(BaseHook):
         return conn
 
     @classmethod
-    async def async_create(cls, conn_id: str, **kwargs: Any) -> CloudApiHook:
-        """Build a hook inside a trigger: the connection is resolved the async-safe way."""
+    async def async_create(cls, conn_id: str, **kwargs: Any) -> Self:
+        """
+        Build a hook inside a trigger, resolving the connection the async-safe way.
+
+        The connection, its extras and the secret masking are all done with Airflow's async APIs, so
+        nothing blocks the triggerer's event loop; use the hook's blocking methods via ``asyncio.to_thread``.
+        """
         conn = await cls.aget_connection(conn_id)
-        await conn.aextra_dejson()
+        extra = await conn.aextra_dejson()
         hook = cls(conn_id, **kwargs)
         hook.__dict__["connection"] = conn
-        hook.register_secret(conn.password)
+        hook.__dict__["extras"] = hook._normalize_extras(extra)
+        for form in {conn.password, (conn.password or "").strip()}:
+            if form:
+                hook._secrets.add(form)
+                await amask_secret(form)
         return hook
 
     @cached_property
     def extras(self) -> dict[str, Any]:
         """Connection extras, accepting the legacy ``extra__<conn_type>__<field>`` spelling too."""
-        raw = dict(self.connection.extra_dejson or {})
+        return self._normalize_extras(self.connection.extra_dejson)
+
+    def _normalize_extras(self, extra: Mapping[str, Any] | None) -> dict[str, Any]:
+        raw = dict(extra or {})
         prefix = f"extra__{self.connection.conn_type}__"
         for key in list(raw):
             if key.startswith(prefix):
