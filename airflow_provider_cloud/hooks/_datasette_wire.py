@@ -1,9 +1,15 @@
 """
 Datasette wire details kept out of the hook: tilde encoding, filters as query parameters and as SQL, JSON values.
 
-The filter language of ``DESIGN.md`` maps one to one onto Datasette's table filters; the SQL form used for
-bulk deletes repeats the SQL that Datasette itself generates for those filters, so that a dry run (which
-counts through the table API) and the delete (one ``execute-write``) select the same rows.
+The filter language of ``DESIGN.md`` maps onto Datasette's table filters; the SQL form used for bulk deletes
+repeats the SQL that Datasette itself generates for those filters, so that a dry run (which counts through
+the table API) and the delete (one ``execute-write``) select the same rows.
+
+Except ``contains`` and ``startswith`` (:data:`CLIENT_CHECKED_OPS`): Datasette runs them as SQL ``LIKE``,
+which ignores ASCII case and treats ``%`` and ``_`` in the value as wildcards, while the filter language
+means a case-sensitive substring or prefix of a text value. ``LIKE`` matches a superset of those rows, so
+the hook keeps the table filter to narrow the pages and checks these conditions again on each row; the SQL
+form uses ``instr``/``substr``, which are exact.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ _NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
 #: Filter ops of the DESIGN language that Datasette's table API supports under the same name.
 DIRECT_OPS = frozenset({"exact", "not", "lt", "lte", "gt", "gte", "in", "notin", "contains", "startswith"})
 
+#: Ops whose Datasette table filter matches a superset (``LIKE``): the hook re-checks them on each row.
+CLIENT_CHECKED_OPS = frozenset({"contains", "startswith"})
+
 _SQL_TEMPLATES = {
     "exact": "{c} = {p}",
     "not": "{c} != {p}",
@@ -31,8 +40,8 @@ _SQL_TEMPLATES = {
     "lte": "{c} <= {p}",
     "gt": "{c} > {p}",
     "gte": "{c} >= {p}",
-    "contains": "{c} like {p}",
-    "startswith": "{c} like {p}",
+    "contains": "(typeof({c}) = 'text' and instr({c}, {p}) > 0)",
+    "startswith": "(typeof({c}) = 'text' and substr({c}, 1, length({p})) = {p})",
 }
 
 
@@ -107,8 +116,18 @@ def _coerce_numeric(text: str) -> Any:
     return text
 
 
+def needs_client_check(filters: Iterable[Filter]) -> list[Filter]:
+    """Return the filters that the table API only approximates (see :data:`CLIENT_CHECKED_OPS`)."""
+    return [f for f in filters if f.op in CLIENT_CHECKED_OPS]
+
+
 def filters_to_sql(filters: Iterable[Filter]) -> tuple[str, dict[str, Any]]:
-    """Return an SQL ``where`` clause and its parameters, matching Datasette's own filter SQL."""
+    """
+    Return an SQL ``where`` clause and its parameters, matching Datasette's own filter SQL.
+
+    ``contains`` and ``startswith`` are exact here (case-sensitive, no wildcards, text values only), as the
+    filter language defines them; Datasette's ``LIKE`` form is not.
+    """
     clauses: list[str] = []
     params: dict[str, Any] = {}
     for f in filters:
@@ -127,11 +146,7 @@ def filters_to_sql(filters: Iterable[Filter]) -> tuple[str, dict[str, Any]]:
             continue
         name = f"p{len(params)}"
         text = param_text(f.value)
-        if f.op == "contains":
-            params[name] = f"%{text}%"
-        elif f.op == "startswith":
-            params[name] = f"{text}%"
-        elif f.op in ("lt", "lte", "gt", "gte"):
+        if f.op in ("lt", "lte", "gt", "gte"):
             params[name] = _coerce_numeric(text)
         else:
             params[name] = text

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_cloud.exceptions import (
+    ApiResponseError,
     BadRequestError,
     CloudApiError,
     NotFoundError,
@@ -28,13 +29,14 @@ from airflow_provider_cloud.hooks._datasette_wire import (
     filters_to_params,
     filters_to_sql,
     infer_column_types,
+    needs_client_check,
     quote_identifier,
     row_path,
     tilde_encode,
 )
 from airflow_provider_cloud.hooks._datasette_writer import BatchWriter
 from airflow_provider_cloud.hooks._http import CloudApiHook
-from airflow_provider_cloud.rows.filters import parse_filters
+from airflow_provider_cloud.rows.filters import Filter, matches_all, parse_filters
 
 WriteMode = Literal["insert", "ignore", "replace", "upsert"]
 WRITE_MODES: tuple[str, ...] = ("insert", "ignore", "replace", "upsert")
@@ -215,18 +217,36 @@ class DatasetteHook(CloudApiHook):
     def count_rows(
         self, table: str, *, where: Mapping[str, Any] | None = None, database: str | None = None
     ) -> int:
-        """Count the rows of a table that match ``where``."""
-        params = [("_size", "0"), ("_extra", "count"), *filters_to_params(parse_filters(where))]
-        payload = self.request_json("GET", f"{self._table_path(table, database)}.json", params=params)
-        if payload.get("count_truncated") or payload.get("count") is None:
-            sql_where, sql_params = filters_to_sql(parse_filters(where))
+        """
+        Count the rows of a table that match ``where``.
+
+        The table API counts; ``contains``/``startswith`` filters (which Datasette runs as a case-blind
+        ``LIKE``), or a count the server cut short, are counted exactly in SQL, or page by page when the
+        token may not run SQL.
+        """
+        filters = parse_filters(where)
+        if not needs_client_check(filters):
+            params = [("_size", "0"), ("_extra", "count"), *filters_to_params(filters)]
+            payload = self.request_json("GET", f"{self._table_path(table, database)}.json", params=params)
+            if not payload.get("count_truncated") and payload.get("count") is not None:
+                return int(payload["count"])
+        return self._count_exactly(table, where, filters, database)
+
+    def _count_exactly(
+        self, table: str, where: Mapping[str, Any] | None, filters: list[Filter], database: str | None
+    ) -> int:
+        sql_where, sql_params = filters_to_sql(filters)
+        try:
             rows = self.query(
                 f"select count(*) as n from {quote_identifier(table)} where {sql_where}",
                 sql_params,
                 database=database,
             )
             return int(rows[0]["n"])
-        return int(payload["count"])
+        except PermissionDeniedError:
+            self.log.info("The token may not run SQL; counting matching rows of %s page by page", table)
+        columns = [f.column for f in filters] or None
+        return sum(1 for _ in self.iter_rows(table, where=where, columns=columns, database=database))
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -243,17 +263,20 @@ class DatasetteHook(CloudApiHook):
         """
         Yield the rows of a table lazily, one page at a time (keyset paging, largest page by default).
 
-        :param where: filters in the DESIGN language, e.g. ``{"age__gte": 18}``.
+        :param where: filters in the DESIGN language, e.g. ``{"age__gte": 18}``. ``contains`` and
+            ``startswith`` are checked again on each row: Datasette's ``LIKE`` ignores case and wildcards.
         :param columns: the columns to return (others, primary keys included, are left out).
         :param order_by: one column, ``"-col"`` for descending.
         """
+        filters = parse_filters(where)
+        checked = needs_client_check(filters)
+        wanted = list(columns) if columns else None
         size = min(page_size or self.max_page_size, self.max_page_size)
         params: list[tuple[str, str]] = [("_size", str(size)), ("_nofacet", "1"), ("_nosuggest", "1")]
-        params += [("_col", c) for c in columns or ()]
+        params += [("_col", c) for c in _columns_to_fetch(wanted, checked)]
         params += _sort_params(order_by)
-        params += filters_to_params(parse_filters(where))
+        params += filters_to_params(filters)
         url: str | None = f"{self._table_path(dataset, database)}.json"
-        wanted = list(columns) if columns else None
         query: list[tuple[str, str]] | None = params
         while url:
             payload = self.request_json("GET", url, params=query)
@@ -263,6 +286,8 @@ class DatasetteHook(CloudApiHook):
                     f"GET {urlsplit(url).path}: no 'rows' in the answer", service=self.service_name
                 )
             for row in rows:
+                if checked and not matches_all(row, checked):
+                    continue
                 if wanted is not None:
                     yield {c: row.get(c) for c in wanted}
                 else:
@@ -404,17 +429,20 @@ class DatasetteHook(CloudApiHook):
         path = f"{self._table_path(dataset, database)}/-/{endpoint}"
         alter = alter or (create and not exists)
         created = False
-        with BatchWriter(self, path, mode, planner, alter=alter) as writer:
-            for index, row in enumerate(rows, start=1):
-                _check_row(row, keys, index)
-                for batch in planner.add(row, index):
+        try:
+            with BatchWriter(self, path, mode, planner, alter=alter) as writer:
+                for index, row in enumerate(rows, start=1):
+                    _check_row(row, keys, index)
+                    for batch in planner.add(row, index):
+                        if not exists and not created:
+                            created = self._create_for(dataset, batch, keys, database)
+                        writer.submit(batch)
+                for batch in planner.drain():
                     if not exists and not created:
                         created = self._create_for(dataset, batch, keys, database)
                     writer.submit(batch)
-            for batch in planner.drain():
-                if not exists and not created:
-                    created = self._create_for(dataset, batch, keys, database)
-                writer.submit(batch)
+        except BadRequestError as exc:
+            raise _restated(exc) from None
         return WriteResult(rows=writer.rows, batches=writer.batches, created=created)
 
     def _check_key(self, table: str, keys: list[str], mode: str, database: str | None) -> list[str]:
@@ -544,6 +572,39 @@ class DatasetteHook(CloudApiHook):
         count = self.count_rows(table, database=database)
         self.request_json("POST", path, json_body={"confirm": True}, idempotent=True)
         return count
+
+
+def _restated(exc: ApiResponseError) -> ApiResponseError:
+    """
+    Rebuild an API error whose ``errors`` grew after it was raised, so that its text shows them all.
+
+    The batch writer appends which input rows a failed batch held; the text of an exception is fixed
+    when it is made, so without this the note would be on ``errors`` only, not in the message.
+    """
+    if all(e in str(exc) for e in exc.errors):
+        return exc
+    return type(exc)(
+        exc.message,
+        service=exc.service,
+        status_code=exc.status_code,
+        errors=exc.errors,
+        request_id=exc.request_id,
+        retryable=exc.retryable,
+        retry_after=exc.retry_after,
+    )
+
+
+def _columns_to_fetch(wanted: list[str] | None, checked: Sequence[Filter]) -> list[str]:
+    """
+    Return the ``_col`` values for a page request: the wanted columns plus those re-checked client-side.
+
+    ``rowid`` is left out: Datasette rejects ``_col=rowid`` (400), and always sends the row id of a rowid
+    table anyway. Without any ``_col`` Datasette sends every column, which the caller then trims.
+    """
+    if wanted is None:
+        return []
+    names = [*wanted, *(f.column for f in checked if f.column not in wanted)]
+    return [c for c in dict.fromkeys(names) if c != "rowid"]
 
 
 def _check_row(row: Mapping[str, Any], keys: Sequence[str], index: int) -> None:
