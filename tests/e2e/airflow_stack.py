@@ -1,0 +1,572 @@
+"""
+A real Airflow 3.3 on a temporary ``AIRFLOW_HOME``, for end-to-end tests.
+
+``AirflowStack`` copies the DAG files it is given into ``<home>/dags``, runs ``airflow db migrate`` on a
+SQLite metadata database, then starts four processes, each in its own process group with its output in
+``<home>/process-logs/<name>.log``:
+
+- ``airflow scheduler`` with the ``LocalExecutor`` (the only executor shipped with Airflow 3.3 core; it
+  works on SQLite because task processes reach the database through the API server's execution API),
+- ``airflow dag-processor``,
+- ``airflow triggerer`` (runs deferred tasks' triggers and ``AssetWatcher`` triggers),
+- ``airflow api-server`` on 127.0.0.1 and a free port, with ``SimpleAuthManager`` in all-admins mode: its
+  middleware adds an admin token to every request, so the REST calls here carry no credentials.
+
+Usage::
+
+    with AirflowStack(
+        [DAGS / "my_dag.py"],
+        connections={"my_conn": {"conn_type": "http", "host": "127.0.0.1", "port": 8000}},
+        variables={"base_path": "file:///tmp/out"},
+        expect_dag_ids=["my_dag"],
+    ) as stack:
+        stack.unpause("my_dag")
+        run_id = stack.trigger("my_dag", conf={"n": 3})
+        assert stack.wait_for_run("my_dag", run_id, timeout=180) == "success"
+        assert stack.xcom("my_dag", run_id, "my_task") == 42
+
+**Plugging in more DAG files**: pass their paths (files or folders) in the first argument, put any
+connection they need in ``connections`` (``AIRFLOW_CONN_<ID>`` JSON, or a URI string) and any variable in
+``variables`` (``AIRFLOW_VAR_<NAME>``), and list their DAG ids in ``expect_dag_ids`` so the stack waits until
+they are parsed (an import error of any copied file fails the wait with its traceback). The files are copied,
+so a DAG may import the installed ``airflow_provider_cloud`` package but not sibling test modules.
+
+How deferral is detected (:attr:`TaskInstanceInfo.deferred`): a triggerer writes the logs of the trigger it
+runs for a task instance to ``attempt=<n>.log.trigger.<triggerer job id>.log`` next to the task's own log, so
+that file exists only if the try deferred and a triggerer picked its trigger up; in addition the ``deferred``
+state is recorded whenever :meth:`AirflowStack.wait_for_run` sees it while polling. (The database keeps no
+trace: ``next_method`` and ``trigger_id`` are cleared when the task finishes, and resuming does not add a try.)
+
+Everything is bounded in time: every wait has a timeout, every request a socket timeout. :meth:`stop` (also
+run by ``__exit__`` and, for stacks still running at interpreter exit, by an ``atexit`` hook) sends SIGTERM to
+each process group, waits, sends SIGKILL, then kills any process left that carries the stack's id in its
+environment (``APC_E2E_STACK_ID``; task processes inherit it). Only 127.0.0.1 is used.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from tests.e2e.processes import ManagedProcess, kill_tagged_processes, start_process
+
+PROCESS_COMMANDS: dict[str, list[str]] = {
+    "scheduler": ["scheduler", "--skip-serve-logs"],
+    "dag-processor": ["dag-processor"],
+    "triggerer": ["triggerer", "--skip-serve-logs"],
+    "api-server": ["api-server"],
+}
+"""The Airflow processes a stack runs, by name, with their CLI arguments."""
+
+FINISHED_RUN_STATES = frozenset({"success", "failed"})
+STACK_ID_VAR = "APC_E2E_STACK_ID"
+
+FAST_SETTINGS: dict[str, str] = {
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__PARALLELISM": "4",
+    "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+    "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "180",
+    "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "600",
+    "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+    "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+    "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
+    "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
+}
+"""Settings for a small, quick stack on a busy machine: heartbeats and folder listing sped up; time limits
+raised for slow imports and for task processes' calls to the execution API (5 s by default, which a loaded
+machine exceeds); four worker slots. Override any of them with the ``env`` argument."""
+
+_live_stacks: weakref.WeakSet[AirflowStack] = weakref.WeakSet()
+
+
+class AirflowStackError(RuntimeError):
+    """The stack failed to start, a process died, a request failed or a wait timed out."""
+
+
+@dataclass(frozen=True)
+class TaskInstanceInfo:
+    """One task instance of a run, as the REST API reports it, plus what tells whether it deferred."""
+
+    task_id: str
+    map_index: int
+    state: str | None
+    try_number: int
+    seen_states: frozenset[str]
+    """Every state :meth:`AirflowStack.wait_for_run` saw this task instance in (sampled once per poll)."""
+    trigger_logs: tuple[Path, ...]
+    """Log files a triggerer wrote for this try: non-empty only if the try deferred to a triggerer."""
+
+    @property
+    def deferred(self) -> bool:
+        """Tell whether this try went through the ``deferred`` state (see the module docstring)."""
+        return bool(self.trigger_logs) or "deferred" in self.seen_states
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class AirflowStack:
+    """
+    Scheduler, DAG processor, triggerer and API server on a temporary ``AIRFLOW_HOME``.
+
+    :param dag_paths: DAG files or folders, copied into ``<home>/dags``.
+    :param connections: connection id → JSON-able dict or URI string, given as ``AIRFLOW_CONN_<ID>``.
+    :param variables: variable name → value (non-strings are JSON-encoded), given as ``AIRFLOW_VAR_<NAME>``.
+    :param expect_dag_ids: DAG ids to wait for on start (see :meth:`wait_for_dags`).
+    :param env: more environment variables for every process (override :data:`FAST_SETTINGS`).
+    :param home: the ``AIRFLOW_HOME`` to use (default: a new temporary folder, deleted on stop unless
+        ``keep_home``).
+    :param start_timeout: seconds allowed for the migration, for all processes to report healthy, and for
+        the expected DAGs to be parsed (each).
+    :param stop_timeout: seconds each process group gets to exit after SIGTERM before SIGKILL.
+    """
+
+    def __init__(
+        self,
+        dag_paths: Iterable[str | os.PathLike[str]] = (),
+        *,
+        connections: Mapping[str, Mapping[str, Any] | str] | None = None,
+        variables: Mapping[str, Any] | None = None,
+        expect_dag_ids: Iterable[str] = (),
+        env: Mapping[str, str] | None = None,
+        home: str | os.PathLike[str] | None = None,
+        keep_home: bool = False,
+        start_timeout: float = 300.0,
+        stop_timeout: float = 30.0,
+    ) -> None:
+        self.dag_paths = [Path(p) for p in dag_paths]
+        self.connections = dict(connections or {})
+        self.variables = dict(variables or {})
+        self.expect_dag_ids = list(expect_dag_ids)
+        self.extra_env = dict(env or {})
+        self._given_home = Path(home) if home is not None else None
+        self.keep_home = keep_home or home is not None
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self.stack_id = secrets.token_hex(8)
+        self.home = Path()
+        self.port = 0
+        self.processes: dict[str, ManagedProcess] = {}
+        self._env: dict[str, str] = {}
+        self._seen_states: dict[tuple[str, str, str, int], set[str]] = {}
+        self._started = False
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def dags_folder(self) -> Path:
+        return self.home / "dags"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment every Airflow process of this stack runs with."""
+        return dict(self._env)
+
+    def __enter__(self) -> AirflowStack:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> AirflowStack:
+        """Prepare the home, migrate the database, start the processes and wait until they are healthy."""
+        if self._started:
+            raise AirflowStackError("this stack is already started")
+        self._started = True
+        _live_stacks.add(self)
+        _install_sigterm_handler()
+        try:
+            self._prepare_home()
+            self._migrate()
+            for name, args in PROCESS_COMMANDS.items():
+                self.processes[name] = start_process(
+                    name, args, env=self._env, cwd=self.home, log_dir=self.home / "process-logs"
+                )
+            self.wait_until_healthy(self.start_timeout)
+            if self.expect_dag_ids:
+                self.wait_for_dags(self.expect_dag_ids, timeout=self.start_timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every process of the stack (SIGTERM, bounded wait, SIGKILL) and delete a temporary home."""
+        for process in self.processes.values():
+            process.terminate()
+        deadline = time.monotonic() + self.stop_timeout
+        for process in self.processes.values():
+            process.wait_or_kill(max(0.1, deadline - time.monotonic()))
+        if self.stack_id:
+            kill_tagged_processes(STACK_ID_VAR, self.stack_id)
+        _live_stacks.discard(self)
+        if self._started and not self.keep_home and self.home != Path() and self.home.exists():
+            shutil.rmtree(self.home, ignore_errors=True)
+        self._started = False
+
+    def _prepare_home(self) -> None:
+        self.home = self._given_home or Path(tempfile.mkdtemp(prefix="apc-e2e-airflow-"))
+        self.dags_folder.mkdir(parents=True, exist_ok=True)
+        for path in self.dag_paths:
+            if path.is_dir():
+                shutil.copytree(path, self.dags_folder / path.name, dirs_exist_ok=True)
+            elif path.is_file():
+                shutil.copy2(path, self.dags_folder / path.name)
+            else:
+                raise AirflowStackError(f"no such DAG file or folder: {path}")
+        self.port = free_port()
+        self._env = self._build_env()
+
+    def _build_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        env.update(FAST_SETTINGS)
+        env.update(
+            {
+                STACK_ID_VAR: self.stack_id,
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__AUTH_MANAGER": (
+                    "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+                ),
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__API__WORKERS": "1",
+                "AIRFLOW__API__BASE_URL": self.api_url,
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        for conn_id, value in self.connections.items():
+            env[f"AIRFLOW_CONN_{conn_id.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+        for name, value in self.variables.items():
+            env[f"AIRFLOW_VAR_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+        env.update(self.extra_env)
+        return env
+
+    def _migrate(self) -> None:
+        result = self.cli("db", "migrate", timeout=self.start_timeout)
+        if result.returncode != 0:
+            raise AirflowStackError(
+                f"airflow db migrate failed ({result.returncode}):\n{result.stdout[-4000:]}"
+            )
+        # WAL lets readers and one writer work at once: fewer "database is locked" waits with four processes.
+        with sqlite3.connect(self.home / "airflow.db") as db:
+            db.execute("PRAGMA journal_mode=WAL")
+
+    # ---- CLI and REST ----------------------------------------------------------------------------
+
+    def cli(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
+        """Run ``airflow <args>`` against this stack and return the result (stderr merged into stdout)."""
+        try:
+            return subprocess.run(
+                [sys.executable, "-m", "airflow", *args],
+                env=self._env,
+                cwd=self.home,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise AirflowStackError(f"airflow {' '.join(args)} took more than {timeout:.0f} s") from exc
+
+    def _get_url(self, url: str, timeout: float) -> bytes:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                body: bytes = response.read()
+                return body
+        except (urllib.error.URLError, OSError) as exc:
+            raise AirflowStackError(f"GET {url} failed: {exc}") from exc
+
+    def api(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        timeout: float = 60.0,
+    ) -> Any:
+        """Call the REST API (``path`` relative to ``/api/v2``) and return the decoded JSON answer."""
+        url = f"{self.api_url}/api/v2/{path.lstrip('/')}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params, doseq=True)
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method=method)
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")[:2000]
+            raise AirflowStackError(f"{method} {url} answered {exc.code}: {detail}") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise AirflowStackError(f"{method} {url} failed: {exc}") from exc
+        return json.loads(raw) if raw else None
+
+    # ---- waiting ---------------------------------------------------------------------------------
+
+    def check_processes(self) -> None:
+        """Raise if any process of the stack has exited, with the end of its log."""
+        for name, process in self.processes.items():
+            code = process.returncode()
+            if code is not None:
+                raise AirflowStackError(f"airflow {name} exited with {code}:\n{self.logs(name)}")
+
+    def _poll(self, what: str, timeout: float, probe: Callable[[], Any], interval: float = 1.0) -> Any:
+        """Call ``probe`` until it returns something other than ``None``; raise after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
+        while True:
+            self.check_processes()
+            try:
+                result = probe()
+            except AirflowStackError as exc:
+                last_error, result = exc, None
+            if result is not None:
+                return result
+            if time.monotonic() >= deadline:
+                note = f" (last error: {last_error})" if last_error else ""
+                raise AirflowStackError(
+                    f"timed out after {timeout:.0f} s waiting for {what}{note}\n{self.diagnostics()}"
+                )
+            time.sleep(interval)
+
+    def health(self) -> dict[str, Any]:
+        """Return ``/api/v2/monitor/health``: the status of the database, scheduler, triggerer, DAG processor."""
+        answer: dict[str, Any] = self.api("GET", "monitor/health", timeout=10)
+        return answer
+
+    def wait_until_healthy(self, timeout: float) -> None:
+        """
+        Wait until the API server answers and reports every component healthy.
+
+        The execution API (what task processes call) is asked too, which also warms it up before the first task.
+        """
+
+        def probe() -> bool | None:
+            self._get_url(f"{self.api_url}/execution/health", timeout=30)
+            report = self.health()
+            parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+            healthy = all((report.get(part) or {}).get("status") == "healthy" for part in parts)
+            return True if healthy else None
+
+        self._poll("every component to report healthy", timeout, probe, interval=2.0)
+
+    def import_errors(self) -> list[dict[str, Any]]:
+        """Return the DAG import errors the DAG processor recorded."""
+        answer = self.api("GET", "importErrors", params={"limit": 100})
+        return list(answer.get("import_errors", []))
+
+    def dag_ids(self) -> set[str]:
+        """Return the ids of the DAGs parsed so far."""
+        answer = self.api("GET", "dags", params={"limit": 1000})
+        return {dag["dag_id"] for dag in answer.get("dags", [])}
+
+    def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 180.0) -> None:
+        """Wait until every DAG in ``dag_ids`` is parsed; fail at once on an import error."""
+        wanted = set(dag_ids)
+
+        def probe() -> bool | None:
+            errors = self.import_errors()
+            if errors:
+                text = "\n".join(f"{e.get('filename')}:\n{e.get('stack_trace')}" for e in errors)
+                raise _ImportFailed(f"DAG import errors:\n{text}")
+            return True if wanted <= self.dag_ids() else None
+
+        try:
+            self._poll(f"DAGs {sorted(wanted)} to be parsed", timeout, probe, interval=2.0)
+        except _ImportFailed as exc:
+            raise AirflowStackError(str(exc)) from None
+
+    # ---- DAGs and runs ---------------------------------------------------------------------------
+
+    def unpause(self, dag_id: str) -> None:
+        """Unpause a DAG (new DAGs start paused)."""
+        self.api("PATCH", f"dags/{_q(dag_id)}", {"is_paused": False})
+
+    def trigger(
+        self, dag_id: str, conf: Mapping[str, Any] | None = None, *, run_id: str | None = None
+    ) -> str:
+        """Create a manual run of ``dag_id`` and return its run id."""
+        body: dict[str, Any] = {"logical_date": None, "conf": dict(conf or {})}
+        if run_id is not None:
+            body["dag_run_id"] = run_id
+        answer = self.api("POST", f"dags/{_q(dag_id)}/dagRuns", body)
+        return str(answer["dag_run_id"])
+
+    def runs(self, dag_id: str) -> list[dict[str, Any]]:
+        """Return the runs of a DAG (``dag_run_id``, ``state``, ``run_type``, ...), oldest first."""
+        answer = self.api("GET", f"dags/{_q(dag_id)}/dagRuns", params={"limit": 100, "order_by": "id"})
+        return list(answer.get("dag_runs", []))
+
+    def wait_for_new_run(
+        self,
+        dag_id: str,
+        *,
+        run_type: str | None = None,
+        exclude: Iterable[str] = (),
+        timeout: float = 180.0,
+    ) -> dict[str, Any]:
+        """Wait until a run of ``dag_id`` not in ``exclude`` (and of ``run_type``, if given) exists; return it."""
+        known = set(exclude)
+
+        def probe() -> dict[str, Any] | None:
+            for run in self.runs(dag_id):
+                if run["dag_run_id"] not in known and (run_type is None or run.get("run_type") == run_type):
+                    return run
+            return None
+
+        found: dict[str, Any] = self._poll(f"a new run of {dag_id}", timeout, probe)
+        return found
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 180.0) -> str:
+        """Wait until a run finishes and return its state (``success`` or ``failed``)."""
+
+        def probe() -> str | None:
+            self._record_states(dag_id, run_id)
+            state = str(self.api("GET", f"dags/{_q(dag_id)}/dagRuns/{_q(run_id)}")["state"])
+            return state if state in FINISHED_RUN_STATES else None
+
+        state: str = self._poll(f"run {run_id} of {dag_id} to finish", timeout, probe)
+        self._record_states(dag_id, run_id)
+        return state
+
+    def _raw_task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        path = f"dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances"
+        return list(self.api("GET", path, params={"limit": 1000}).get("task_instances", []))
+
+    def _record_states(self, dag_id: str, run_id: str) -> None:
+        for ti in self._raw_task_instances(dag_id, run_id):
+            if ti.get("state"):
+                key = (dag_id, run_id, ti["task_id"], int(ti.get("map_index", -1)))
+                self._seen_states.setdefault(key, set()).add(str(ti["state"]))
+
+    def task_instances(self, dag_id: str, run_id: str) -> dict[str, TaskInstanceInfo]:
+        """Return the run's task instances by task id (``task_id[map_index]`` for mapped ones)."""
+        out: dict[str, TaskInstanceInfo] = {}
+        for ti in self._raw_task_instances(dag_id, run_id):
+            task_id, map_index = str(ti["task_id"]), int(ti.get("map_index", -1))
+            try_number = int(ti.get("try_number") or 0)
+            seen = set(self._seen_states.get((dag_id, run_id, task_id, map_index), set()))
+            if ti.get("state"):
+                seen.add(str(ti["state"]))
+            folder = self.task_log_folder(dag_id, run_id, task_id, map_index)
+            trigger_logs = tuple(sorted(folder.glob(f"attempt={try_number}.log.trigger.*.log")))
+            key = task_id if map_index < 0 else f"{task_id}[{map_index}]"
+            out[key] = TaskInstanceInfo(
+                task_id=task_id,
+                map_index=map_index,
+                state=ti.get("state"),
+                try_number=try_number,
+                seen_states=frozenset(seen),
+                trigger_logs=trigger_logs,
+            )
+        return out
+
+    def xcom(
+        self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
+    ) -> Any:
+        """Return an XCom value as JSON (what the task pushed, for JSON-native values)."""
+        path = f"dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances/{_q(task_id)}/xcomEntries/{_q(key)}"
+        value = self.api("GET", path, params={"map_index": map_index})["value"]
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+
+    # ---- logs ------------------------------------------------------------------------------------
+
+    def task_log_folder(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> Path:
+        """Return the folder of a task instance's log files (Airflow's default log file name template)."""
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        return folder / f"map_index={map_index}" if map_index >= 0 else folder
+
+    def task_log(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1
+    ) -> str:
+        """Return a try's task log followed by the logs triggerers wrote for it (JSON lines, as on disk)."""
+        folder = self.task_log_folder(dag_id, run_id, task_id, map_index)
+        files = [folder / f"attempt={try_number}.log"]
+        files += sorted(folder.glob(f"attempt={try_number}.log.trigger.*.log"))
+        return "\n".join(path.read_text(errors="replace") for path in files if path.is_file())
+
+    def logs(self, process: str, lines: int = 60) -> str:
+        """Return the last ``lines`` lines of a process's output (``scheduler``, ``triggerer``, ...)."""
+        managed = self.processes.get(process)
+        return managed.tail(lines) if managed is not None else f"(no process {process!r})"
+
+    def diagnostics(self, lines: int = 25) -> str:
+        """Return the end of every process's log, for failure messages."""
+        parts = [f"--- {name} (last {lines} lines) ---\n{self.logs(name, lines)}" for name in self.processes]
+        return "\n".join(parts)
+
+
+class _ImportFailed(Exception):
+    """A DAG import error: ends :meth:`AirflowStack.wait_for_dags` at once (not retried by ``_poll``)."""
+
+
+def _q(part: str) -> str:
+    return urllib.parse.quote(part, safe="")
+
+
+@atexit.register
+def _stop_live_stacks() -> None:
+    for stack in list(_live_stacks):
+        stack.stop()
+
+
+def _install_sigterm_handler() -> None:
+    """
+    Turn SIGTERM into SystemExit (if nothing else handles it) so ``with`` blocks and ``atexit`` stop the stack.
+
+    Installed when the first stack starts, in the main thread only, and left in place.
+    """
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+
+        def raise_exit(signum: int, frame: Any) -> None:
+            raise SystemExit(128 + signum)
+
+        with contextlib.suppress(ValueError):  # ValueError: not the main thread
+            signal.signal(signal.SIGTERM, raise_exit)
