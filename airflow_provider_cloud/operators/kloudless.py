@@ -1,0 +1,292 @@
+"""
+Kloudless file operators: download the files events point to (or given ids) and upload a file.
+
+Only small summaries travel through XCom - file ids, names, paths and sizes, never contents: the bytes go to
+an ``ObjectStoragePath`` (``file://`` for a single machine, ``s3://`` or ``gs://`` on a cluster) that the next
+task reads, for instance with :class:`~airflow_provider_cloud.operators.rows.ImportRowsOperator`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator, ObjectStoragePath
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_provider_cloud.exceptions import NotFoundError
+from airflow_provider_cloud.hooks._kloudless_storage import ROOT_FOLDER
+from airflow_provider_cloud.hooks.kloudless import KloudlessHook
+from airflow_provider_cloud.operators._kloudless_selection import (
+    DEFAULT_EVENT_TYPES,
+    FileFilter,
+    FileRef,
+    events_from,
+    select_files,
+    unique_file_names,
+)
+from airflow_provider_cloud.rows.paths import as_storage_path
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+#: The most files one download task fetches unless told otherwise (the sensor's default batch is 100 events).
+DEFAULT_MAX_FILES = 100
+#: The extra XCom key holding just the downloaded paths, ready for ``.expand(source=...)``.
+PATHS_XCOM_KEY = "paths"
+
+
+def _is_unset(value: Any) -> bool:
+    """Tell whether a (rendered) argument means "not given": ``None``, empty, or the text ``"None"``."""
+    return value is None or (isinstance(value, str) and value.strip() in ("", "None"))
+
+
+def _file_ids(file_id: str | Sequence[str]) -> list[str]:
+    ids = [file_id] if isinstance(file_id, str) else list(file_id)
+    out: list[str] = []
+    for item in ids:
+        if _is_unset(item) or not isinstance(item, str | int) or isinstance(item, bool):
+            raise ValueError(f"file_id must be a file id or a list of file ids, got {item!r}")
+        if str(item).strip() not in out:
+            out.append(str(item).strip())
+    return out
+
+
+class KloudlessDownloadFileOperator(BaseOperator):
+    """
+    Download Kloudless files - the ones a batch of events points to, or given ids - into an ObjectStoragePath.
+
+    With ``events`` (the :class:`~airflow_provider_cloud.sensors.kloudless.KloudlessEventsSensor`'s XCom, or its
+    ``events`` list) the files are chosen as :mod:`~airflow_provider_cloud.operators._kloudless_selection`
+    describes: one per file id (its latest event wins), no folders, no deleted files, filtered by event type,
+    name glob and mime type. With ``file_id`` the given files are downloaded as they are.
+
+    ``destination`` is a folder when it ends with ``/`` or names an existing folder: each file goes there under
+    its Kloudless name (made a safe single path segment; a name taken twice in one batch gets the file id
+    added: ``data.<id>.csv``). Otherwise it is the full path of the one file to download (more than one file is
+    an error). Each file is streamed into a temporary sibling and moved into place when complete, so a reader
+    never sees a half-written file; an existing file is replaced.
+
+    Returns, in the order of the events (or of ``file_id``), ``[{"file_id", "name", "path", "size"}, ...]`` with
+    ``path`` the destination URL as text (e.g. ``file:///data/in/new.csv``). The same paths alone are pushed
+    under the XCom key ``paths``, so that an import can be mapped over them::
+
+        download = KloudlessDownloadFileOperator(
+            task_id="download", events=wait.output, name_pattern="*.csv", destination=base + "/{{ run_id }}/"
+        )
+        ImportRowsOperator.partial(task_id="import", conn_id="datasette", dataset="t").expand(
+            source=XComArg(download, key="paths")
+        )
+
+    A batch with no matching file returns ``[]``; a task mapped over it is then skipped, so give the task that
+    commits the cursor ``trigger_rule="none_failed"``, or the cursor never moves past such a batch.
+
+    More matching files than ``max_files`` fail the task before anything is downloaded, because committing the
+    batch's cursor afterwards would lose the rest; with ``truncate=True`` only the first ``max_files`` are
+    downloaded instead (and the rest are logged as left out).
+
+    A file that is gone when it is fetched (404) fails the task with
+    :class:`~airflow_provider_cloud.exceptions.NotFoundError` when it was asked for by ``file_id``. For events,
+    the default ``skip_missing=None`` skips it with a warning instead: a delete after the batch's last event is
+    not in the batch, and failing would make every retry of the batch fail too.
+
+    :param conn_id: the Kloudless connection id. (templated)
+    :param account_id: the account (default: the connection's, else ``me``). (templated)
+    :param destination: a folder (ending with ``/``) or a file path, local or any ObjectStoragePath URL. (templated)
+    :param file_id: a file id, or a list of them, instead of ``events``. (templated)
+    :param events: the sensor's XCom value or its ``events`` list, instead of ``file_id``. (templated)
+    :param event_types: event types that make a file wanted (default ``("add", "update")``; ``None``: every
+        type but ``delete``).
+    :param name_pattern: a glob, or several, the file name must match, e.g. ``"*.csv"`` (any case).
+    :param mime_types: globs the file's mime type must match, e.g. ``["text/csv", "application/vnd.ms-excel"]``.
+    :param max_files: the most files one run downloads (default 100).
+    :param truncate: download the first ``max_files`` files when more match, instead of failing.
+    :param skip_missing: skip files that are gone (404) instead of failing; default: skip for ``events``,
+        fail for ``file_id``.
+    """
+
+    template_fields: Sequence[str] = ("conn_id", "account_id", "destination", "file_id", "events")
+    template_fields_renderers = {"events": "json"}
+    ui_color = "#f0e4d8"
+
+    def __init__(
+        self,
+        *,
+        destination: str | ObjectStoragePath,
+        conn_id: str = KloudlessHook.default_conn_name,
+        account_id: str | int | None = None,
+        file_id: str | Sequence[str] | None = None,
+        events: Any = None,
+        event_types: str | Iterable[str] | None = DEFAULT_EVENT_TYPES,
+        name_pattern: str | Iterable[str] | None = None,
+        mime_types: str | Iterable[str] | None = None,
+        max_files: int = DEFAULT_MAX_FILES,
+        truncate: bool = False,
+        skip_missing: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (file_id is None) == (events is None):
+            raise ValueError("give exactly one of file_id= or events=")
+        if isinstance(max_files, bool) or not isinstance(max_files, int) or max_files < 1:
+            raise ValueError(f"max_files must be a positive integer, got {max_files!r}")
+        self.conn_id = conn_id
+        self.account_id = account_id
+        self.destination = destination
+        self.file_id = file_id
+        self.events = events
+        self.file_filter = FileFilter.build(event_types, name_pattern, mime_types)
+        self.max_files = max_files
+        self.truncate = truncate
+        self.skip_missing = skip_missing
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        hook = KloudlessHook(self.conn_id, account_id=None if _is_unset(self.account_id) else self.account_id)
+        try:
+            by_events = self.file_id is None
+            files = self._bounded(self._from_events() if by_events else self._from_ids(hook))
+            targets = self._targets(files)
+            skip_missing = by_events if self.skip_missing is None else self.skip_missing
+            results: list[dict[str, Any]] = []
+            for ref, target in zip(files, targets, strict=True):
+                try:
+                    done = hook.download_file(ref.file_id, target)
+                except NotFoundError:
+                    if not skip_missing:
+                        raise
+                    self.log.warning("Kloudless file %s (%s) is gone: skipped", ref.file_id, ref.name)
+                    continue
+                results.append(
+                    {"file_id": ref.file_id, "name": ref.name, "path": done["path"], "size": done["size"]}
+                )
+        finally:
+            hook.close()
+        self.log.info(
+            "Downloaded %d Kloudless files (%d bytes)", len(results), sum(r["size"] for r in results)
+        )
+        if self.do_xcom_push:
+            context["ti"].xcom_push(key=PATHS_XCOM_KEY, value=[r["path"] for r in results])
+        return results
+
+    def _from_events(self) -> list[FileRef]:
+        events = events_from(self.events)
+        selection = select_files(events, self.file_filter)
+        self.log.info(
+            "%d files to download from %d events; left out: %s",
+            len(selection.files),
+            len(events),
+            ", ".join(f"{reason} {n}" for reason, n in sorted(selection.skipped.items())) or "none",
+        )
+        return selection.files
+
+    def _from_ids(self, hook: KloudlessHook) -> list[FileRef]:
+        refs: list[FileRef] = []
+        for file_id in _file_ids(self.file_id or []):
+            metadata = hook.get_file_metadata(file_id)  # NotFoundError names the file and the account
+            if metadata.get("type") == "folder":
+                raise ValueError(f"Kloudless item {file_id!r} is a folder, not a file")
+            mime_type = metadata.get("mime_type")
+            refs.append(FileRef(file_id, str(metadata.get("name") or ""), mime_type and str(mime_type)))
+        return refs
+
+    def _bounded(self, files: list[FileRef]) -> list[FileRef]:
+        if len(files) <= self.max_files:
+            return files
+        if not self.truncate:
+            raise AirflowException(
+                f"{self.task_id}: {len(files)} files match, more than max_files={self.max_files}; nothing was "
+                "downloaded. Raise max_files (or lower the sensor's max_events), or set truncate=True to "
+                "download only the first ones"
+            )
+        left_out = files[self.max_files :]
+        self.log.warning(
+            "%d files match, more than max_files=%d: leaving out %s",
+            len(files),
+            self.max_files,
+            ", ".join(f"{ref.file_id} ({ref.name})" for ref in left_out),
+        )
+        return files[: self.max_files]
+
+    def _targets(self, files: list[FileRef]) -> list[ObjectStoragePath]:
+        """Return each file's destination path (see the class docstring for folder and file destinations)."""
+        destination = self.destination
+        if _is_unset(destination):
+            raise ValueError(
+                f"{self.task_id}: destination= is empty; give a folder ending with '/' or a path"
+            )
+        if isinstance(destination, str):
+            destination = destination.strip()
+            named_folder = destination.endswith(("/", os.sep))
+        else:
+            named_folder = False
+        base = as_storage_path(destination)
+        folder = named_folder or (base.fs.isdir(base.path) and not base.fs.isfile(base.path))
+        if folder:
+            return [base / name for name in unique_file_names(files)]
+        if len(files) > 1:
+            raise ValueError(
+                f"{self.task_id}: destination {base} is one file but {len(files)} files are to be downloaded; "
+                "end it with '/' to make it a folder"
+            )
+        return [base] * len(files)
+
+
+class KloudlessUploadFileOperator(BaseOperator):
+    """
+    Upload one file (a local path or any ObjectStoragePath URL) into a Kloudless folder.
+
+    The bytes are streamed as they are. Without ``overwrite`` a file of the same name in that folder fails the
+    task with :class:`~airflow_provider_cloud.exceptions.ConflictError`; with it the file is replaced (an
+    ``update`` event) and keeps its id, so a retried task does not fail on its own first attempt's upload.
+
+    Returns ``{"file_id", "name", "size", "path"}``: the new file's id, name and size, and its Kloudless path
+    (e.g. ``/reports/out.csv``).
+
+    :param source: the file to upload. (templated)
+    :param conn_id: the Kloudless connection id. (templated)
+    :param account_id: the account (default: the connection's, else ``me``). (templated)
+    :param parent_id: the id of the folder to upload into (default ``root``). (templated)
+    :param name: the name in Kloudless (default: the source's file name). (templated)
+    :param overwrite: replace a file of the same name.
+    """
+
+    template_fields: Sequence[str] = ("conn_id", "account_id", "source", "parent_id", "name")
+    ui_color = "#f0e4d8"
+
+    def __init__(
+        self,
+        *,
+        source: str | ObjectStoragePath,
+        conn_id: str = KloudlessHook.default_conn_name,
+        account_id: str | int | None = None,
+        parent_id: str = ROOT_FOLDER,
+        name: str | None = None,
+        overwrite: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.source = source
+        self.conn_id = conn_id
+        self.account_id = account_id
+        self.parent_id = parent_id
+        self.name = name
+        self.overwrite = overwrite
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        if _is_unset(self.source):
+            raise ValueError(f"{self.task_id}: source= is empty; give the file to upload")
+        source = self.source.strip() if isinstance(self.source, str) else self.source
+        parent_id = ROOT_FOLDER if _is_unset(self.parent_id) else str(self.parent_id).strip()
+        name = None if _is_unset(self.name) else str(self.name).strip()
+        hook = KloudlessHook(self.conn_id, account_id=None if _is_unset(self.account_id) else self.account_id)
+        try:
+            metadata = hook.upload_file(source, parent_id=parent_id, name=name, overwrite=self.overwrite)
+        finally:
+            hook.close()
+        return {
+            "file_id": str(metadata["id"]),
+            "name": metadata.get("name"),
+            "size": metadata.get("size"),
+            "path": metadata.get("path"),
+        }
