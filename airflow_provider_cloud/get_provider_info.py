@@ -214,7 +214,13 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "CloudTables",
                 "python-modules": ["airflow_provider_cloud.operators.cloudtables"],
             },
-            {"integration-name": "Kloudless", "python-modules": ["airflow_provider_cloud.operators.cursor"]},
+            {
+                "integration-name": "Kloudless",
+                "python-modules": [
+                    "airflow_provider_cloud.operators.cursor",
+                    "airflow_provider_cloud.operators.kloudless",
+                ],
+            },
         ],
         "sensors": [
             {"integration-name": "Kloudless", "python-modules": ["airflow_provider_cloud.sensors.kloudless"]},
