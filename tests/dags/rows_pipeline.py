@@ -78,7 +78,8 @@ def rows_pipeline():
 
     cursor = read_cursor()
     import_rows >> cursor >> export_rows >> cleanup_rows
-    summarize(import_rows.output, export_rows.output, cleanup_rows.output)
+    # XComArgs: resolved to the upstream return values when the task runs
+    summarize(import_rows.output, export_rows.output, cleanup_rows.output)  # type: ignore[arg-type]
 
 
 rows_pipeline()
