@@ -410,15 +410,21 @@ class _CsvParser:
         self._check_types(columns)
         yield _READY
 
+        yield from self._records(pending, tap, columns)
+
+    def _records(
+        self, rows: Iterator[tuple[int, list[str] | csv.Error]], tap: _LineTap, columns: tuple[str, ...]
+    ) -> Iterator[Record]:
+        """Turn parsed rows into records (the hot loop, kept small and apart)."""
+        source = self.source
         converters = self._converters(columns)
         width = len(columns)
-        encoding = self.options.encoding
-        for line, fields in pending:
+        for line, fields in rows:
             if isinstance(fields, csv.Error):
                 yield Record(line, None, _bad(self._reason(fields), source, line), tap.take())
                 continue
             if tap.undecodable is not None:
-                reason = _undecodable_reason(tap.undecodable, encoding)
+                reason = _undecodable_reason(tap.undecodable, self.options.encoding)
                 yield Record(line, None, _bad(reason, source, line), tap.take())
                 continue
             if len(fields) != width:
@@ -601,7 +607,10 @@ class _JsonArrayParser:
             except json.JSONDecodeError as error:
                 unterminated = error.msg.startswith("Unterminated string")
                 near_end = error.pos >= len(self._buf) - _TAIL_SLACK
-                if (unterminated or near_end) and self._read_more():
+                if (unterminated or near_end) and not self._eof:
+                    # Read on and decode again (at the end of the file, that gives the final error
+                    # with positions in the current, possibly compacted, buffer).
+                    self._read_more()
                     continue
                 tail = self._buf[error.pos :]
                 if unterminated or _PARTIAL_TOKEN.fullmatch(tail):

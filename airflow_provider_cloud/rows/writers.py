@@ -239,12 +239,20 @@ def _write_csv(
     header = shape.columns
     if header is not None and options.header:
         _write_csv_row(writer, header, destination, 0)
-    header = header or []
-    null = options.null_value
+    count = _write_csv_rows(writer, sink, iterator, header or [], shape, options.null_value)
+    sink.flush()
+    return count
+
+
+def _write_csv_rows(
+    writer: Any, sink: _TextSink, rows: Iterator[Any], header: list[str], shape: _Shape, null: str
+) -> int:
+    """Write the data rows (the hot loop, kept small and apart)."""
     plain = _PLAIN_CELLS
     check = shape.check
+    destination = shape.destination
     count = 0
-    for count, row in enumerate(iterator, start=1):
+    for count, row in enumerate(rows, start=1):
         checked = check(count, row)
         try:
             cells = [v if type(v) in plain else _csv_cell(v, null) for v in map(checked.get, header)]
@@ -253,7 +261,6 @@ def _write_csv(
         _write_csv_row(writer, cells, destination, count)
         if not count & 1023:
             sink.flush_if_full()
-    sink.flush()
     return count
 
 

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from airflow_provider_cloud.rows import ProgressLogger, batched, format_duration
+
+
+def test_batched_sizes():
+    assert list(batched(range(7), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert list(batched(range(6), 3)) == [[0, 1, 2], [3, 4, 5]]
+    assert list(batched([], 3)) == []
+    assert list(batched("ab", 1)) == [["a"], ["b"]]
+
+
+def test_batched_is_lazy():
+    pulled = []
+
+    def source():
+        for i in range(100):
+            pulled.append(i)
+            yield i
+
+    batches = batched(source(), 10)
+    assert pulled == []
+    assert next(batches) == list(range(10))
+    assert pulled == list(range(10))
+
+
+@pytest.mark.parametrize(
+    ("size", "error"), [(0, ValueError), (-1, ValueError), (2.0, TypeError), (True, TypeError)]
+)
+def test_batched_checks_size_at_once(size, error):
+    with pytest.raises(error):
+        batched([1, 2], size)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+LOGGER = "airflow_provider_cloud.tests.progress"
+
+
+def test_progress_logs_at_most_every_interval_with_rate_and_eta(caplog):
+    clock = FakeClock()
+    progress = ProgressLogger(logging.getLogger(LOGGER), total=10_000, every_seconds=10, clock=clock)
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        clock.now += 5
+        progress.update(500)
+        assert caplog.records == []
+        clock.now += 5
+        progress.update(1500)
+        clock.now += 1
+        progress.update(100)
+        clock.now += 9
+        progress.update(400)
+        progress.finish()
+        progress.finish()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "2,000 of 10,000 rows done (20.0%), 200 rows/s, ETA 40s",
+        "2,500 of 10,000 rows done (25.0%), 125 rows/s, ETA 1m00s",
+        "Finished: 2,500 rows in 20s, 125 rows/s",
+    ]
+    assert caplog.records[0].args == ("2,000", "10,000", "rows", 20.0, "200", "rows", "40s")
+
+
+def test_progress_without_total(caplog):
+    clock = FakeClock()
+    progress = ProgressLogger(logging.getLogger(LOGGER), what="events", every_seconds=1, clock=clock)
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        clock.now += 2
+        progress.update(3)
+    assert [r.getMessage() for r in caplog.records] == ["3 events done, 2 events/s"]
+    assert progress.eta() is None
+    assert progress.done == 3
+
+
+def test_progress_eta_and_rate_edges():
+    clock = FakeClock()
+    progress = ProgressLogger(logging.getLogger(LOGGER), total=10, clock=clock)
+    assert progress.rate() == 0.0
+    assert progress.eta() is None
+    progress.update(10)
+    assert progress.eta() == 0.0
+    clock.now += 4
+    assert progress.rate() == 2.5
+    assert progress.elapsed == 4
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0, "0s"), (44.6, "45s"), (185, "3m05s"), (7620, "2h07m"), (-3, "0s")]
+)
+def test_format_duration(seconds, text):
+    assert format_duration(seconds) == text
+
+
+def test_progress_argument_checks():
+    with pytest.raises(ValueError, match="every_seconds"):
+        ProgressLogger(logging.getLogger(LOGGER), every_seconds=-1)
+    with pytest.raises(ValueError, match="total"):
+        ProgressLogger(logging.getLogger(LOGGER), total=-5)
