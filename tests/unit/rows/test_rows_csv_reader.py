@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+from typing import Any
 
 import pytest
 
@@ -14,9 +15,9 @@ def read_all(url, **kwargs) -> list[Record]:
         return list(reader)
 
 
-def good(records: list[Record]) -> list[dict]:
+def good(records: list[Record]) -> list[dict[str, Any]]:
     assert all(r.ok for r in records), [r.error for r in records if not r.ok]
-    return [r.data for r in records]
+    return [r.data for r in records if r.data is not None]
 
 
 def test_reads_typed_rows_with_line_numbers(any_dir):
@@ -113,6 +114,7 @@ def test_malformed_lines_are_error_records_and_reading_continues(file_dir):
     assert str(records[3].error).startswith(f"{url}, line 5: malformed CSV: ")
     assert records[3].raw == '"x"y,7'
     assert records[4].data == {"a": 8, "b": 9}
+    assert records[5].error is not None
     assert records[5].error.line == 7
     assert "never closed" in str(records[5].error)
     assert records[5].raw == '10,"never closed\n11,12'
@@ -177,6 +179,7 @@ def test_types_mapping_converts_and_reports_file_line_column(file_dir):
     records = read_all(url, types=types)
     assert records[0].data == {"id": 7, "zip": "02134", "price": 3.0, "flag": True}
     assert str(records[1].error) == f"{url}, line 3, column 'id': 'x1' is not an integer"
+    assert records[1].error is not None
     assert records[1].error.column == "id"
     assert records[1].data == {"id": "x1", "zip": "1", "price": "2", "flag": "no"}
     assert records[1].raw == "x1,1,2,no"

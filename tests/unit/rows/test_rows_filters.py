@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 
 from airflow_provider_cloud.rows import OPS, Filter, matches_all, parse_filters
 
-ROWS = {
+ROWS: dict[str, dict[str, Any]] = {
     "ann": {
         "name": "Ann",
         "age": 31,
@@ -134,7 +135,7 @@ def test_parse_errors(where, error, message):
 
 
 def test_unknown_operator_is_reported_when_columns_are_known():
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError, match="no column 'age__le'") as caught:
         parse_filters({"age__le": 3}, columns=["age", "name"])
     message = str(caught.value)
     assert "no column 'age__le' (the columns are 'age', 'name')" in message
@@ -157,6 +158,6 @@ def test_filter_validates_operator_directly():
 
 
 def test_aware_and_naive_datetimes_do_not_match_instead_of_failing():
-    row = {"at": datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)}
+    row = {"at": datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)}
     assert not Filter("at", "lt", datetime.datetime(2025, 1, 1)).matches(row)
     assert Filter("at", "lt", "2025-01-01T00:00:00+00:00").matches(row)

@@ -6,8 +6,7 @@ import json
 import pytest
 
 from airflow_provider_cloud.exceptions import RowDataError
-from airflow_provider_cloud.rows import Record, iter_inline_rows, read_records
-from airflow_provider_cloud.rows import readers as readers_module
+from airflow_provider_cloud.rows import Record, iter_inline_rows, read_records, readers as readers_module
 from tests.unit.rows.rows_helpers import put
 
 
@@ -200,7 +199,7 @@ def test_json_invalid(file_dir, content, reason):
 
 def test_json_invalid_syntax_does_not_read_the_rest_of_a_large_file(file_dir, monkeypatch):
     monkeypatch.setattr(readers_module, "JSON_CHUNK_CHARS", 1024)
-    body = '[{"a" 1},' + ",".join('{"a": %d}' % i for i in range(200_000)) + "]"
+    body = '[{"a" 1},' + ",".join(f'{{"a": {i}}}' for i in range(200_000)) + "]"
     url = put(f"{file_dir}/big.json", body)
     reader = read_records(url)
     parser_reads = []
@@ -239,7 +238,7 @@ def test_json_gz(any_dir):
 
 def test_inline_rows():
     records = list(
-        iter_inline_rows([{"n": "1"}, {"n": "x"}, ["not", "a", "mapping"], {"m": 5}], types={"n": "integer"})
+        iter_inline_rows([{"n": "1"}, {"n": "x"}, ["not", "a", "mapping"], {"m": 5}], types={"n": "integer"})  # type: ignore[list-item]
     )
     assert [r.line for r in records] == [1, 2, 3, 4]
     assert records[0].data == {"n": 1}
@@ -263,4 +262,4 @@ def test_inline_rows_checks_arguments_at_once():
     with pytest.raises(ValueError, match="unknown column type 'nope'"):
         iter_inline_rows([], types={"a": "nope"})
     with pytest.raises(TypeError, match="iterable of mappings"):
-        iter_inline_rows({"a": 1})
+        iter_inline_rows({"a": 1})  # type: ignore[dict-item]

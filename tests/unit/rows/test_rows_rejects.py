@@ -14,6 +14,12 @@ class Boom(Exception):
     pass
 
 
+def reject_then_fail(rejects: RejectsWriter) -> None:
+    with rejects:
+        rejects.reject(RowDataError("bad", source="in.csv", line=2))
+        raise Boom("too many bad rows")
+
+
 def test_no_rejects_no_file(any_dir):
     with RejectsWriter(f"{any_dir}/rejects.jsonl") as rejects:
         pass
@@ -75,17 +81,15 @@ def test_reject_by_error_with_odd_values_and_gzip(file_dir):
 
 def test_kept_when_the_import_fails(file_dir):
     url = f"{file_dir}/rejects.jsonl"
-    with pytest.raises(Boom), RejectsWriter(url) as rejects:
-        rejects.reject(RowDataError("bad", source="in.csv", line=2))
-        raise Boom("too many bad rows")
+    with pytest.raises(Boom):
+        reject_then_fail(RejectsWriter(url))
     assert json.loads(get(url))["reason"] == "bad"
 
 
 def test_discarded_when_the_import_fails_if_asked(file_dir):
     url = f"{file_dir}/rejects.jsonl"
-    with pytest.raises(Boom), RejectsWriter(url, keep_on_error=False) as rejects:
-        rejects.reject(RowDataError("bad", source="in.csv", line=2))
-        raise Boom("too many bad rows")
+    with pytest.raises(Boom):
+        reject_then_fail(RejectsWriter(url, keep_on_error=False))
     assert names_in(file_dir) == []
 
 
