@@ -9,7 +9,7 @@ task reads, for instance with :class:`~airflow_provider_cloud.operators.rows.Imp
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
@@ -33,8 +33,15 @@ if TYPE_CHECKING:
 
 #: The most files one download task fetches unless told otherwise (the sensor's default batch is 100 events).
 DEFAULT_MAX_FILES = 100
-#: The extra XCom key holding just the downloaded paths, ready for ``.expand(source=...)``.
-PATHS_XCOM_KEY = "paths"
+
+
+def file_path(result: Mapping[str, Any]) -> str:
+    """
+    Return the path of one download result: ``download.output.map(file_path)`` lists the downloaded paths.
+
+    Airflow maps only over a task's return value, not over other XCom keys, hence this helper.
+    """
+    return str(result["path"])
 
 
 def _is_unset(value: Any) -> bool:
@@ -69,14 +76,14 @@ class KloudlessDownloadFileOperator(BaseOperator):
     never sees a half-written file; an existing file is replaced.
 
     Returns, in the order of the events (or of ``file_id``), ``[{"file_id", "name", "path", "size"}, ...]`` with
-    ``path`` the destination URL as text (e.g. ``file:///data/in/new.csv``). The same paths alone are pushed
-    under the XCom key ``paths``, so that an import can be mapped over them::
+    ``path`` the destination URL as text (e.g. ``file:///data/in/new.csv``). To import each file, map the
+    import over the paths (:func:`file_path` picks the path out of one result)::
 
         download = KloudlessDownloadFileOperator(
             task_id="download", events=wait.output, name_pattern="*.csv", destination=base + "/{{ run_id }}/"
         )
         ImportRowsOperator.partial(task_id="import", conn_id="datasette", dataset="t").expand(
-            source=XComArg(download, key="paths")
+            source=download.output.map(file_path)
         )
 
     A batch with no matching file returns ``[]``; a task mapped over it is then skipped, so give the task that
@@ -165,8 +172,6 @@ class KloudlessDownloadFileOperator(BaseOperator):
         self.log.info(
             "Downloaded %d Kloudless files (%d bytes)", len(results), sum(r["size"] for r in results)
         )
-        if self.do_xcom_push:
-            context["ti"].xcom_push(key=PATHS_XCOM_KEY, value=[r["path"] for r in results])
         return results
 
     def _from_events(self) -> list[FileRef]:

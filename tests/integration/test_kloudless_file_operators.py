@@ -21,9 +21,9 @@ from airflow_provider_cloud.operators._kloudless_selection import (
     unique_file_names,
 )
 from airflow_provider_cloud.operators.kloudless import (
-    PATHS_XCOM_KEY,
     KloudlessDownloadFileOperator,
     KloudlessUploadFileOperator,
+    file_path,
 )
 from airflow_provider_cloud.rows.paths import as_storage_path
 from airflow_provider_cloud.sensors.kloudless import KloudlessEventsSensor
@@ -104,7 +104,7 @@ def test_download_by_id_into_a_local_folder(
         {"file_id": meta["id"], "name": "data.csv", "path": target.as_uri(), "size": len(content)}
     ]
     assert target.read_bytes() == content
-    assert pushed == {PATHS_XCOM_KEY: [target.as_uri()]}
+    assert pushed == {}  # nothing but the return value
     assert sorted(p.name for p in (tmp_path / "inbox").iterdir()) == ["data.csv"]  # no temporary left
 
 
@@ -205,7 +205,8 @@ def test_new_csv_files_from_the_sensor_xcom(busy_account, kloudless_conn_id, tmp
     ]
     assert read_bytes(result[1]["path"]) == b"id,total\n1,10\n2,20\n"  # once, at its latest version
     assert [r["size"] for r in result] == [14, 19, 14]
-    assert pushed[PATHS_XCOM_KEY] == [r["path"] for r in result]
+    assert [file_path(r) for r in result] == [r["path"] for r in result]
+    assert pushed == {}
 
 
 def test_the_events_list_json_text_and_python_text_are_read_alike(busy_account, kloudless_conn_id, tmp_path):
@@ -317,7 +318,7 @@ def test_no_events_or_no_match_returns_an_empty_list(kloudless_conn_id, tmp_path
     for events in ([], {"events": []}, "None", ""):
         result, pushed = run(download(kloudless_conn_id, f"{tmp_path}/", events=events))
         assert result == []
-        assert pushed == {PATHS_XCOM_KEY: []}
+        assert pushed == {}
     assert list(tmp_path.iterdir()) == []
 
 
