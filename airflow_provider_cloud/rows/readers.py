@@ -117,7 +117,8 @@ class RecordReader(Iterator[Record]):
         if isinstance(error, UnicodeDecodeError):
             after = f" (after line {self._last_line})" if self._last_line else ""
             return RowDataError(
-                f"the file is not valid {self._encoding} text{after}: {error.reason}", source=self.source
+                f"the file is not valid {_encoding_name(self._encoding)} text{after}: {error.reason}",
+                source=self.source,
             )
         if isinstance(error, gzip.BadGzipFile | zlib.error):
             return RowDataError(f"not valid gzip data: {error}", source=self.source)
@@ -588,9 +589,10 @@ class _JsonArrayParser:
             if not self._read_more():
                 return ""
 
-    def _truncated(self, where: str) -> RowDataError:
+    def _truncated(self, inside_element: bool = False) -> RowDataError:
+        where = "inside an element, " if inside_element else ""
         return RowDataError(
-            f"the JSON document is truncated: it ends {where} before the array is closed",
+            f"the JSON document is truncated: it ends {where}before the array is closed",
             source=self._source,
             line=self._line_at(len(self._buf)),
         )
@@ -614,7 +616,7 @@ class _JsonArrayParser:
                     continue
                 tail = self._buf[error.pos :]
                 if unterminated or _PARTIAL_TOKEN.fullmatch(tail):
-                    raise self._truncated("inside an element") from None
+                    raise self._truncated(inside_element=True) from None
                 raise self._invalid(error.msg, error.pos) from None
             if end == len(self._buf) and self._read_more():
                 continue
@@ -645,7 +647,7 @@ class _JsonArrayParser:
             return
         while True:
             if not char:
-                raise self._truncated("after an element")
+                raise self._truncated()
             line = self._line_at(self._pos)
             value, start, end = self._decode()
             self._pos = end
@@ -670,7 +672,7 @@ class _JsonArrayParser:
                 self._expect_end()
                 return
             if not char:
-                raise self._truncated("after an element")
+                raise self._truncated()
             raise self._invalid("expected ',' or ']' after an element", self._pos)
 
     def _expect_end(self) -> None:
