@@ -339,19 +339,25 @@ def test_export_refuses_a_filter_on_an_unknown_column(
 
 
 def test_failed_export_mid_way_leaves_the_old_file_and_no_temporary(
-    datasette_conn_id, fresh_table_name, people_table, tmp_path
+    datasette_conn_id, datasette_server, fresh_table_name, tmp_path
 ):
-    """A value the chosen encoding cannot hold fails after rows were streamed to the temporary file."""
+    """
+    A value the chosen encoding cannot hold, in the last page, fails the export after the first 300 kB were
+    written to the temporary file (the writer flushes every 1,024 rows once 256 K characters are buffered).
+    """
+    rows = [{"id": i, "note": f"{i:04d} " + "x" * 295} for i in range(1, 1_101)]
+    rows[-1]["note"] = "naïve"
+    create_table(datasette_server, fresh_table_name, rows)
     destination = tmp_path / "people.csv"
     destination.write_text("the previous export\n", encoding="utf-8")
 
-    with pytest.raises(RowDataError, match="cannot be encoded as ascii"):
+    with pytest.raises(RowDataError, match="'ï' cannot be encoded as ascii"):
         run(
             exporter(
                 datasette_conn_id,
                 fresh_table_name,
                 destination,
-                page_size=50,
+                page_size=100,
                 csv_options={"encoding": "ascii"},
             )
         )
