@@ -289,6 +289,8 @@ class ExportRowsOperator(BaseOperator):
     The file is streamed to a temporary name and moved into place at the end, so a failed export never
     leaves a half-written file at the destination. Returns ``{"path", "rows", "cursor"}``, where ``cursor``
     is the largest ``cursor_column`` value exported (or ``since`` again when nothing new was found).
+    With no rows to export, a CSV file still gets a header (``columns``, else the data set's columns).
+    Filters and columns are checked against the data set's columns, where the hook can list them.
 
     :param conn_id: connection of a service with a RowStore hook. (templated)
     :param dataset: the table or data set to read. (templated)
@@ -441,7 +443,8 @@ class CleanupRowsOperator(BaseOperator):
     """
     Delete the rows of a data set that match a filter, with a dry run and a safety limit.
 
-    Returns how many rows were deleted (or, with ``dry_run``, would be).
+    Returns how many rows were deleted (or, with ``dry_run``, would be). A filter on a column the data
+    set does not have is refused before anything is counted or deleted (where the hook can list columns).
 
     :param conn_id: connection of a service with a RowStore hook. (templated)
     :param dataset: the table or data set. (templated)
