@@ -112,13 +112,19 @@ class DatasetteHook(CloudApiHook):
 
     @cached_property
     def settings(self) -> dict[str, Any]:
-        """Return the server's settings; connection extras fill in when the server hides them."""
+        """
+        Return the server's settings; connection extras fill in only what the server hides.
+
+        What the server reports wins over an extra: an extra above the server's real limit would get
+        every first batch refused, and one below it would slow writes for no reason (``batch_size`` is the
+        way to send smaller batches).
+        """
         try:
             settings = dict(self.request_json("GET", "/-/settings.json") or {})
         except (NotFoundError, PermissionDeniedError):
             settings = {}
         for name in ("max_insert_rows", "max_post_body_bytes", "max_returned_rows"):
-            if self.extras.get(name) not in (None, ""):
+            if settings.get(name) in (None, "") and self.extras.get(name) not in (None, ""):
                 settings[name] = int(self.extras[name])
         return settings
 

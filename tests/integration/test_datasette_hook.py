@@ -1,6 +1,6 @@
 """
-DatasetteHook against a real Datasette 1.0a41 (the session server of the testing kit, plus two servers
-with other settings).
+DatasetteHook against a real Datasette 1.0a41 (the session server of the testing kit, plus one server
+with a small body limit and a large row limit).
 
 Every test works on its own table. What lands in the database is checked through the hook and, where
 it matters, by reading the database file directly (``DatasetteServer.sql``), which bypasses the API.
@@ -9,6 +9,7 @@ it matters, by reading the database file directly (``DatasetteServer.sql``), whi
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import time
 from collections.abc import Iterator
@@ -37,11 +38,17 @@ _conn_numbers = itertools.count(1)
 
 
 def new_hook(
-    server: DatasetteServer, monkeypatch: pytest.MonkeyPatch, *, token: str | None = None
+    server: DatasetteServer,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    token: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> DatasetteHook:
     """Return a hook on a connection of its own, defined through an ``AIRFLOW_CONN_...`` variable."""
     conn_id = f"ds_hook_test_{next(_conn_numbers)}"
-    monkeypatch.setenv(*server.env_var(conn_id, token=token))
+    connection = server.connection_dict(token=token)
+    connection["extra"].update(extra or {})
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
     hook = DatasetteHook(conn_id)
     assert hook.connection.host == server.url  # resolved now; cached on the hook afterwards
     return hook
@@ -49,8 +56,10 @@ def new_hook(
 
 @pytest.fixture
 def make_hook(monkeypatch: pytest.MonkeyPatch) -> Any:
-    def make(server: DatasetteServer, *, token: str | None = None) -> DatasetteHook:
-        return new_hook(server, monkeypatch, token=token)
+    def make(
+        server: DatasetteServer, *, token: str | None = None, extra: dict[str, Any] | None = None
+    ) -> DatasetteHook:
+        return new_hook(server, monkeypatch, token=token, extra=extra)
 
     return make
 
@@ -75,6 +84,18 @@ def record_responses(hook: DatasetteHook) -> list[tuple[str, str, int]]:
 
     hook.session.hooks["response"].append(on_response)
     return seen
+
+
+def record_bodies(hook: DatasetteHook) -> list[int]:
+    """Return a list that fills with the body size of every write request the hook sends."""
+    sizes: list[int] = []
+
+    def on_response(response: Any, *args: Any, **kwargs: Any) -> None:
+        if response.request.method == "POST" and response.request.body:
+            sizes.append(len(response.request.body))
+
+    hook.session.hooks["response"].append(on_response)
+    return sizes
 
 
 def no_sleep(hook: DatasetteHook) -> list[float]:
@@ -108,7 +129,8 @@ def test_test_connection_names_the_actor_and_the_version(hook: DatasetteHook) ->
 def test_wrong_token_fails_at_once_with_a_clear_401(
     make_hook: Any, datasette_server: DatasetteServer
 ) -> None:
-    wrong = DatasetteServer(secret="not-the-secret-of-the-server").create_token()
+    good = datasette_server.token
+    wrong = good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")  # signature no longer matches
     hook = make_hook(datasette_server, token=wrong)
     seen, waits = record_responses(hook), no_sleep(hook)
 
@@ -310,7 +332,11 @@ def test_failed_batch_names_its_rows_when_they_are_not_consecutive(
     hook: DatasetteHook, fresh_table_name: str
 ) -> None:
     hook.write_rows(fresh_table_name, [{"id": 1, "name": "Ada", "score": 1.0}], key="id", create=True)
-    rows = [{"id": 10, "name": "x"}, {"id": 11, "score": 2.0}, {"id": 1, "name": "again"}]
+    rows: list[dict[str, Any]] = [
+        {"id": 10, "name": "x"},
+        {"id": 11, "score": 2.0},
+        {"id": 1, "name": "again"},
+    ]
 
     with pytest.raises(BadRequestError) as caught:
         hook.write_rows(fresh_table_name, rows, mode="insert")
@@ -345,15 +371,15 @@ def test_interleaved_column_sets_keep_write_order(
     hook: DatasetteHook, datasette_server: DatasetteServer, fresh_table_name: str
 ) -> None:
     table = fresh_table_name
-    base = [{"id": k, "name": f"base {k}", "score": 0.0} for k in range(50)]
+    base: list[dict[str, Any]] = [{"id": k, "name": f"base {k}", "score": 0.0} for k in range(50)]
     hook.write_rows(table, base, key="id", create=True)
     shapes = [("name",), ("score",), ("name", "score")]
-    rows = [{"id": 1, "name": "a"}, {"id": 1, "score": 2.0}, {"id": 1, "name": "b"}]
+    rows: list[dict[str, Any]] = [{"id": 1, "name": "a"}, {"id": 1, "score": 2.0}, {"id": 1, "name": "b"}]
     rows += [{"id": 2, "score": 3.0}, {"id": 2, "name": "c", "score": 4.0}, {"id": 2, "score": 5.0}]
     for i in range(600):
         values = {"name": f"w{i}", "score": float(i)}
         rows.append({"id": 3 + (i * 7) % 47, **{c: values[c] for c in shapes[i % 3]}})
-    expected = {row["id"]: dict(row) for row in base}
+    expected: dict[int, dict[str, Any]] = {row["id"]: dict(row) for row in base}
     for row in rows:
         expected[row["id"]].update(row)
 
@@ -417,37 +443,43 @@ def test_awkward_table_names_and_key_values(
 # -- body size and batch limits -----------------------------------------------------------------------------
 
 
+BODY_LIMIT = 30_000
+
+
 @pytest.fixture(scope="module")
-def small_body_server(datasette_server_factory: Any) -> DatasetteServer:
-    server: DatasetteServer = datasette_server_factory(settings={"max_post_body_bytes": 20_000})
+def tuned_server(datasette_server_factory: Any) -> DatasetteServer:
+    """A server allowing 1000 rows per write, in request bodies of at most 30,000 bytes."""
+    settings = {"max_insert_rows": 1000, "max_post_body_bytes": BODY_LIMIT}
+    server: DatasetteServer = datasette_server_factory(settings=settings)
     return server
 
 
 def wide_rows(count: int) -> list[dict[str, Any]]:
-    return [{"id": i, "text": f"{i:04d}" + "x" * 900} for i in range(1, count + 1)]
+    return [{"id": i, "text": f"{i:04d}" + "x" * 900} for i in range(1, count + 1)]  # ~920 bytes of JSON each
 
 
 def test_batches_are_planned_under_the_body_limit(
-    make_hook: Any, small_body_server: DatasetteServer, fresh_table_name: str
+    make_hook: Any, tuned_server: DatasetteServer, fresh_table_name: str
 ) -> None:
-    hook = make_hook(small_body_server)
-    seen = record_responses(hook)
+    hook = make_hook(tuned_server)
+    seen, sizes = record_responses(hook), record_bodies(hook)
     rows = wide_rows(300)
 
     result = hook.write_rows(fresh_table_name, rows, key="id", create=True)
 
-    assert hook.max_post_body_bytes == 20_000
+    assert hook.max_post_body_bytes == BODY_LIMIT
     assert result.rows == 300
-    assert result.batches > math.ceil(300 / 100)  # split by size, not by row count
+    assert result.batches >= math.ceil(300 * 920 / BODY_LIMIT)  # split by size: 1000 rows are allowed
     writes = [status for method, path, status in seen if path.endswith("/-/upsert")]
     assert writes == [200] * result.batches  # planned under the limit: no 413 on the way
-    assert stored(small_body_server, fresh_table_name) == rows
+    assert max(sizes) <= BODY_LIMIT
+    assert stored(tuned_server, fresh_table_name) == rows
 
 
 def test_a_413_halves_the_batch_until_it_fits(
-    make_hook: Any, small_body_server: DatasetteServer, fresh_table_name: str
+    make_hook: Any, tuned_server: DatasetteServer, fresh_table_name: str
 ) -> None:
-    hook = make_hook(small_body_server)
+    hook = make_hook(tuned_server)
     hook.create_table(fresh_table_name, {"id": "integer", "text": "text"}, pk="id")
     hook.__dict__["max_post_body_bytes"] = 10_000_000  # as if the server's settings were not readable
     seen = record_responses(hook)
@@ -457,30 +489,29 @@ def test_a_413_halves_the_batch_until_it_fits(
 
     assert result.rows == 250
     assert any(status == 413 for _, _, status in seen)
-    assert stored(small_body_server, fresh_table_name) == rows
+    assert stored(tuned_server, fresh_table_name) == rows
 
 
 def test_a_row_over_the_body_limit_is_a_row_error(
-    make_hook: Any, small_body_server: DatasetteServer, fresh_table_name: str
+    make_hook: Any, tuned_server: DatasetteServer, fresh_table_name: str
 ) -> None:
-    hook = make_hook(small_body_server)
+    hook = make_hook(tuned_server)
     hook.create_table(fresh_table_name, {"id": "integer", "text": "text", "other": "text"}, pk="id")
-    rows = [{"id": 1, "text": "small"}, {"id": 2, "other": "b"}, {"id": 3, "text": "x" * 30_000}]
+    rows = [{"id": 1, "text": "small"}, {"id": 2, "other": "b"}, {"id": 3, "text": "x" * 40_000}]
 
     with pytest.raises(RowDataError) as caught:
         hook.write_rows(fresh_table_name, rows)
 
     assert caught.value.line == 3  # rows 1 and 3 share a batch: the position is the row's own
-    assert "over the server's body limit of 20000" in str(caught.value)
+    assert f"over the server's body limit of {BODY_LIMIT}" in str(caught.value)
 
 
 def test_batches_follow_the_servers_max_insert_rows(
-    datasette_server_factory: Any, make_hook: Any, fresh_table_name: str
+    make_hook: Any, tuned_server: DatasetteServer, fresh_table_name: str
 ) -> None:
-    server = datasette_server_factory(settings={"max_insert_rows": 1000})
-    hook = make_hook(server)
+    hook = make_hook(tuned_server)
     seen = record_responses(hook)
-    rows = [{"id": i, "v": f"v{i}"} for i in range(1, 2501)]
+    rows = [{"id": i, "v": i % 10} for i in range(1, 2501)]  # 1000 of them fit in the body limit
 
     result = hook.write_rows(fresh_table_name, rows, key="id", create=True)
 
@@ -488,7 +519,7 @@ def test_batches_follow_the_servers_max_insert_rows(
     assert (result.rows, result.batches) == (2500, 3)
     writes = [status for method, path, status in seen if path.endswith("/-/upsert")]
     assert writes == [200, 200, 200]
-    assert stored(server, fresh_table_name) == rows
+    assert stored(tuned_server, fresh_table_name) == rows
 
 
 def test_max_insert_rows_is_learned_from_the_error(
@@ -509,9 +540,33 @@ def test_max_insert_rows_is_learned_from_the_error(
     assert stored(datasette_server, fresh_table_name) == rows
 
 
+def test_settings_extras_fill_in_only_what_the_server_hides(
+    make_hook: Any,
+    module_hook: DatasetteHook,
+    restricted_hook: DatasetteHook,
+    datasette_server: DatasetteServer,
+    fresh_table_name: str,
+) -> None:
+    extra = {"max_insert_rows": 500}
+    readable = make_hook(datasette_server, extra=extra)
+    assert readable.max_insert_rows == 100  # the server's own setting wins
+
+    # this token may not read /-/settings.json: the extra fills in, and the server corrects it
+    hidden = make_hook(datasette_server, token=restricted_hook.connection.password, extra=extra)
+    module_hook.create_table(fresh_table_name, {"id": "integer", "v": "text"}, pk="id")
+    assert hidden.max_insert_rows == 500
+    rows = [{"id": i, "v": f"v{i}"} for i in range(1, 701)]
+
+    result = hidden.write_rows(fresh_table_name, rows, mode="insert")
+
+    assert hidden.max_insert_rows == 100
+    assert (result.rows, result.batches) == (700, 7)
+    assert stored(datasette_server, fresh_table_name) == rows
+
+
 # -- filters ------------------------------------------------------------------------------------------------
 
-FILTER_ROWS = [
+FILTER_ROWS: list[dict[str, Any]] = [
     {"id": 1, "n": 1, "score": 0.5, "name": "Ada", "active": True},
     {"id": 2, "n": 2, "score": 1.5, "name": "ada lovelace", "active": False},
     {"id": 3, "n": 3, "score": 2.5, "name": "Grace_Hopper", "active": True},
@@ -586,10 +641,12 @@ def filter_table(
 
 
 @pytest.fixture(scope="module")
-def restricted_token(datasette_server: DatasetteServer) -> str:
-    """A token that may read and change rows, but not run SQL."""
+def restricted_hook(datasette_server: DatasetteServer) -> Iterator[DatasetteHook]:
+    """A hook whose token may read and change rows, but not run SQL."""
     actions = ("view-table", "insert-row", "delete-row", "update-row")
-    return datasette_server.create_token(restrictions=[(action,) for action in actions])
+    token = datasette_server.create_token(restrictions=[(action,) for action in actions])
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield new_hook(datasette_server, monkeypatch, token=token)
 
 
 @pytest.mark.parametrize("where", FILTER_CASES, ids=case_id)
@@ -631,15 +688,15 @@ def test_delete_rows_filter_in_one_sql_write(
 @pytest.mark.parametrize("where", FILTER_CASES, ids=case_id)
 def test_delete_rows_filter_row_by_row_without_sql(
     module_hook: DatasetteHook,
-    make_hook: Any,
+    restricted_hook: DatasetteHook,
     datasette_server: DatasetteServer,
-    restricted_token: str,
     fresh_table_name: str,
     where: dict[str, Any],
 ) -> None:
     rows = make_filter_table(module_hook, datasette_server, fresh_table_name)
     expected = expected_ids(rows, where)
-    hook = make_hook(datasette_server, token=restricted_token)
+    hook = restricted_hook
+    hook.session.hooks["response"].clear()
     seen = record_responses(hook)
 
     would = hook.delete_rows(fresh_table_name, where=where, dry_run=True)
@@ -654,16 +711,14 @@ def test_delete_rows_filter_row_by_row_without_sql(
 
 def test_delete_rows_in_a_rowid_table_without_sql(
     module_hook: DatasetteHook,
-    make_hook: Any,
+    restricted_hook: DatasetteHook,
     datasette_server: DatasetteServer,
-    restricted_token: str,
     fresh_table_name: str,
 ) -> None:
     module_hook.create_table(fresh_table_name, {"name": "text"})
     module_hook.write_rows(fresh_table_name, [{"name": n} for n in ("a", "b", "a", "c")], mode="insert")
-    hook = make_hook(datasette_server, token=restricted_token)
 
-    assert hook.delete_rows(fresh_table_name, where={"name": "a"}) == 2
+    assert restricted_hook.delete_rows(fresh_table_name, where={"name": "a"}) == 2
     assert datasette_server.sql(f'select rowid, name from "{fresh_table_name}"') == [
         {"rowid": 2, "name": "b"},
         {"rowid": 4, "name": "c"},
