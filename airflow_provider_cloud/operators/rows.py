@@ -363,7 +363,7 @@ class ExportRowsOperator(BaseOperator):
         if first is None and columns is None:
             # No rows: the first row cannot name the columns, so a CSV file gets the data set's
             # columns as its header (readers refuse a CSV file without one).
-            columns = table_columns
+            columns = table_columns if table_columns is not None else _dataset_columns(hook, self.dataset)
         summary = write_rows(
             self.destination,
             itertools.chain((first,), rows) if first is not None else rows,
@@ -382,21 +382,25 @@ class ExportRowsOperator(BaseOperator):
         return {"path": summary.path, "rows": summary.rows, "cursor": tracker.cursor}
 
 
+#: Connection types whose hooks turn filters into SQL without checking the columns first (see below).
+_SQL_FILTER_TYPES = frozenset({"datasette"})
+
+
 def _check_columns(
     hook: RowStore, dataset: str, where: Mapping[str, Any], named: Sequence[str]
 ) -> list[str] | None:
     """
-    Check that the columns ``where`` and ``named`` refer to exist, where the hook can list them.
+    Check that the columns ``where`` and ``named`` refer to exist; return the data set's columns.
 
-    Return the data set's columns (``None`` when the hook cannot tell). A filter on a column that
-    does not exist must not pass: SQLite reads an unknown double-quoted name as a text literal, so
-    Datasette would compare a constant (``"udpated_at" > 5`` is true for every row) instead of
-    failing. ``rowid`` is allowed, as every SQLite table without a declared key has it.
+    Only for hooks that build SQL from filters (Datasette): SQLite reads an unknown double-quoted name
+    as a text literal, so a misspelt column compares a constant (``"udpated_at" > 5`` is true for
+    every row) instead of failing. ``rowid`` is allowed, as every SQLite table without a declared key
+    has it. Other hooks resolve columns themselves (CloudTables also takes column ids) and refuse
+    unknown ones: for them nothing is checked here and ``None`` is returned.
     """
-    get_columns = getattr(hook, "get_columns", None)
-    if get_columns is None:
+    if getattr(hook, "conn_type", None) not in _SQL_FILTER_TYPES:
         return None
-    columns = list(get_columns(dataset))
+    columns = _dataset_columns(hook, dataset)
     if not columns:
         return None  # the hook could not tell
     allowed = [*columns, "rowid"]
@@ -410,6 +414,12 @@ def _check_columns(
             f"data set {dataset!r} has no column {unknown[0]!r} (its columns are {', '.join(map(repr, columns))})"
         )
     return columns
+
+
+def _dataset_columns(hook: RowStore, dataset: str) -> list[str] | None:
+    """Return the data set's columns, or ``None`` when the hook cannot list them."""
+    get_columns = getattr(hook, "get_columns", None)
+    return (list(get_columns(dataset)) or None) if get_columns is not None else None
 
 
 class _CursorTracker:
