@@ -346,12 +346,18 @@ class DatasetteHook(CloudApiHook):
         page_size: int | None = None,
         database: str | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Yield every row of a query, paging with LIMIT/OFFSET (give the query a stable ORDER BY)."""
+        """
+        Yield every row of a query, paging with LIMIT/OFFSET (give the query a stable ORDER BY).
+
+        The query is wrapped as a subquery: a trailing ``;`` is dropped and the closing parenthesis goes on
+        a line of its own, so SQL that :meth:`query` accepts (ending in ``;`` or a ``--`` comment) works here.
+        """
         size = min(page_size or self.max_page_size, self.max_page_size)
+        inner = sql.rstrip().rstrip(";").rstrip()
         offset = 0
         while True:
             page = self.query(
-                f"select * from ({sql}) limit {size} offset {offset}", params, database=database
+                f"select * from ({inner}\n) limit {size} offset {offset}", params, database=database
             )
             yield from page
             if len(page) < size:

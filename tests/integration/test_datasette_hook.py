@@ -808,10 +808,14 @@ def test_query_refuses_to_truncate(hook: DatasetteHook) -> None:
     assert "iter_query" in str(caught.value)
 
 
-def test_iter_query_pages_through_every_row(hook: DatasetteHook) -> None:
-    got = [row["x"] for row in hook.iter_query(COUNT_TO.format(n=2500) + " order by x")]
+@pytest.mark.parametrize("ending", ["", ";", " ;\n", "\n-- every row"])
+def test_iter_query_pages_through_every_row(hook: DatasetteHook, ending: str) -> None:
+    sql = COUNT_TO.format(n=2500) + " order by x" + ending
+
+    got = [row["x"] for row in hook.iter_query(sql)]
 
     assert got == list(range(1, 2501))
+    assert len(hook.query(sql.replace("2500", "3"))) == 3  # query() takes the same SQL
 
 
 def test_execute_write_update_and_delete_row(
