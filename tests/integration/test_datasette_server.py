@@ -111,9 +111,11 @@ def test_factory_server_applies_settings(big_batch_server, datasette_server, htt
 
 
 def test_expired_token_is_rejected(datasette_server, http):
-    token = datasette_server.create_token(expires_after=1)
+    # Minting runs a subprocess that may take seconds on a loaded machine: leave the token enough life
+    # to be seen fresh, then wait out its expiry (a functional wait, not a timing assertion).
+    token = datasette_server.create_token(expires_after=8)
     fresh = http.get(f"{datasette_server.url}/-/actor.json", headers=bearer(token), timeout=10)
-    time.sleep(2.1)  # functional wait: Datasette counts whole seconds since the token was made
+    time.sleep(9.1)
     expired = http.get(f"{datasette_server.url}/-/actor.json", headers=bearer(token), timeout=10)
 
     assert fresh.status_code == 200
