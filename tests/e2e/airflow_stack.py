@@ -39,8 +39,9 @@ trace: ``next_method`` and ``trigger_id`` are cleared when the task finishes, an
 
 Everything is bounded in time: every wait has a timeout, every request a socket timeout. :meth:`stop` (also
 run by ``__exit__`` and, for stacks still running at interpreter exit, by an ``atexit`` hook) sends SIGTERM to
-each process group, waits, sends SIGKILL, then kills any process left that carries the stack's id in its
-environment (``APC_E2E_STACK_ID``; task processes inherit it). Only 127.0.0.1 is used.
+each process group, waits, sends SIGKILL, then kills whatever is left of the process tree it saw before
+stopping and any process carrying the stack's id in its environment (``APC_E2E_STACK_ID``), which catches
+children that left their process group (see ``tests/e2e/processes.py``). Only 127.0.0.1 is used.
 """
 
 from __future__ import annotations
@@ -68,7 +69,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from tests.e2e.processes import ManagedProcess, kill_tagged_processes, start_process
+from tests.e2e.processes import (
+    ManagedProcess,
+    descendants,
+    kill_tagged_processes,
+    kill_unchanged,
+    start_process,
+)
 
 PROCESS_COMMANDS: dict[str, list[str]] = {
     "scheduler": ["scheduler", "--skip-serve-logs"],
@@ -175,6 +182,10 @@ class AirflowStack:
         self._env: dict[str, str] = {}
         self._seen_states: dict[tuple[str, str, str, int], set[str]] = {}
         self._started = False
+        self.timings: dict[str, float] = {}
+        """Seconds spent in each phase: ``migrate``, ``healthy``, ``dags_parsed``, ``stop``."""
+        self.swept_pids: list[int] = []
+        """Processes that outlived their process group and were killed by the environment-tag sweep."""
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -207,15 +218,23 @@ class AirflowStack:
         _live_stacks.add(self)
         _install_sigterm_handler()
         try:
+            clock = time.monotonic()
             self._prepare_home()
             self._migrate()
+            clock = self._lap("migrate", clock)
             for name, args in PROCESS_COMMANDS.items():
                 self.processes[name] = start_process(
-                    name, args, env=self._env, cwd=self.home, log_dir=self.home / "process-logs"
+                    name,
+                    [sys.executable, "-m", "airflow", *args],
+                    env=self._env,
+                    cwd=self.home,
+                    log_dir=self.home / "process-logs",
                 )
             self.wait_until_healthy(self.start_timeout)
+            clock = self._lap("healthy", clock)
             if self.expect_dag_ids:
                 self.wait_for_dags(self.expect_dag_ids, timeout=self.start_timeout)
+                self._lap("dags_parsed", clock)
         except BaseException:
             self.stop()
             raise
@@ -223,17 +242,26 @@ class AirflowStack:
 
     def stop(self) -> None:
         """Stop every process of the stack (SIGTERM, bounded wait, SIGKILL) and delete a temporary home."""
+        clock = time.monotonic()
+        tree = descendants([process.pid for process in self.processes.values() if not process.reaped])
         for process in self.processes.values():
             process.terminate()
-        deadline = time.monotonic() + self.stop_timeout
+        deadline = clock + self.stop_timeout
         for process in self.processes.values():
             process.wait_or_kill(max(0.1, deadline - time.monotonic()))
-        if self.stack_id:
-            kill_tagged_processes(STACK_ID_VAR, self.stack_id)
+        self.swept_pids += kill_unchanged(tree)
+        self.swept_pids += kill_tagged_processes(STACK_ID_VAR, self.stack_id)
         _live_stacks.discard(self)
         if self._started and not self.keep_home and self.home != Path() and self.home.exists():
             shutil.rmtree(self.home, ignore_errors=True)
+        if self._started:
+            self._lap("stop", clock)
         self._started = False
+
+    def _lap(self, phase: str, since: float) -> float:
+        now = time.monotonic()
+        self.timings[phase] = round(now - since, 1)
+        return now
 
     def _prepare_home(self) -> None:
         self.home = self._given_home or Path(tempfile.mkdtemp(prefix="apc-e2e-airflow-"))
@@ -471,6 +499,45 @@ class AirflowStack:
         self._record_states(dag_id, run_id)
         return state
 
+    def wait_for_deferral(
+        self, dag_id: str, run_id: str, task_id: str, *, map_index: int = -1, timeout: float = 180.0
+    ) -> TaskInstanceInfo:
+        """
+        Wait until a task instance is ``deferred`` and the deferral has settled; return the instance.
+
+        Settled means the scheduler has processed the executor's ``success`` event from the worker that
+        exited on ``defer()``. Only then is it safe to make the trigger fire (produce the event it waits
+        for): Airflow 3.3.2 fails a resumed task whose trigger fired before that event was processed, if the
+        task is already ``queued`` again (apache/airflow#67287, fixed after 3.3.2 by #68741) or ``running``
+        (#72716, open). The signal is the scheduler's log line for the event.
+        """
+        key = (dag_id, run_id, task_id, map_index)
+
+        def probe() -> TaskInstanceInfo | None:
+            self._record_states(dag_id, run_id)
+            name = task_id if map_index < 0 else f"{task_id}[{map_index}]"
+            info = self.task_instances(dag_id, run_id).get(name)
+            if info is None or info.state != "deferred":
+                if info is not None and info.state in ("success", "failed", "upstream_failed", "skipped"):
+                    raise _Finished(f"{name} of {dag_id} finished as {info.state} without staying deferred")
+                return None
+            ti_key = (
+                f"TaskInstanceKey(dag_id={dag_id!r}, task_id={task_id!r}, run_id={run_id!r}, "
+                f"try_number={info.try_number}, map_index={map_index})"
+            )
+            log = self.processes["scheduler"].log_path.read_text(errors="replace")
+            settled = any(
+                "Received executor event with state success" in line and ti_key in line
+                for line in log.splitlines()
+            )
+            return info if settled else None
+
+        try:
+            found: TaskInstanceInfo = self._poll(f"{key} to be deferred and settled", timeout, probe)
+        except _Finished as exc:
+            raise AirflowStackError(f"{exc}\n{self.diagnostics()}") from None
+        return found
+
     def _raw_task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         path = f"dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances"
         return list(self.api("GET", path, params={"limit": 1000}).get("task_instances", []))
@@ -545,6 +612,10 @@ class AirflowStack:
 
 class _ImportFailed(Exception):
     """A DAG import error: ends :meth:`AirflowStack.wait_for_dags` at once (not retried by ``_poll``)."""
+
+
+class _Finished(Exception):
+    """A task finished while :meth:`AirflowStack.wait_for_deferral` waited for it to defer."""
 
 
 def _q(part: str) -> str:

@@ -1,10 +1,10 @@
 """
 End-to-end: DAGs under a real scheduler, DAG processor, triggerer and API server (see ``airflow_stack``).
 
-One stack serves the whole module. The ``scenarios`` fixture starts every scenario at once (two manual runs,
-and an event in the Kloudless emulator once the asset watcher is polling), so they run side by side; each
-test then waits for and checks its own. Adding an example DAG: append its file to ``DAG_FILES``, its DAG id
-to ``DAG_IDS``, its connections to ``connections()``, and a test that triggers and checks it.
+One stack serves the whole module. The ``scenarios`` fixture unpauses every DAG and starts both manual runs,
+so the runs and the asset watcher's start-up overlap; each test then drives and checks its own scenario.
+Adding an example DAG: append its file to ``DAG_FILES``, its DAG id to ``DAG_IDS``, its connections to
+``connections()``, trigger it in ``scenarios`` and add a test that waits for and checks its run.
 """
 
 from __future__ import annotations
@@ -41,8 +41,7 @@ class Scenarios:
     stack: AirflowStack
     xcom_run_id: str
     deferrable_run_id: str
-    produced_event: dict[str, Any]
-    watcher_runs_before_event: list[dict[str, Any]]
+    release_file: Path
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +64,10 @@ def connections(kloudless: Kloudless) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def stack(kloudless: Kloudless) -> Iterator[AirflowStack]:
-    with AirflowStack(DAG_FILES, connections=connections(kloudless), expect_dag_ids=DAG_IDS) as airflow:
+    airflow = AirflowStack(DAG_FILES, connections=connections(kloudless), expect_dag_ids=DAG_IDS)
+    with airflow:
         yield airflow
+    print(f"AirflowStack phases (s): {airflow.timings}; swept: {airflow.swept_pids}")
 
 
 def wait_for_watcher_polling(kloudless: Kloudless, stack: AirflowStack, timeout: float = RUN_TIMEOUT) -> None:
@@ -91,15 +92,17 @@ def wait_for_watcher_polling(kloudless: Kloudless, stack: AirflowStack, timeout:
 
 
 @pytest.fixture(scope="module")
-def scenarios(stack: AirflowStack, kloudless: Kloudless) -> Scenarios:
+def scenarios(stack: AirflowStack) -> Scenarios:
+    """Unpause every DAG and start both manual runs; the watcher starts polling on its own meanwhile."""
     for dag_id in DAG_IDS:
         stack.unpause(dag_id)
-    xcom_run_id = stack.trigger("e2e_xcom")
-    deferrable_run_id = stack.trigger("e2e_deferrable")
-    wait_for_watcher_polling(kloudless, stack)
-    runs_before = stack.runs("e2e_asset_watcher")
-    produced = kloudless.emulator.produce_event(kloudless.account_id, "add")
-    return Scenarios(stack, xcom_run_id, deferrable_run_id, produced, runs_before)
+    release_file = stack.home / "e2e-release-flag"
+    return Scenarios(
+        stack=stack,
+        xcom_run_id=stack.trigger("e2e_xcom"),
+        deferrable_run_id=stack.trigger("e2e_deferrable", conf={"release_file": str(release_file)}),
+        release_file=release_file,
+    )
 
 
 def test_xcom_flows_between_tasks_on_workers(scenarios: Scenarios) -> None:
@@ -115,30 +118,39 @@ def test_xcom_flows_between_tasks_on_workers(scenarios: Scenarios) -> None:
 def test_sensor_defers_to_triggerer_and_resumes(scenarios: Scenarios) -> None:
     stack, run_id = scenarios.stack, scenarios.deferrable_run_id
 
+    deferred = stack.wait_for_deferral("e2e_deferrable", run_id, "wait", timeout=RUN_TIMEOUT)
+    assert deferred.state == "deferred"
+    scenarios.release_file.write_text("go")  # what the trigger waits for
+
     assert stack.wait_for_run("e2e_deferrable", run_id, timeout=RUN_TIMEOUT) == "success"
     wait = stack.task_instances("e2e_deferrable", run_id)["wait"]
     assert wait.state == "success"
-    assert wait.try_number == 1  # resumed in the same try, not retried
-    assert wait.trigger_logs, "no triggerer wrote a log for the sensor: it never ran on the triggerer"
+    assert wait.try_number == 1  # resumed within the same try, not retried
+    assert wait.trigger_logs, "no triggerer wrote a log for the sensor: its trigger never ran on a triggerer"
     assert wait.deferred
     log = stack.task_log("e2e_deferrable", run_id, "wait")
     assert "Pausing task as DEFERRED" in log
     assert "Trigger fired event" in log
     assert "Resumed after the trigger fired" in log  # execute_complete ran on a worker
-    resumed = stack.xcom("e2e_deferrable", run_id, "wait")
-    assert resumed["resumed"] is True
+    assert stack.xcom("e2e_deferrable", run_id, "wait") == {
+        "resumed": True,
+        "release_file": str(scenarios.release_file),
+        "trigger_payload": True,
+    }
     assert stack.xcom("e2e_deferrable", run_id, "after") is True
 
 
 def test_asset_watcher_schedules_a_run_after_an_event(scenarios: Scenarios, kloudless: Kloudless) -> None:
     stack = scenarios.stack
-    assert scenarios.watcher_runs_before_event == []
+    wait_for_watcher_polling(kloudless, stack)
+    assert stack.runs("e2e_asset_watcher") == []
+
+    produced = kloudless.emulator.produce_event(kloudless.account_id, "add")
 
     run = stack.wait_for_new_run("e2e_asset_watcher", timeout=RUN_TIMEOUT)
     assert run["run_type"] == "asset_triggered"
     assert stack.wait_for_run("e2e_asset_watcher", run["dag_run_id"], timeout=RUN_TIMEOUT) == "success"
     payloads = stack.xcom("e2e_asset_watcher", run["dag_run_id"], "react")
-    event_ids = [event_id for payload in payloads for event_id in payload["event_ids"]]
-    assert scenarios.produced_event["id"] in event_ids
+    assert [payload["event_ids"] for payload in payloads] == [[produced["id"]]]
     assert payloads[0]["types"] == {"add": 1}
     assert [r["dag_run_id"] for r in stack.runs("e2e_asset_watcher")] == [run["dag_run_id"]]
