@@ -64,14 +64,14 @@ def import_rows(conn_id: str, source: str, **kwargs: Any) -> dict[str, Any]:
     operator = ImportRowsOperator(
         task_id="import", conn_id=conn_id, dataset="Readings", source=source, key="code", **kwargs
     )
-    return operator.execute(context={})  # type: ignore[arg-type]
+    return operator.execute(context={})
 
 
 def export_rows(conn_id: str, destination: Path, **kwargs: Any) -> dict[str, Any]:
     operator = ExportRowsOperator(
         task_id="export", conn_id=conn_id, dataset="Readings", destination=str(destination), **kwargs
     )
-    return operator.execute(context={})  # type: ignore[arg-type]
+    return operator.execute(context={})
 
 
 def test_the_row_operators_find_the_cloudtables_hook(cloudtables_conn_id):
@@ -95,17 +95,17 @@ def test_import_export_and_clean_up_a_thousand_rows(
     dry = CleanupRowsOperator(
         task_id="dry", conn_id=cloudtables_conn_id, dataset="Readings", where=where, dry_run=True
     )
-    assert dry.execute(context={}) == len(matching)  # type: ignore[arg-type]
+    assert dry.execute(context={}) == len(matching)
     guarded = CleanupRowsOperator(
         task_id="guarded", conn_id=cloudtables_conn_id, dataset="Readings", where=where, max_rows=10
     )
     with pytest.raises(AirflowException, match="more than max_rows=10"):
-        guarded.execute(context={})  # type: ignore[arg-type]
+        guarded.execute(context={})
     assert counters(cloudtables_emulator, readings)["rowCount"] == ROWS
     cleanup = CleanupRowsOperator(
         task_id="cleanup", conn_id=cloudtables_conn_id, dataset="Readings", where=where, max_rows=None
     )
-    assert cleanup.execute(context={}) == len(matching)  # type: ignore[arg-type]
+    assert cleanup.execute(context={}) == len(matching)
 
     left = export_rows(cloudtables_conn_id, tmp_path / "left.jsonl", columns=COLUMNS, order_by="-value")
     assert left["rows"] == ROWS - len(matching)
