@@ -311,7 +311,7 @@ class CloudApiHook(BaseHook):
             self.session.close()
             del self.__dict__["session"]
 
-    def __enter__(self) -> CloudApiHook:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -79,6 +79,7 @@ class DatasetteHook(CloudApiHook):
         super().__init__(datasette_conn_id, **kwargs)
         self.datasette_conn_id = datasette_conn_id
         self._database_arg = database
+        self._known_columns: dict[tuple[str, str], set[str]] = {}
 
     def auth_headers(self) -> dict[str, str]:
         token = self.connection.password
@@ -190,12 +191,17 @@ class DatasetteHook(CloudApiHook):
                 return False
         return True
 
-    def get_table_info(self, table: str, *, database: str | None = None) -> dict[str, Any]:
-        """Return ``{"columns": {name: {type, notnull, default, is_pk}}, "primary_keys": [...], "count"}``."""
+    def get_table_info(
+        self, table: str, *, database: str | None = None, count: bool = False
+    ) -> dict[str, Any]:
+        """
+        Return ``{"columns": {name: {type, notnull, default, is_pk}}, "primary_keys": [...], "count"}``.
+
+        ``count`` is ``None`` unless asked for: counting a large table costs the server a full scan.
+        """
+        extras = "column_details,primary_keys" + (",count" if count else "")
         payload = self.request_json(
-            "GET",
-            f"{self._table_path(table, database)}.json",
-            params={"_size": 0, "_extra": "column_details,primary_keys,count"},
+            "GET", f"{self._table_path(table, database)}.json", params={"_size": 0, "_extra": extras}
         )
         details = payload.get("column_details") or {}
         return {
@@ -213,7 +219,30 @@ class DatasetteHook(CloudApiHook):
         }
 
     def get_columns(self, table: str, *, database: str | None = None) -> list[str]:
-        return list(self.get_table_info(table, database=database)["columns"])
+        columns = list(self.get_table_info(table, database=database)["columns"])
+        self._known_columns[(database or self.database, table)] = set(columns)
+        return columns
+
+    def _filters(self, table: str, where: Mapping[str, Any] | None, database: str | None) -> list[Filter]:
+        """
+        Parse ``where`` and check its columns exist.
+
+        Datasette ignores a filter on an unknown column (``?nope__gt=1`` matches every row), and SQLite reads
+        an unknown double-quoted name as a string: either way a typo would select the wrong rows.
+        """
+        filters = parse_filters(where)
+        if not filters:
+            return filters
+        names = {f.column for f in filters}
+        known = self._known_columns.get((database or self.database, table))
+        if known is None or not names <= known | {"rowid"}:
+            known = set(self.get_columns(table, database=database))
+        unknown = sorted(names - known - {"rowid"})
+        if unknown:
+            raise ValueError(
+                f"table {table!r} has no column {', '.join(map(repr, unknown))}; it has {sorted(known)}"
+            )
+        return filters
 
     def get_primary_keys(self, table: str, *, database: str | None = None) -> list[str]:
         """Return the table's primary key columns (``[]`` for a rowid table)."""
@@ -230,7 +259,7 @@ class DatasetteHook(CloudApiHook):
         ``LIKE``), or a count the server cut short, are counted exactly in SQL, or page by page when the
         token may not run SQL.
         """
-        filters = parse_filters(where)
+        filters = self._filters(table, where, database)
         if not needs_client_check(filters):
             params = [("_size", "0"), ("_extra", "count"), *filters_to_params(filters)]
             payload = self.request_json("GET", f"{self._table_path(table, database)}.json", params=params)
@@ -274,7 +303,7 @@ class DatasetteHook(CloudApiHook):
         :param columns: the columns to return (others, primary keys included, are left out).
         :param order_by: one column, ``"-col"`` for descending.
         """
-        filters = parse_filters(where)
+        filters = self._filters(dataset, where, database)
         checked = needs_client_check(filters)
         wanted = list(columns) if columns else None
         size = min(page_size or self.max_page_size, self.max_page_size)
@@ -544,7 +573,7 @@ class DatasetteHook(CloudApiHook):
             raise ValueError("delete_rows needs where=... (use where={} to delete every row) or keys=...")
         if dry_run:
             return self.count_rows(dataset, where=where, database=database)
-        sql_where, params = filters_to_sql(parse_filters(where))
+        sql_where, params = filters_to_sql(self._filters(dataset, where, database))
         try:
             return self.execute_write(
                 f"delete from {quote_identifier(dataset)} where {sql_where}", params, database=database
