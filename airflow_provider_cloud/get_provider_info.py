@@ -210,6 +210,7 @@ def get_provider_info() -> dict[str, Any]:
             },
         ],
         "operators": [
+            {"integration-name": "Datasette", "python-modules": ["airflow_provider_cloud.operators.rows"]},
             {
                 "integration-name": "CloudTables",
                 "python-modules": ["airflow_provider_cloud.operators.cloudtables"],
