@@ -18,18 +18,19 @@ Usage::
         [DAGS / "my_dag.py"],
         connections={"my_conn": {"conn_type": "http", "host": "127.0.0.1", "port": 8000}},
         variables={"base_path": "file:///tmp/out"},
-        expect_dag_ids=["my_dag"],
     ) as stack:
         stack.unpause("my_dag")
         run_id = stack.trigger("my_dag", conf={"n": 3})
         assert stack.wait_for_run("my_dag", run_id, timeout=180) == "success"
         assert stack.xcom("my_dag", run_id, "my_task") == 42
 
-**Plugging in more DAG files**: pass their paths (files or folders) in the first argument, put any
-connection they need in ``connections`` (``AIRFLOW_CONN_<ID>`` JSON, or a URI string) and any variable in
-``variables`` (``AIRFLOW_VAR_<NAME>``), and list their DAG ids in ``expect_dag_ids`` so the stack waits until
-they are parsed (an import error of any copied file fails the wait with its traceback). The files are copied,
-so a DAG may import the installed ``airflow_provider_cloud`` package but not sibling test modules.
+**Plugging in more DAG files**: add their paths to the first argument (one line each), put any connection
+they need in ``connections`` (``AIRFLOW_CONN_<ID>`` JSON, or a URI string) and any variable in ``variables``
+(``AIRFLOW_VAR_<NAME>``). On start the stack waits until every given file has produced a DAG; an import error
+of any file fails the start with its traceback. For a folder, name the DAG ids to wait for in
+``expect_dag_ids``. Files are copied (folders recursively), so a DAG may import the installed
+``airflow_provider_cloud`` package but not sibling test modules. A deferrable task whose trigger waits for
+something the test produces: call :meth:`AirflowStack.wait_for_deferral` before producing it.
 
 How deferral is detected (:attr:`TaskInstanceInfo.deferred`): a triggerer writes the logs of the trigger it
 runs for a task instance to ``attempt=<n>.log.trigger.<triggerer job id>.log`` next to the task's own log, so
@@ -42,6 +43,20 @@ run by ``__exit__`` and, for stacks still running at interpreter exit, by an ``a
 each process group, waits, sends SIGKILL, then kills whatever is left of the process tree it saw before
 stopping and any process carrying the stack's id in its environment (``APC_E2E_STACK_ID``), which catches
 children that left their process group (see ``tests/e2e/processes.py``). Only 127.0.0.1 is used.
+
+Airflow 3.3.2 facts this relies on (found while building it):
+
+- SQLite works with the ``LocalExecutor``; WAL journal mode is switched on after the migration so four
+  processes writing at once wait less on the database lock.
+- ``[api_auth] jwt_secret`` must be shared by the scheduler and the API server (set here, 64 random bytes:
+  shorter keys log ``InsecureKeyLengthWarning`` on every token).
+- ``[core] execution_api_server_url`` must name the API server's port. Its execution API is built lazily on
+  the first request (10 s and more on a busy machine), which made the first task's calls time out at the
+  default 5 s; the stack warms it up and raises ``[workers] execution_api_timeout``.
+- The scheduler and triggerer are started with ``--skip-serve-logs``: their log servers would listen on
+  all interfaces on fixed ports. Task and trigger logs are read from the files under ``<home>/logs``.
+- A trigger that fires before the scheduler has processed the deferring worker's exit can fail the task;
+  see :meth:`AirflowStack.wait_for_deferral`.
 """
 
 from __future__ import annotations
@@ -62,7 +77,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +118,8 @@ FAST_SETTINGS: dict[str, str] = {
 raised for slow imports and for task processes' calls to the execution API (5 s by default, which a loaded
 machine exceeds); four worker slots. Override any of them with the ``env`` argument."""
 
-_live_stacks: weakref.WeakSet[AirflowStack] = weakref.WeakSet()
+_live_stacks: set[AirflowStack] = set()
+"""Started stacks not yet stopped: a strong reference, so the ``atexit`` hook finds even a forgotten one."""
 
 
 class AirflowStackError(RuntimeError):
@@ -144,7 +159,8 @@ class AirflowStack:
     :param dag_paths: DAG files or folders, copied into ``<home>/dags``.
     :param connections: connection id → JSON-able dict or URI string, given as ``AIRFLOW_CONN_<ID>``.
     :param variables: variable name → value (non-strings are JSON-encoded), given as ``AIRFLOW_VAR_<NAME>``.
-    :param expect_dag_ids: DAG ids to wait for on start (see :meth:`wait_for_dags`).
+    :param expect_dag_ids: more DAG ids to wait for on start (see :meth:`wait_for_dags`); the stack always
+        waits until each DAG *file* given has produced a DAG, so this matters only for files in folders.
     :param env: more environment variables for every process (override :data:`FAST_SETTINGS`).
     :param home: the ``AIRFLOW_HOME`` to use (default: a new temporary folder, deleted on stop unless
         ``keep_home``).
@@ -232,9 +248,9 @@ class AirflowStack:
                 )
             self.wait_until_healthy(self.start_timeout)
             clock = self._lap("healthy", clock)
-            if self.expect_dag_ids:
-                self.wait_for_dags(self.expect_dag_ids, timeout=self.start_timeout)
-                self._lap("dags_parsed", clock)
+            dag_files = [path.name for path in self.dag_paths if path.is_file()]
+            self.wait_for_dags(self.expect_dag_ids, files=dag_files, timeout=self.start_timeout)
+            self._lap("dags_parsed", clock)
         except BaseException:
             self.stop()
             raise
@@ -425,24 +441,31 @@ class AirflowStack:
         answer = self.api("GET", "importErrors", params={"limit": 100})
         return list(answer.get("import_errors", []))
 
-    def dag_ids(self) -> set[str]:
-        """Return the ids of the DAGs parsed so far."""
+    def dag_files(self) -> dict[str, str]:
+        """Return the DAGs parsed so far: DAG id → file path relative to the DAGs folder."""
         answer = self.api("GET", "dags", params={"limit": 1000})
-        return {dag["dag_id"] for dag in answer.get("dags", [])}
+        return {dag["dag_id"]: str(dag.get("relative_fileloc") or "") for dag in answer.get("dags", [])}
 
-    def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 180.0) -> None:
-        """Wait until every DAG in ``dag_ids`` is parsed; fail at once on an import error."""
-        wanted = set(dag_ids)
+    def wait_for_dags(
+        self, dag_ids: Iterable[str] = (), *, files: Iterable[str] = (), timeout: float = 180.0
+    ) -> None:
+        """
+        Wait until every DAG in ``dag_ids`` is parsed and each file in ``files`` has given at least one DAG.
+
+        ``files`` are paths relative to the DAGs folder. Fails at once on an import error of any file.
+        """
+        wanted_ids, wanted_files = set(dag_ids), set(files)
 
         def probe() -> bool | None:
             errors = self.import_errors()
             if errors:
                 text = "\n".join(f"{e.get('filename')}:\n{e.get('stack_trace')}" for e in errors)
                 raise _ImportFailed(f"DAG import errors:\n{text}")
-            return True if wanted <= self.dag_ids() else None
+            parsed = self.dag_files()
+            return True if wanted_ids <= parsed.keys() and wanted_files <= set(parsed.values()) else None
 
         try:
-            self._poll(f"DAGs {sorted(wanted)} to be parsed", timeout, probe, interval=2.0)
+            self._poll(f"DAGs {sorted(wanted_ids)} and files {sorted(wanted_files)}", timeout, probe, 2.0)
         except _ImportFailed as exc:
             raise AirflowStackError(str(exc)) from None
 
@@ -488,7 +511,13 @@ class AirflowStack:
         return found
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 180.0) -> str:
-        """Wait until a run finishes and return its state (``success`` or ``failed``)."""
+        """
+        Wait until a run finishes and return its state (``success`` or ``failed``).
+
+        Raises :class:`AirflowStackError` (with the end of every process's log) after ``timeout`` seconds or
+        as soon as a process of the stack has exited. Every task instance state seen meanwhile is recorded
+        (:attr:`TaskInstanceInfo.seen_states`).
+        """
 
         def probe() -> str | None:
             self._record_states(dag_id, run_id)
