@@ -40,8 +40,10 @@ class BatchWriter:
         self.flags: dict[str, Any] = {}
         if mode in ("ignore", "replace"):
             self.flags[mode] = True
-        if alter:
-            self.flags["alter"] = True
+        self.alter = alter
+        #: The table's columns, when known: ``alter`` is sent only with a batch that brings new ones,
+        #: since it costs the server an extra permission check on every write.
+        self.known_columns: set[str] | None = None
         self.idempotent = mode != "insert"
         self.rows = 0
         self.batches = 0
@@ -99,9 +101,13 @@ class BatchWriter:
 
     def send(self, batch: Batch) -> None:
         """Send one batch now (on the calling thread)."""
+        flags = self.flags
+        adds_columns = self.alter and (self.known_columns is None or not batch.columns <= self.known_columns)
+        if adds_columns:
+            flags = {**flags, "alter": True}
         try:
             self.hook.request_json(
-                "POST", self.path, data=batch.body(**self.flags), headers=_JSON, idempotent=self.idempotent
+                "POST", self.path, data=batch.body(**flags), headers=_JSON, idempotent=self.idempotent
             )
         except BadRequestError as exc:
             limit = learned_max_rows(exc.errors)
@@ -122,5 +128,7 @@ class BatchWriter:
             for part in batch.split((len(batch) + 1) // 2):
                 self.send(part)
             return
+        if adds_columns and self.known_columns is not None:
+            self.known_columns |= batch.columns
         self.rows += len(batch)
         self.batches += 1

@@ -23,6 +23,7 @@ from __future__ import annotations
 import email.utils
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -169,6 +170,7 @@ class CloudApiHook(BaseHook):
         self._retry_policy_arg = retry_policy
         self._secrets: set[str] = set()
         self._sleep: Callable[[float], None] = time.sleep
+        self._session_lock = threading.Lock()
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -388,17 +390,18 @@ class CloudApiHook(BaseHook):
     ) -> requests.Response:
         where = f"{method} {urlsplit(url).path}"
         try:
-            response = self.session.request(
-                method,
-                url,
-                params=params,
-                json=json_body,
-                data=data,
-                headers=dict(headers) if headers else None,
-                stream=stream,
-                timeout=timeout.as_requests(),
-                verify=self.verify,  # per request: a session's verify loses to REQUESTS_CA_BUNDLE
-            )
+            with self._session_lock:  # background readers and writers share the session
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    data=data,
+                    headers=dict(headers) if headers else None,
+                    stream=stream,
+                    timeout=timeout.as_requests(),
+                    verify=self.verify,  # per request: a session's verify loses to REQUESTS_CA_BUNDLE
+                )
         except requests.ConnectTimeout as exc:
             raise ApiTimeoutError(
                 f"{where}: no connection within {timeout.connect:g} s",

@@ -36,6 +36,7 @@ from airflow_provider_cloud.hooks._datasette_wire import (
 )
 from airflow_provider_cloud.hooks._datasette_writer import BatchWriter
 from airflow_provider_cloud.hooks._http import CloudApiHook
+from airflow_provider_cloud.hooks._prefetch import prefetched
 from airflow_provider_cloud.rows.filters import Filter, matches_all, parse_filters
 
 WriteMode = Literal["insert", "ignore", "replace", "upsert"]
@@ -311,7 +312,17 @@ class DatasetteHook(CloudApiHook):
         params += [("_col", c) for c in _columns_to_fetch(wanted, checked)]
         params += _sort_params(order_by)
         params += filters_to_params(filters)
-        url: str | None = f"{self._table_path(dataset, database)}.json"
+        pages = self._pages(f"{self._table_path(dataset, database)}.json", params, checked, wanted)
+        yield from prefetched(pages, name="datasette-read-ahead")
+
+    def _pages(
+        self,
+        url: str | None,
+        params: list[tuple[str, str]],
+        checked: list[Filter],
+        wanted: list[str] | None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield the table's pages as lists of rows, following ``next_url``."""
         query: list[tuple[str, str]] | None = params
         while url:
             payload = self.request_json("GET", url, params=query)
@@ -320,13 +331,11 @@ class DatasetteHook(CloudApiHook):
                 raise UnexpectedResponseError(
                     f"GET {urlsplit(url).path}: no 'rows' in the answer", service=self.service_name
                 )
-            for row in rows:
-                if checked and not matches_all(row, checked):
-                    continue
-                if wanted is not None:
-                    yield {c: row.get(c) for c in wanted}
-                else:
-                    yield row
+            if checked:
+                rows = [row for row in rows if matches_all(row, checked)]
+            if wanted is not None:
+                rows = [{c: row.get(c) for c in wanted} for row in rows]
+            yield rows
             url, query = _next_page(payload, url, params)
             if url and query is None:
                 url = self._same_origin(url)
@@ -468,19 +477,22 @@ class DatasetteHook(CloudApiHook):
         planner = BatchPlanner(max_rows=limit, max_bytes=self.max_post_body_bytes, key=keys)
         endpoint = "upsert" if mode == "upsert" else "insert"
         path = f"{self._table_path(dataset, database)}/-/{endpoint}"
-        alter = alter or (create and not exists)
         created = False
         try:
-            with BatchWriter(self, path, mode, planner, alter=alter) as writer:
+            with BatchWriter(self, path, mode, planner, alter=alter or not exists) as writer:
+                if exists and alter:
+                    writer.known_columns = set(self.get_columns(dataset, database=database))
                 for index, row in enumerate(rows, start=1):
                     _check_row(row, keys, index)
                     for batch in planner.add(row, index):
                         if not exists and not created:
-                            created = self._create_for(dataset, batch, keys, database)
+                            writer.known_columns = self._create_for(dataset, batch, keys, database)
+                            created = True
                         writer.submit(batch)
                 for batch in planner.drain():
                     if not exists and not created:
-                        created = self._create_for(dataset, batch, keys, database)
+                        writer.known_columns = self._create_for(dataset, batch, keys, database)
+                        created = True
                     writer.submit(batch)
         except BadRequestError as exc:
             raise _restated(exc) from None
@@ -496,7 +508,8 @@ class DatasetteHook(CloudApiHook):
             )
         return keys or table_keys
 
-    def _create_for(self, table: str, batch: Batch, keys: list[str], database: str | None) -> bool:
+    def _create_for(self, table: str, batch: Batch, keys: list[str], database: str | None) -> set[str] | None:
+        """Create the table from a batch's columns and types; return its columns (``None``: unknown)."""
         types = infer_column_types(batch.rows)
         missing = [k for k in keys if k not in types]
         if missing:
@@ -508,11 +521,9 @@ class DatasetteHook(CloudApiHook):
             if not any("already exists" in e for e in exc.errors):
                 raise
             self.log.info("Table %s was created meanwhile; writing into it", table)
-        else:
-            self.log.info(
-                "Created table %s with columns %s and key %s", table, list(ordered), keys or "rowid"
-            )
-        return True
+            return None
+        self.log.info("Created table %s with columns %s and key %s", table, list(ordered), keys or "rowid")
+        return set(ordered)
 
     def update_row(
         self,

@@ -871,3 +871,25 @@ def test_drop_table_needs_confirmation(
 
     assert hook.drop_table(fresh_table_name, confirm=True) == 25
     assert not table_in_file(datasette_server, fresh_table_name)
+
+
+def test_alter_is_sent_only_with_batches_that_bring_new_columns(
+    hook: DatasetteHook, datasette_server: DatasetteServer, fresh_table_name: str
+) -> None:
+    bodies: list[dict[str, Any]] = []
+
+    def keep(response: Any, *args: Any, **kwargs: Any) -> None:
+        if response.request.url.endswith("/-/upsert"):
+            bodies.append(json.loads(response.request.body))
+
+    hook.session.hooks["response"].append(keep)
+    first = [{"id": i, "name": f"n{i}"} for i in range(1, 151)]  # the table is created from these columns
+    later = [{"id": i, "name": f"n{i}", "extra": i * 2} for i in range(151, 181)]  # a new column
+
+    hook.write_rows(fresh_table_name, first + later, key="id", create=True)
+
+    assert [len(b["rows"]) for b in bodies] == [100, 50, 30]
+    assert [b.get("alter", False) for b in bodies] == [False, False, True]
+    assert datasette_server.sql(f'select count(*) as n, sum(extra) as s from "{fresh_table_name}"') == [
+        {"n": 180, "s": sum(i * 2 for i in range(151, 181))}
+    ]
