@@ -65,6 +65,7 @@ import atexit
 import contextlib
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -124,10 +125,25 @@ _live_stacks: set[AirflowStack] = set()
 
 
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """
+    Return a TCP port on 127.0.0.1 that is free now, chosen below the kernel's ephemeral port range.
+
+    The API server binds its port only after 20 to 40 s of start-up; a port from the ephemeral range (what
+    ``bind(("127.0.0.1", 0))`` hands out) could meanwhile become the local end of some other test's outgoing
+    connection or server, and the bind would fail. Falls back to an ephemeral port if none below is free.
+    """
+    low = 32768
+    with contextlib.suppress(OSError, ValueError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    candidates = random.sample(range(10000, low), k=min(50, max(0, low - 10000)))
+    for port in [*candidates, 0]:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise AirflowStackError("no free TCP port on 127.0.0.1")
 
 
 class AirflowStack(RunControl):
@@ -179,7 +195,7 @@ class AirflowStack(RunControl):
         self.timings: dict[str, float] = {}
         """Seconds spent in each phase: ``migrate``, ``healthy``, ``dags_parsed``, ``stop``."""
         self.swept_pids: list[int] = []
-        """Processes that outlived their process group and were killed by the environment-tag sweep."""
+        """Processes that outlived their process group's SIGKILL and were killed by the sweeps on stop."""
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -307,7 +323,7 @@ class AirflowStack(RunControl):
                 f"airflow db migrate failed ({result.returncode}):\n{result.stdout[-4000:]}"
             )
         # WAL lets readers and one writer work at once: fewer "database is locked" waits with four processes.
-        with sqlite3.connect(self.home / "airflow.db") as db:
+        with contextlib.closing(sqlite3.connect(self.home / "airflow.db")) as db:
             db.execute("PRAGMA journal_mode=WAL")
 
     # ---- CLI and REST ----------------------------------------------------------------------------
