@@ -1,0 +1,50 @@
+"""The README documents every public hook, operator, sensor, trigger and testing class."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from pathlib import Path
+
+import pytest
+
+import airflow_provider_cloud
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+KINDS = ("hooks", "operators", "sensors", "triggers", "testing")
+SUFFIXES = ("Hook", "Operator", "Sensor", "Trigger", "Emulator", "Server")
+
+
+def public_classes() -> list[str]:
+    found = []
+    for kind in KINDS:
+        package = importlib.import_module(f"airflow_provider_cloud.{kind}")
+        for module in pkgutil.iter_modules(package.__path__):
+            if module.name.startswith("_") or module.name == "pytest_plugin":
+                continue
+            loaded = importlib.import_module(f"airflow_provider_cloud.{kind}.{module.name}")
+            for name, value in vars(loaded).items():
+                if (
+                    inspect.isclass(value)
+                    and value.__module__ == loaded.__name__
+                    and not name.startswith("_")
+                    and name.endswith(SUFFIXES)
+                ):
+                    found.append(f"{kind}.{module.name}.{name}")
+    return sorted(found)
+
+
+def test_there_are_classes_to_document():
+    assert len(public_classes()) >= 15
+    assert airflow_provider_cloud.__version__
+
+
+@pytest.mark.parametrize("dotted", public_classes())
+def test_readme_lists_the_class(dotted):
+    assert f"`{dotted}`" in README, f"README.md's table does not list {dotted}"
+
+
+@pytest.mark.parametrize("command", ["make demo", "make test"])
+def test_readme_names_the_two_commands(command):
+    assert command in README
