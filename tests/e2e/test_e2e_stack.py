@@ -58,7 +58,7 @@ def connections(kloudless: Kloudless) -> dict[str, dict[str, Any]]:
             "conn_type": "kloudless",
             "host": kloudless.emulator.url,
             "password": kloudless.token,
-            "extra": {"auth_scheme": "Bearer", "account_id": "me"},
+            "extra": {"auth_scheme": "Bearer", "account_id": kloudless.account_id},
         }
     }
 
@@ -73,23 +73,21 @@ def stack(kloudless: Kloudless) -> Iterator[AirflowStack]:
 
 def wait_for_watcher_polling(kloudless: Kloudless, stack: AirflowStack, timeout: float = RUN_TIMEOUT) -> None:
     """
-    Wait until the watcher's trigger polls events after a stored cursor.
+    Wait until a watcher's trigger polls the account's events after a stored cursor.
 
     Its first poll only stores the latest cursor (an event produced before that would never fire), so the
-    event is produced once a ``GET .../events?cursor=...`` arrives: the cursor is stored by then.
+    event is produced once a ``GET .../accounts/<id>/events?cursor=...`` arrives: the cursor is stored by then.
+    The account id in the path tells this watcher's polls from other watchers' on the same emulator.
     """
+    path = f"/accounts/{kloudless.account_id}/events"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         stack.check_processes()
         for request in kloudless.emulator.requests_seen:
-            if (
-                request["method"] == "GET"
-                and request["path"].endswith("/events")
-                and "cursor" in request["query"]
-            ):
+            if request["method"] == "GET" and request["path"].endswith(path) and "cursor" in request["query"]:
                 return
         time.sleep(0.5)
-    raise AssertionError(f"the asset watcher never polled the emulator's events\n{stack.diagnostics()}")
+    raise AssertionError(f"the asset watcher never polled {path} on the emulator\n{stack.diagnostics()}")
 
 
 @pytest.fixture(scope="module")
