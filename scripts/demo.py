@@ -1,84 +1,347 @@
 """
-The demo: a real local Datasette, rows written and read back through ``DatasetteHook``, a summary printed.
+The demo (``make demo``): the example DAGs run against a local Datasette and the CloudTables and Kloudless emulators.
 
-Run it with ``make demo``. Every server it starts is stopped before it exits.
+It starts a real Datasette (a subprocess) and both emulators (threads) on 127.0.0.1, puts sample data in place
+(a people CSV in the file base, a CloudTables data set, a Kloudless account whose uploaded CSV files produce
+events), defines the connections and Variables as environment variables of this process, migrates a private
+Airflow metadata database, runs the four example DAGs with ``dag.test()`` and prints what they did. Every server
+is stopped at the end, whatever happens.
+
+Everything lives under ``.demo/`` (git-ignored), which is deleted and made again on every start, so each run
+begins from the same state. The demo's Airflow is private: ``AIRFLOW*`` variables of the calling shell are
+ignored. Airflow's own output (task logs included) goes to ``.demo/airflow.log`` instead of the terminal.
+
+The ``AssetWatcher`` of the fourth example needs a triggerer, which ``dag.test()`` does not run: the demo drives
+the watcher's trigger itself (the same trigger object, rebuilt from its serialized form as the triggerer does,
+with an in-memory state store in place of the asset's), then runs the consumer DAG with the trigger's payload as
+its conf, the way a run replaying a batch is started by hand.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
-import random
+import shutil
 import sys
-import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".demo"
+FILES = STATE / "files"
+LOG = STATE / "airflow.log"
+EXAMPLE_DAGS = ROOT / "airflow_provider_cloud" / "example_dags"
+PEOPLE = 200
+TOUCHED = 10
 
 
-def _prepare_airflow_home() -> None:
+def configure_airflow() -> None:
+    """Give this process a private Airflow (home, SQLite database, dags folder, quiet logs) before importing it."""
+    for name in [n for n in os.environ if n.startswith("AIRFLOW")]:
+        del os.environ[name]
     home = STATE / "airflow"
-    home.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("AIRFLOW_HOME", str(home))
-    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}")
-
-
-def _people(count: int, seed: int = 7) -> list[dict[str, object]]:
-    rng = random.Random(seed)
-    names = ["Ada", "Grace", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret"]
-    return [
+    home.mkdir(parents=True)
+    os.environ.update(
         {
-            "id": i,
-            "name": f"{rng.choice(names)} {i}",
-            "score": round(rng.uniform(0, 100), 2),
-            "active": rng.random() < 0.7,
-            "joined": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLE_DAGS),
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+            "AIRFLOW_VAR_CLOUD_PROVIDER_FILE_BASE": FILES.as_uri(),
         }
-        for i in range(1, count + 1)
-    ]
+    )
+
+
+@contextmanager
+def airflow_output_to(log_path: Path) -> Iterator[TextIO]:
+    """
+    Send everything written to file descriptors 1 and 2 to ``log_path``; yield a stream to the terminal.
+
+    Redirecting the descriptors, not ``sys.stdout``, also catches loggers that kept a reference to the
+    original stream, and child processes.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(saved[0]), "w", buffering=1)
+    with open(log_path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield terminal
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            terminal.close()
+
+
+class Demo:
+    """The servers, the sample data and the runs of one demo; ``say`` prints to the terminal."""
+
+    def __init__(self, stack: ExitStack, say: TextIO) -> None:
+        self.stack = stack
+        self.out = say
+        self.results: dict[str, Any] = {}
+
+    def say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+    @contextmanager
+    def step(self, what: str) -> Iterator[None]:
+        self.out.write(f"  {what} ... ")
+        started = time.monotonic()
+        try:
+            yield
+        except BaseException:
+            self.out.write("failed\n")
+            raise
+        self.out.write(f"done ({time.monotonic() - started:.1f} s)\n")
+
+    # -- servers and sample data ------------------------------------------------------------------------
+
+    def start_servers(self) -> None:
+        from airflow_provider_cloud.testing.cloudtables import CloudTablesEmulator
+        from airflow_provider_cloud.testing.datasette import DatasetteServer
+        from airflow_provider_cloud.testing.kloudless import KloudlessEmulator
+
+        self.datasette = self.stack.enter_context(DatasetteServer(directory=STATE / "datasette"))
+        self.cloudtables = self.stack.enter_context(CloudTablesEmulator())
+        self.kloudless = self.stack.enter_context(KloudlessEmulator())
+        self.account = self.kloudless.create_account(account="demo@example.com")
+        connections = {
+            "datasette_default": self.datasette.connection_dict(),
+            "cloudtables_default": {
+                "conn_type": "cloudtables",
+                "host": self.cloudtables.url,
+                "password": self.cloudtables.api_key,
+                "extra": {"clientId": "airflow-demo", "clientName": "Airflow demo"},
+            },
+            "kloudless_default": {
+                "conn_type": "kloudless",
+                "host": self.kloudless.url,
+                "password": self.kloudless.create_token(self.account),
+                "extra": {"auth_scheme": "Bearer", "account_id": "me"},
+            },
+        }
+        for conn_id, connection in connections.items():
+            os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(connection)
+
+    def put_sample_data(self) -> None:
+        from airflow_provider_cloud.example_dags import sample_data
+
+        self.today = datetime.now(UTC).date()
+        self.people = sample_data.people_rows(PEOPLE, today=self.today, span_days=60)
+        sample_data.write_people_csv(FILES / "incoming" / "people.csv", self.people)
+        self.dataset_id = self.cloudtables.add_dataset("People", sample_data.CLOUDTABLES_PEOPLE_POINTS)
+        kl, account = self.kloudless, self.account
+        kl.add_file(account, "orders-earlier.csv", sample_data.orders_csv(5, first_id=1, day=self.today))
+        self.kloudless_cursor = kl.latest_cursor(account)  # as an earlier run of example 3 committed it
+        kl.add_file(account, "orders-morning.csv", sample_data.orders_csv(25, first_id=101, day=self.today))
+        kl.add_file(account, "notes.txt", b"not rows: left out by the *.csv pattern\n")
+
+    def migrate(self) -> None:
+        from airflow.models.variable import Variable
+        from airflow.utils import db
+
+        db.initdb()
+        Variable.set("cloud_provider_kloudless_cursor", str(self.kloudless_cursor))
+
+    # -- runs -------------------------------------------------------------------------------------------
+
+    def run(self, dag_id: str, **test_kwargs: Any) -> dict[str, Any]:
+        """Run an example DAG with ``dag.test()``; return its XComs (a mapped task's as a list)."""
+        from airflow.dag_processing.dagbag import DagBag
+
+        bag = DagBag(dag_folder=str(EXAMPLE_DAGS / f"{dag_id}.py"))
+        if bag.import_errors:
+            raise RuntimeError(f"{dag_id} failed to import: {bag.import_errors}")
+        dag_run = bag.get_dag(dag_id).test(**test_kwargs)
+        if str(dag_run.state) != "success":
+            raise RuntimeError(f"{dag_id} ended {dag_run.state}: see {LOG.relative_to(ROOT)}")
+        return xcoms(dag_id, dag_run.run_id)
+
+    def run_rows(self) -> None:
+        from airflow_provider_cloud.example_dags import sample_data
+
+        first = self.run("example_datasette_rows")["summarize"]
+        changed = [p["id"] for p in self.people[-TOUCHED:]]
+        touched = sample_data.touched(self.people, changed, at=datetime.now(UTC).replace(microsecond=0))
+        sample_data.write_people_csv(FILES / "incoming" / "people.csv", touched)
+        self.results["rows"] = (first, self.run("example_datasette_rows")["summarize"])
+
+    def run_embed(self) -> None:
+        self.results["embed"] = self.run("example_cloudtables_embed")
+
+    def run_events(self) -> None:
+        self.results["events"] = self.run("example_kloudless_events")
+
+    def run_watcher(self) -> None:
+        from airflow.sdk.module_loading import import_string
+
+        from airflow_provider_cloud.example_dags import example_kloudless_asset_watcher, sample_data
+        from airflow_provider_cloud.triggers.kloudless_events import CURSOR_KEY, MemoryStateStore
+
+        (watcher,) = example_kloudless_asset_watcher.new_files.watchers
+        classpath, kwargs = watcher.trigger.serialize()
+        trigger = import_string(classpath)(**kwargs)
+        store = MemoryStateStore()
+        store.values[CURSOR_KEY] = self.kloudless.latest_cursor(self.account)  # the watcher's stored cursor
+        trigger.asset_state_store = store
+        self.kloudless.add_file(
+            self.account, "orders-afternoon.csv", sample_data.orders_csv(12, first_id=201, day=self.today)
+        )
+        payload = asyncio.run(fire_once(trigger))
+        outcome = self.run("example_kloudless_asset_watcher", run_conf={"payloads": [payload]})
+        self.results["watcher"] = (payload, outcome)
+
+    # -- summary ----------------------------------------------------------------------------------------
+
+    def summary(self) -> None:
+        say = self.say
+        first, second = self.results["rows"]
+        say()
+        say("1. example_datasette_rows: CSV -> Datasette (upsert) -> JSON Lines after the cursor -> clean-up")
+        for label, run in (("run 1", first), (f"run 2 ({TOUCHED} people updated)", second)):
+            say(
+                f"   {label}: imported {run['imported']} rows, exported {run['exported']}, cleaned {run['cleaned']}"
+                f" (not updated for 30 days); cursor {show(run['cursor_before'])} -> {show(run['cursor_after'])}"
+            )
+            say(f"      export: {local(run['export_path'])}")
+        embed = self.results["embed"]
+        token = embed["mint_embed_token"]
+        say("2. example_cloudtables_embed: rows -> CloudTables, embed token through XCom, HTML page")
+        say(
+            f"   imported {embed['import_people']['rows_written']} rows into data set People"
+            f" ({token['dataset_id']}); token {token['token'][:4]}... valid {token['expires_in']} s"
+        )
+        say(f"   page with the <script> tag: {local(embed['publish_page']['path'])}")
+        events = self.results["events"]["summarize"]
+        say(
+            "3. example_kloudless_events: deferrable sensor -> download CSV -> Datasette -> commit the cursor"
+        )
+        say(
+            f"   {count(events['events'], 'event')} consumed, {count(len(events['files']), 'CSV file')}, "
+            f"{events['rows_imported']} rows imported; cursor {show(events['cursor_before'])} -> "
+            f"{show(events['cursor_after'])} (Variable cloud_provider_kloudless_cursor)"
+        )
+        for path in events["files"]:
+            say(f"      downloaded: {local(path)}")
+        payload, outcome = self.results["watcher"]
+        watched = outcome["summarize"]
+        say("4. example_kloudless_asset_watcher: AssetWatcher trigger fired -> consumer run")
+        say(
+            f"   trigger payload: {count(payload['count'], 'event')} {payload['types']} after cursor "
+            f"{payload['previous_cursor']} -> {payload['cursor']}"
+        )
+        say(
+            f"   consumer: {count(watched['events'], 'event')} re-read, {count(len(watched['files']), 'CSV file')}, "
+            f"{watched['rows_imported']} rows imported"
+        )
+        for path in watched["files"]:
+            say(f"      downloaded: {local(path)}")
+        counts = {
+            t: self.datasette.sql(f'select count(*) as n from "{t}"')[0]["n"] for t in ("people", "orders")
+        }
+        say()
+        say(
+            f"Datasette now holds people: {counts['people']} rows, orders: {counts['orders']} rows "
+            f"({local(self.datasette.db_path.as_uri())})"
+        )
+
+
+async def fire_once(trigger: Any) -> dict[str, Any]:
+    """Run a trigger until its first event (at most 30 s) and return the payload."""
+    events = trigger.run()
+    try:
+        async with asyncio.timeout(30):
+            event = await events.__anext__()
+    finally:
+        await events.aclose()
+    return dict(event.payload)
+
+
+def xcoms(dag_id: str, run_id: str) -> dict[str, Any]:
+    """Return ``task_id -> return value`` of one run; a mapped task gets the list of its values."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    found: dict[str, dict[int, Any]] = {}
+    with create_session() as session:
+        rows = session.query(XComModel).filter(
+            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value"
+        )
+        for row in rows:
+            found.setdefault(row.task_id, {})[row.map_index] = XComModel.deserialize_value(row)
+    return {
+        task: values[-1] if list(values) == [-1] else [values[i] for i in sorted(values)]
+        for task, values in found.items()
+    }
+
+
+def count(n: int, thing: str) -> str:
+    return f"{n} {thing}" + ("" if n == 1 else "s")
+
+
+def show(cursor: Any) -> str:
+    return "(none stored)" if cursor in (None, "") else str(cursor)
+
+
+def local(url: str) -> str:
+    """Return a ``file://`` URL as a path relative to the repository when it is inside it."""
+    path = Path(url.removeprefix("file://"))
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def main() -> int:
-    _prepare_airflow_home()
-    from airflow_provider_cloud.hooks.datasette import DatasetteHook
-    from airflow_provider_cloud.testing.datasette import DatasetteServer
-
-    with (
-        tempfile.TemporaryDirectory(prefix="apc-demo-") as directory,
-        DatasetteServer(directory=directory) as server,
-    ):
-        name, value = server.env_var("datasette_demo")
-        os.environ[name] = value
-        hook = DatasetteHook("datasette_demo")
-        ok, message = hook.test_connection()
-        print(f"Datasette {server.url}: {message}")
-        if not ok:
-            return 1
-
-        rows = _people(5_000)
-        started = time.perf_counter()
-        written = hook.write_rows("people", rows, key="id", create=True)
-        took = time.perf_counter() - started
-        print(f"Wrote {written.rows} rows in {written.batches} batches ({written.rows / took:,.0f} rows/s)")
-
-        changed = [dict(r, score=100.0) for r in rows[:500]]
-        again = hook.write_rows("people", changed, mode="upsert")
-        print(f"Upserted {again.rows} rows again: the table still has {hook.count_rows('people')} rows")
-
-        top = list(hook.iter_rows("people", where={"score__gte": 100}, columns=["id", "name"], order_by="id"))
-        print(f"Rows with score 100: {len(top)} (first: {top[0]})")
-
-        read = sum(1 for _ in hook.iter_rows("people"))
-        print(f"Read back {read} rows with keyset paging")
-
-        would = hook.delete_rows("people", where={"active": False}, dry_run=True)
-        deleted = hook.delete_rows("people", where={"active": False})
-        print(f"Clean-up of inactive people: dry run said {would}, deleted {deleted}")
-        print(f"Rows left: {hook.count_rows('people')}; table columns: {hook.get_columns('people')}")
-        hook.close()
-    print("Stopped the local Datasette. Demo done.")
+    started = time.monotonic()
+    shutil.rmtree(STATE, ignore_errors=True)
+    configure_airflow()
+    print("airflow-provider-cloud demo: the example DAGs against local servers (everything under .demo/)")
+    with airflow_output_to(LOG) as terminal, ExitStack() as stack:
+        demo = Demo(stack, terminal)
+        try:
+            with demo.step("starting Datasette and the CloudTables and Kloudless emulators on 127.0.0.1"):
+                demo.start_servers()
+            demo.say(
+                f"    Datasette {demo.datasette.url}, CloudTables {demo.cloudtables.url}, "
+                f"Kloudless {demo.kloudless.url}"
+            )
+            with demo.step(
+                f"sample data: {PEOPLE} people, a CloudTables data set, files in a Kloudless account"
+            ):
+                demo.put_sample_data()
+            with demo.step("migrating the Airflow metadata database (.demo/airflow/airflow.db)"):
+                demo.migrate()
+            with demo.step("example_datasette_rows, twice"):
+                demo.run_rows()
+            with demo.step("example_cloudtables_embed"):
+                demo.run_embed()
+            with demo.step("example_kloudless_events"):
+                demo.run_events()
+            with demo.step("example_kloudless_asset_watcher (its trigger fired once, then the consumer)"):
+                demo.run_watcher()
+            demo.summary()
+        except BaseException as exc:
+            demo.say(f"failed: {type(exc).__name__}: {exc}")
+            demo.say(f"Airflow's output is in {LOG.relative_to(ROOT)}; its last lines:")
+            sys.stdout.flush()
+            for line in LOG.read_text(errors="replace").splitlines()[-25:]:
+                demo.say("  | " + line)
+            raise SystemExit(1) from None
+        finally:
+            with demo.step("stopping every server"):
+                stack.close()
+    print(f"Demo done in {time.monotonic() - started:.0f} s. Airflow's own output: {LOG.relative_to(ROOT)}")
     return 0
 
 

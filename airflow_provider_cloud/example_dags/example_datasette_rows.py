@@ -5,15 +5,14 @@ Each day:
 
 1. ``import_people`` upserts ``<file base>/incoming/people.csv`` into the table by ``id`` (a retried or
    repeated import rewrites the same rows, it never duplicates them);
-2. ``read_cursor`` reads the high-water mark the previous run committed (the largest ``updated_at``
-   exported, in the Variable ``cloud_provider_people_cursor``; nothing stored: export everything);
-3. ``export_changes`` writes the rows updated after it to ``<file base>/exports/people/<run>.jsonl`` and
-   returns the new high-water mark;
-4. ``clean_up_old_rows`` deletes the rows not updated for ``retention_days`` days (a DAG param, 30), and
+2. ``export_changes`` writes the rows updated after the high-water mark the previous run committed (the
+   largest ``updated_at`` exported, in the Variable ``cloud_provider_people_cursor``; nothing stored: every
+   row) to ``<file base>/exports/people/<run>.jsonl``, and returns the new high-water mark;
+3. ``clean_up_old_rows`` deletes the rows not updated for ``retention_days`` days (a DAG param, 30), and
    refuses to delete more than 1,000 at once;
-5. ``commit_cursor`` stores the new high-water mark once everything before it succeeded, so a failed run
+4. ``commit_cursor`` stores the new high-water mark once everything before it succeeded, so a failed run
    exports the same rows again instead of skipping them;
-6. ``summarize`` gathers the counts and both cursors from XCom.
+5. ``summarize`` gathers the counts and both cursors from XCom.
 
 Settings, all read when a task runs:
 
@@ -33,7 +32,7 @@ import os
 from typing import Any
 
 import pendulum
-from airflow.sdk import Variable, dag, task
+from airflow.sdk import dag, task
 
 from airflow_provider_cloud.operators.cursor import CommitCursorOperator
 from airflow_provider_cloud.operators.rows import (
@@ -75,13 +74,6 @@ def example_datasette_rows() -> None:
     )
     # [END howto_operator_import_rows]
 
-    @task
-    def read_cursor() -> str | None:
-        """Return the high-water mark the last successful run committed (``None``: export everything)."""
-        return Variable.get(CURSOR_VARIABLE, default=None)
-
-    cursor_before = read_cursor()
-
     # [START howto_operator_export_rows_incremental]
     export_changes = ExportRowsOperator(
         task_id="export_changes",
@@ -89,7 +81,7 @@ def example_datasette_rows() -> None:
         dataset=TABLE,
         destination=FILE_BASE + "/exports/people/" + RUN_NAME + ".jsonl",
         cursor_column="updated_at",
-        since="{{ ti.xcom_pull(task_ids='read_cursor') }}",
+        since="{{ var.value.get('cloud_provider_people_cursor', '') }}",  # empty: every row
     )
     # [END howto_operator_export_rows_incremental]
 
@@ -116,7 +108,6 @@ def example_datasette_rows() -> None:
     @task
     def summarize(
         imported: dict[str, Any],
-        cursor: str | None,
         exported: dict[str, Any],
         cleaned: int,
         committed: dict[str, Any],
@@ -128,14 +119,13 @@ def example_datasette_rows() -> None:
             "exported": exported["rows"],
             "export_path": exported["path"],
             "cleaned": cleaned,
-            "cursor_before": cursor,
+            "cursor_before": committed["previous"],
             "cursor_after": committed["cursor"] if committed["stored"] else committed["previous"],
         }
 
-    import_people >> cursor_before >> export_changes >> clean_up_old_rows >> commit_cursor
+    import_people >> export_changes >> clean_up_old_rows >> commit_cursor
     summarize(
         import_people.output,  # type: ignore[arg-type]  # XComArgs resolve to the values at run time
-        cursor_before,  # type: ignore[arg-type]
         export_changes.output,  # type: ignore[arg-type]
         clean_up_old_rows.output,  # type: ignore[arg-type]
         commit_cursor.output,  # type: ignore[arg-type]
