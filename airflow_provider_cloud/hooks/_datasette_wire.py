@@ -14,7 +14,6 @@ form uses ``instr``/``substr``, which are exact.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import re
@@ -162,21 +161,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
     return value
-
-
-def encode_value(value: Any) -> Any:
-    """Turn a Python value into what Datasette's JSON write API stores faithfully."""
-    if value is None or isinstance(value, str | int | float):
-        return value
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return {"$base64": True, "encoded": base64.b64encode(bytes(value)).decode("ascii")}
-    if isinstance(value, Mapping | list | tuple):
-        return json.dumps(value, default=str, ensure_ascii=False)
-    return str(value)
 
 
 def sqlite_type(value: Any) -> str:
