@@ -328,7 +328,7 @@ async def first_trigger_event(trigger: Any) -> dict[str, Any]:
     return event.payload
 
 
-def test_asset_watcher_declares_the_same_trigger_on_every_parse(airflow_db):
+def test_asset_watcher_declares_the_same_trigger_on_every_parse():
     from airflow.triggers.base import BaseEventTrigger
 
     first, second = (watcher_trigger(load_module(f"asset_watcher_parse_{n}")) for n in (1, 2))

@@ -43,6 +43,8 @@ from airflow_provider_cloud.operators.rows import (
 
 CONN_ID = "datasette_default"
 CURSOR_VARIABLE = "cloud_provider_people_cursor"
+#: The file base without the Variable; the environment is read where the file is parsed, which on Airflow 3
+#: includes the worker, right before it runs a task.
 LOCAL_FILE_BASE = "file://" + os.path.abspath(
     os.environ.get("CLOUD_PROVIDER_FILE_BASE", "/tmp/airflow-provider-cloud")
 )

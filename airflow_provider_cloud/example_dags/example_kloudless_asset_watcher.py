@@ -5,7 +5,8 @@ The asset ``kloudless://kloudless_default/events`` is watched by ``KloudlessEven
 triggerer. The trigger keeps its cursor in the asset's state store (on its first poll it stores the latest
 cursor and fires nothing) and turns every batch of new ``add``/``update`` events into an asset event with a
 small payload: ``{"previous_cursor", "cursor", "count", "event_ids", "types"}``. Its arguments are fixed
-(no cursor, no time), so every parse of this file declares the same watcher.
+(no cursor, no time; the poll interval is the environment variable ``CLOUD_PROVIDER_KLOUDLESS_POLL_SECONDS``,
+default 60, read when the file is parsed), so every parse of this file declares the same watcher.
 
 Each asset event schedules this DAG, whose run:
 
@@ -45,11 +46,14 @@ log = logging.getLogger(__name__)
 KLOUDLESS_CONN_ID = "kloudless_default"
 DATASETTE_CONN_ID = "datasette_default"
 EVENT_TYPES = ["add", "update"]
+#: The file base without the Variable; the environment is read where the file is parsed, which on Airflow 3
+#: includes the worker, right before it runs a task.
 LOCAL_FILE_BASE = "file://" + os.path.abspath(
     os.environ.get("CLOUD_PROVIDER_FILE_BASE", "/tmp/airflow-provider-cloud")
 )
 FILE_BASE = "{{ var.value.get('cloud_provider_file_base', local_file_base) }}"
 TABLE = "{{ var.value.get('cloud_provider_kloudless_table', 'orders') }}"
+POLL_SECONDS = float(os.environ.get("CLOUD_PROVIDER_KLOUDLESS_POLL_SECONDS", "60"))
 #: Run ids hold ':' and '+', which are awkward in object keys and URLs.
 RUN_NAME = "{{ run_id | replace(':', '') | replace('+', '_') }}"
 
@@ -61,7 +65,7 @@ new_files = Asset(
         AssetWatcher(
             name="kloudless_default_new_files",
             trigger=KloudlessEventsEventTrigger(
-                conn_id=KLOUDLESS_CONN_ID, event_types=EVENT_TYPES, poll_interval=60.0, max_events=100
+                conn_id=KLOUDLESS_CONN_ID, event_types=EVENT_TYPES, poll_interval=POLL_SECONDS, max_events=100
             ),
         )
     ],

@@ -23,7 +23,9 @@ Settings, all read when a task runs:
 - Variable ``cloud_provider_file_base``: where files live (``s3://...``/``gs://...`` on a cluster); default
   ``file://`` + the folder in the environment variable ``CLOUD_PROVIDER_FILE_BASE`` (else
   ``/tmp/airflow-provider-cloud``);
-- Variable ``cloud_provider_kloudless_table``: the Datasette table (default ``orders``).
+- Variable ``cloud_provider_kloudless_table``: the Datasette table (default ``orders``);
+- environment variable ``CLOUD_PROVIDER_KLOUDLESS_POLL_SECONDS``: seconds between polls while the sensor is
+  deferred (default 60), read when the file is parsed.
 """
 
 from __future__ import annotations
@@ -42,11 +44,14 @@ from airflow_provider_cloud.sensors.kloudless import KloudlessEventsSensor
 KLOUDLESS_CONN_ID = "kloudless_default"
 DATASETTE_CONN_ID = "datasette_default"
 CURSOR_VARIABLE = "cloud_provider_kloudless_cursor"
+#: The file base without the Variable; the environment is read where the file is parsed, which on Airflow 3
+#: includes the worker, right before it runs a task.
 LOCAL_FILE_BASE = "file://" + os.path.abspath(
     os.environ.get("CLOUD_PROVIDER_FILE_BASE", "/tmp/airflow-provider-cloud")
 )
 FILE_BASE = "{{ var.value.get('cloud_provider_file_base', local_file_base) }}"
 TABLE = "{{ var.value.get('cloud_provider_kloudless_table', 'orders') }}"
+POLL_SECONDS = float(os.environ.get("CLOUD_PROVIDER_KLOUDLESS_POLL_SECONDS", "60"))
 #: Run ids hold ':' and '+', which are awkward in object keys and URLs.
 RUN_NAME = "{{ run_id | replace(':', '') | replace('+', '_') }}"
 
@@ -70,7 +75,7 @@ def example_kloudless_events() -> None:
         event_types=["add", "update"],
         max_events=100,
         deferrable=True,
-        poll_interval=30,
+        poll_interval=POLL_SECONDS,
         timeout=50 * 60,  # seconds; then the run is skipped (soft_fail)
         soft_fail=True,
     )
