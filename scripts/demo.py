@@ -24,8 +24,9 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +39,8 @@ LOG = STATE / "airflow.log"
 EXAMPLE_DAGS = ROOT / "airflow_provider_cloud" / "example_dags"
 PEOPLE = 200
 TOUCHED = 10
+POLL_SECONDS = 0.5
+UPLOAD_WAIT = 30.0
 
 
 def configure_airflow() -> None:
@@ -54,6 +57,7 @@ def configure_airflow() -> None:
             "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLE_DAGS),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
             "AIRFLOW_VAR_CLOUD_PROVIDER_FILE_BASE": FILES.as_uri(),
+            "CLOUD_PROVIDER_KLOUDLESS_POLL_SECONDS": str(POLL_SECONDS),
         }
     )
 
@@ -146,8 +150,6 @@ class Demo:
         kl, account = self.kloudless, self.account
         kl.add_file(account, "orders-earlier.csv", sample_data.orders_csv(5, first_id=1, day=self.today))
         self.kloudless_cursor = kl.latest_cursor(account)  # as an earlier run of example 3 committed it
-        kl.add_file(account, "orders-morning.csv", sample_data.orders_csv(25, first_id=101, day=self.today))
-        kl.add_file(account, "notes.txt", b"not rows: left out by the *.csv pattern\n")
 
     def migrate(self) -> None:
         from airflow.models.variable import Variable
@@ -183,7 +185,24 @@ class Demo:
         self.results["embed"] = self.run("example_cloudtables_embed")
 
     def run_events(self) -> None:
-        self.results["events"] = self.run("example_kloudless_events")
+        """Run example 3; the files arrive only once its sensor has deferred (its trigger polls)."""
+        from airflow_provider_cloud.example_dags import sample_data
+
+        kl, account, cursor = self.kloudless, self.account, str(self.kloudless_cursor)
+
+        def upload() -> None:
+            kl.add_file(
+                account, "orders-morning.csv", sample_data.orders_csv(25, first_id=101, day=self.today)
+            )
+            kl.add_file(account, "notes.txt", b"not rows: left out by the *.csv pattern\n")
+
+        uploader = threading.Thread(target=upload_once_deferred, args=(kl, cursor, upload), daemon=True)
+        uploader.start()
+        try:
+            self.results["events"] = self.run("example_kloudless_events")
+        finally:
+            uploader.join(UPLOAD_WAIT + 5)
+        self.results["trigger_polls"] = events_polls(kl, cursor) - 1  # all but the sensor's own poke
 
     def run_watcher(self) -> None:
         from airflow.sdk.module_loading import import_string
@@ -229,6 +248,11 @@ class Demo:
         say(
             "3. example_kloudless_events: deferrable sensor -> download CSV -> Datasette -> commit the cursor"
         )
+        polls = self.results["trigger_polls"]
+        say(
+            f"   nothing new at the sensor's first poke, so it deferred; its trigger (polling every {POLL_SECONDS} s)"
+            f" found the uploaded files on poll {polls}"
+        )
         say(
             f"   {count(events['events'], 'event')} consumed, {count(len(events['files']), 'CSV file')}, "
             f"{events['rows_imported']} rows imported; cursor {show(events['cursor_before'])} -> "
@@ -257,6 +281,26 @@ class Demo:
             f"Datasette now holds people: {counts['people']} rows, orders: {counts['orders']} rows "
             f"({local(self.datasette.db_path.as_uri())})"
         )
+
+
+def events_polls(kl: Any, cursor: str) -> int:
+    """Count the events requests the Kloudless emulator saw after ``cursor``."""
+    return sum(
+        1 for r in kl.requests_seen if r["path"].endswith("/events") and r["query"].get("cursor") == [cursor]
+    )
+
+
+def upload_once_deferred(kl: Any, cursor: str, upload: Callable[[], None]) -> None:
+    """
+    Call ``upload`` once two events requests after ``cursor`` were seen: the sensor's poke, then its trigger's.
+
+    The poke makes one request, so the second one comes from the trigger: the sensor has deferred by then.
+    After :data:`UPLOAD_WAIT` seconds without it, upload anyway (the run must not wait for its timeout).
+    """
+    deadline = time.monotonic() + UPLOAD_WAIT
+    while time.monotonic() < deadline and events_polls(kl, cursor) < 2:
+        time.sleep(0.02)
+    upload()
 
 
 async def fire_once(trigger: Any) -> dict[str, Any]:

@@ -13,56 +13,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-import airflow_provider_cloud.example_dags as example_dags
 from airflow_provider_cloud.example_dags import sample_data
-from tests.dag_support import load_dag, task_states
-
-EXAMPLE_DAGS = Path(example_dags.__file__).resolve().parent
-DAG_FILES = {
-    "example_datasette_rows": "example_datasette_rows.py",
-    "example_cloudtables_embed": "example_cloudtables_embed.py",
-    "example_kloudless_events": "example_kloudless_events.py",
-    "example_kloudless_asset_watcher": "example_kloudless_asset_watcher.py",
-}
-
-
-def all_xcoms(dag_id: str, run_id: str) -> dict[str, Any]:
-    """Return ``task_id → return value``; a mapped task gets the list of its values by map index."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    found: dict[str, dict[int, Any]] = {}
-    with create_session() as session:
-        rows = (
-            session.query(XComModel)
-            .filter(XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value")
-            .all()
-        )
-        for row in rows:
-            found.setdefault(row.task_id, {})[row.map_index] = XComModel.deserialize_value(row)
-    return {
-        task_id: values[-1] if list(values) == [-1] else [values[i] for i in sorted(values)]
-        for task_id, values in found.items()
-    }
-
-
-def run_example(dag_id: str, **test_kwargs: Any) -> tuple[Any, dict[str, Any]]:
-    """Run an example DAG with ``dag.test()``; return the run and its XComs."""
-    dag = load_dag(EXAMPLE_DAGS / DAG_FILES[dag_id], dag_id)
-    dag_run = dag.test(**test_kwargs)
-    return dag_run, all_xcoms(dag_id, dag_run.run_id)
-
-
-def variable(name: str) -> str | None:
-    from airflow.models.variable import Variable
-
-    return Variable.get(name, default_var=None)
+from tests.dag_support import task_states
+from tests.example_dags_support import (
+    DAG_FILES,
+    DEFERRED_UPLOAD_WAIT,
+    EXAMPLE_DAGS,
+    event_id,
+    events_polls,
+    first_trigger_event,
+    load_module,
+    run_example,
+    table_ids,
+    upload_once_deferred,
+    variable,
+    watcher_trigger,
+)
 
 
 @pytest.fixture
@@ -228,15 +200,6 @@ def test_cloudtables_embed_imports_mints_a_token_and_publishes_the_page(
 # -- 3. Kloudless events (deferrable sensor) -------------------------------------------------------------
 
 
-def table_ids(datasette_server, table: str) -> list[int]:
-    return [row["id"] for row in datasette_server.sql(f'select id from "{table}" order by id')]
-
-
-def event_id(event: dict[str, Any]) -> str:
-    """Return a Kloudless event's id as the events trigger lists it."""
-    return str(event.get("id", event.get("event_id")))
-
-
 @pytest.mark.dag
 @pytest.mark.integration
 def test_kloudless_events_imports_new_csv_files_and_commits_the_cursor(
@@ -278,11 +241,26 @@ def test_kloudless_events_imports_new_csv_files_and_commits_the_cursor(
     assert variable("cloud_provider_kloudless_cursor") == after_first
     assert table_ids(datasette_server, table) == [1, 2, 3, 4, 5]
 
-    # Run 2: only the new file is read; its rows 4 and 5 are upserted, 6 to 9 added.
-    kl.add_file(account, "orders-2.csv", sample_data.orders_csv(6, first_id=4, day=day))
-    dag_run, xcoms = run_example("example_kloudless_events")
+    # Run 2: nothing new at first, so the sensor defers; the file arrives while its trigger polls. Only the
+    # new file is read; its rows 4 and 5 are upserted, 6 to 9 added.
+    monkeypatch.setenv("CLOUD_PROVIDER_KLOUDLESS_POLL_SECONDS", "0.05")
+    upload = threading.Thread(
+        target=upload_once_deferred,
+        args=(
+            kl,
+            after_first,
+            lambda: kl.add_file(account, "orders-2.csv", sample_data.orders_csv(6, first_id=4, day=day)),
+        ),
+        daemon=True,
+    )
+    upload.start()
+    try:
+        dag_run, xcoms = run_example("example_kloudless_events")
+    finally:
+        upload.join(DEFERRED_UPLOAD_WAIT + 5)
 
     assert str(dag_run.state) == "success"
+    assert events_polls(kl, after_first) >= 3  # the sensor's poke, the trigger's empty poll(s), the last one
     assert xcoms["wait_for_files"]["previous_cursor"] == after_first
     assert [f["name"] for f in xcoms["download_csv_files"]] == ["orders-2.csv"]
     summary = xcoms["summarize"]
@@ -296,36 +274,6 @@ def test_kloudless_events_imports_new_csv_files_and_commits_the_cursor(
 
 
 # -- 4. Kloudless asset watcher --------------------------------------------------------------------------
-
-
-def load_module(name: str) -> Any:
-    """Execute the asset watcher DAG file as a fresh module (one parse)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        name, EXAMPLE_DAGS / DAG_FILES["example_kloudless_asset_watcher"]
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def watcher_trigger(module: Any) -> Any:
-    (watcher,) = module.new_files.watchers
-    return watcher.trigger
-
-
-async def first_trigger_event(trigger: Any) -> dict[str, Any]:
-    """Run a trigger until it fires once (at most 20 s); return the event's payload."""
-    events = trigger.run()
-    try:
-        async with asyncio.timeout(20):
-            event = await events.__anext__()
-    finally:
-        await events.aclose()
-    return event.payload
 
 
 def test_asset_watcher_declares_the_same_trigger_on_every_parse():
