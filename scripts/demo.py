@@ -92,9 +92,9 @@ def airflow_output_to(log_path: Path) -> Iterator[TextIO]:
 class Demo:
     """The servers, the sample data and the runs of one demo; ``say`` prints to the terminal."""
 
-    def __init__(self, stack: ExitStack, say: TextIO) -> None:
+    def __init__(self, stack: ExitStack, terminal: TextIO) -> None:
         self.stack = stack
-        self.out = say
+        self.out = terminal
         self.results: dict[str, Any] = {}
 
     def say(self, text: str = "") -> None:
@@ -348,7 +348,8 @@ def local(url: str) -> str:
 
 def main() -> int:
     started = time.monotonic()
-    shutil.rmtree(STATE, ignore_errors=True)
+    if STATE.exists():
+        shutil.rmtree(STATE)  # a fresh start every time; fails loudly rather than reuse a stale database
     configure_airflow()
     print("airflow-provider-cloud demo: the example DAGs against local servers (everything under .demo/)")
     with airflow_output_to(LOG) as terminal, ExitStack() as stack:
@@ -360,9 +361,7 @@ def main() -> int:
                 f"    Datasette {demo.datasette.url}, CloudTables {demo.cloudtables.url}, "
                 f"Kloudless {demo.kloudless.url}"
             )
-            with demo.step(
-                f"sample data: {PEOPLE} people, a CloudTables data set, files in a Kloudless account"
-            ):
+            with demo.step(f"sample data: {PEOPLE} people, a CloudTables data set, a Kloudless account"):
                 demo.put_sample_data()
             with demo.step("migrating the Airflow metadata database (.demo/airflow/airflow.db)"):
                 demo.migrate()
