@@ -246,7 +246,7 @@ def watcher_cursor(stack: AirflowStack) -> Any:
 
 
 def consumer_run_with_file(stack: AirflowStack, file_id: str, checked: set[str]) -> dict[str, Any] | None:
-    """Return a finished asset-triggered consumer run whose batch holds the file ``file_id``, if any."""
+    """Return a finished run of the watcher's consumer whose batch holds the file ``file_id``, if any."""
     for run in stack.runs(WATCHER_DAG):
         run_id = run["dag_run_id"]
         if run_id in checked or run.get("state") not in ("success", "failed"):
