@@ -367,7 +367,14 @@ class DatasetteHook(CloudApiHook):
         """
         query = [("sql", sql), ("_shape", "objects")]
         query += [(k, _param(v)) for k, v in (params or {}).items()]
-        payload = self.request_json("GET", f"/{self._db(database)}/-/query.json", params=query)
+        try:
+            payload = self.request_json("GET", f"/{self._db(database)}/-/query.json", params=query)
+        except NotFoundError as missing:
+            # Alphas before 1.0a14 (as Datasette Cloud may still run) answer SQL at /{db}.json?sql=.
+            try:
+                payload = self.request_json("GET", f"/{self._db(database)}.json", params=query)
+            except NotFoundError:
+                raise missing from None
         if payload.get("truncated"):
             raise BadRequestError(
                 f"the query returned more than {self.settings.get('max_returned_rows', 1000)} rows and "
