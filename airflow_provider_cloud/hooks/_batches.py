@@ -76,7 +76,6 @@ class Batch:
     columns: frozenset[str]
     rows: list[Mapping[str, Any]] = field(default_factory=list)
     first_index: int = 0
-    keys: list[tuple[Any, ...]] = field(default_factory=list)
     _encoded: bytes | None = None
     indices: list[int] = field(default_factory=list)
 
@@ -109,7 +108,6 @@ class Batch:
                     self.columns,
                     self.rows[start : start + max_rows],
                     indices[0] if indices else self.first_index + start,
-                    self.keys[start : start + max_rows],
                     indices=indices,
                 )
             )
@@ -136,6 +134,7 @@ class BatchPlanner:
     Turn a stream of rows into batches under ``max_rows`` rows and ``max_bytes`` bytes of body.
 
     :param key: the key columns; with them, a row whose key waits in another group flushes every group.
+        Keys are only tracked while rows of several column sets wait at once (with one, order is kept).
     """
 
     def __init__(self, *, max_rows: int, max_bytes: int, key: Sequence[str] = ()) -> None:
@@ -145,43 +144,60 @@ class BatchPlanner:
         self.max_bytes = max_bytes
         self.key = tuple(key)
         self._groups: dict[frozenset[str], Batch] = {}
-        self._waiting_keys: dict[tuple[Any, ...], frozenset[str]] = {}
+        self._waiting_keys: dict[tuple[Any, ...], frozenset[str]] | None = None
+
+    def _key_of(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(row.get(k) for k in self.key)
+
+    def _key_index(self) -> dict[tuple[Any, ...], frozenset[str]]:
+        """Return which column set each waiting key is in, built when a second column set appears."""
+        if self._waiting_keys is None:
+            self._waiting_keys = {
+                self._key_of(row): columns for columns, batch in self._groups.items() for row in batch.rows
+            }
+        return self._waiting_keys
 
     def add(self, row: Mapping[str, Any], index: int) -> Iterator[Batch]:
         """Add one row (``index`` is its 1-based position) and yield the batches that became full."""
         columns = frozenset(row)
-        group = self._groups.get(columns)
-        if self.key:
-            key_value = tuple(row.get(k) for k in self.key)
-            waiting = self._waiting_keys.get(key_value)
+        groups = self._groups
+        group = groups.get(columns)
+        tracked = bool(self.key) and (len(groups) > 1 or (group is None and bool(groups)))
+        if tracked:
+            key_value = self._key_of(row)
+            waiting = self._key_index().get(key_value)
             if waiting is not None and waiting != columns:
                 yield from self.drain()
                 group = None
         if group is None:
-            if len(self._groups) >= _MAX_GROUPS:
+            if len(groups) >= _MAX_GROUPS:
                 yield from self.drain()
-            group = self._groups[columns] = Batch(columns, first_index=index)
+            group = groups[columns] = Batch(columns, first_index=index)
         group.rows.append(row)
         group.indices.append(index)
-        if self.key:
-            # Registered only now: a drain above clears the waiting keys, and this row's key must stay
+        if tracked and self._waiting_keys is not None:
+            # Registered only now: a drain above forgets the waiting keys, and this row's key must stay
             # known, or a later write of the same key in another column set could overtake it.
             self._waiting_keys[key_value] = columns
-            group.keys.append(key_value)
         if len(group.rows) >= self.max_rows:
             yield from self._pop(columns).fit(self.max_bytes)
 
     def _pop(self, columns: frozenset[str]) -> Batch:
         batch = self._groups.pop(columns)
-        for key_value in batch.keys:
-            if self._waiting_keys.get(key_value) == columns:
-                del self._waiting_keys[key_value]
+        if self._waiting_keys is not None:
+            if len(self._groups) <= 1:
+                self._waiting_keys = None
+            else:
+                for row in batch.rows:
+                    key_value = self._key_of(row)
+                    if self._waiting_keys.get(key_value) == columns:
+                        del self._waiting_keys[key_value]
         return batch
 
     def drain(self) -> Iterator[Batch]:
         """Yield every waiting batch, oldest first."""
         groups = sorted(self._groups.values(), key=lambda b: b.first_index)
         self._groups.clear()
-        self._waiting_keys.clear()
+        self._waiting_keys = None
         for batch in groups:
             yield from batch.fit(self.max_bytes)

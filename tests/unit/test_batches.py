@@ -1,0 +1,82 @@
+"""The batch planner: column-set groups, write order per key, row and byte limits."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_provider_cloud.exceptions import RowDataError
+from airflow_provider_cloud.hooks._batches import BatchPlanner
+
+
+def plan(rows, **kwargs):
+    planner = BatchPlanner(**{"max_rows": 3, "max_bytes": 10_000, **kwargs})
+    out = []
+    for index, row in enumerate(rows, start=1):
+        out.extend(planner.add(row, index))
+    out.extend(planner.drain())
+    return out
+
+
+def sent_rows(batches):
+    return [json.loads(b.body())["rows"] for b in batches]
+
+
+def test_rows_of_one_column_set_fill_batches_in_order():
+    batches = plan([{"id": i, "v": i} for i in range(1, 8)], key=["id"])
+    assert [[r["id"] for r in rows] for rows in sent_rows(batches)] == [[1, 2, 3], [4, 5, 6], [7]]
+    assert [b.first_index for b in batches] == [1, 4, 7]
+
+
+def test_rows_are_grouped_by_column_set_so_no_column_is_nulled():
+    rows = [{"id": 1, "a": 1}, {"id": 2, "b": 2}, {"id": 3, "a": 3}, {"id": 4, "b": 4}]
+    batches = plan(rows, key=["id"])
+    assert sent_rows(batches) == [
+        [{"id": 1, "a": 1}, {"id": 3, "a": 3}],
+        [{"id": 2, "b": 2}, {"id": 4, "b": 4}],
+    ]
+    assert [b.indices for b in batches] == [[1, 3], [2, 4]]
+
+
+def test_a_key_waiting_in_another_column_set_is_sent_first():
+    rows = [{"id": 1, "a": "old"}, {"id": 2, "b": 2}, {"id": 1, "b": "new"}]
+    batches = plan(rows, key=["id"])
+    # the second write of id 1 must not overtake the first: both waiting groups go out before it
+    assert sent_rows(batches) == [[{"id": 1, "a": "old"}], [{"id": 2, "b": 2}], [{"id": 1, "b": "new"}]]
+
+
+def test_the_same_key_twice_in_one_column_set_keeps_its_order():
+    rows = [{"id": 1, "a": 1}, {"id": 1, "a": 2}]
+    assert sent_rows(plan(rows, key=["id"])) == [[{"id": 1, "a": 1}, {"id": 1, "a": 2}]]
+
+
+def test_key_tracking_survives_a_group_leaving_by_size():
+    rows = [{"id": 1, "a": 1}, {"id": 9, "b": 0}, {"id": 2, "a": 2}, {"id": 3, "a": 3}, {"id": 9, "a": 9}]
+    batches = plan(rows, key=["id"])
+    flat = [(row["id"], tuple(sorted(row))) for rows in sent_rows(batches) for row in rows]
+    assert flat.index((9, ("b", "id"))) < flat.index((9, ("a", "id")))
+
+
+def test_a_body_over_the_byte_limit_is_halved():
+    rows = [{"id": i, "text": "x" * 100} for i in range(1, 4)]
+    batches = plan(rows, max_bytes=300)
+    assert [len(b) for b in batches] == [1, 1, 1] or [len(b) for b in batches] == [2, 1]
+    assert all(len(b.body()) <= 300 for b in batches)
+
+
+def test_a_single_row_over_the_byte_limit_names_its_position():
+    rows = [{"id": 1}, {"id": 2, "text": "x" * 500}]
+    with pytest.raises(RowDataError, match="line 2"):
+        plan(rows, max_bytes=200)
+
+
+def test_a_value_json_cannot_hold_names_its_row():
+    rows = [{"id": 1, "v": 1}, {"id": 2, "v": object()}]
+    with pytest.raises(RowDataError, match="line 2"):
+        plan(rows)
+
+
+def test_max_rows_must_be_positive():
+    with pytest.raises(ValueError, match="at least 1"):
+        BatchPlanner(max_rows=0, max_bytes=100)
