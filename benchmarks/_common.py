@@ -89,6 +89,41 @@ def compare(label: str, rounds: int, rows: int, contenders: list[Callable[[int],
     return rates
 
 
+def current_rss_mib() -> float:
+    """Return this process's resident memory now, in MiB (Linux)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+class RssSampler:
+    """Sample resident memory every few milliseconds on a thread; ``peak`` is the largest seen."""
+
+    def __init__(self, every: float = 0.01) -> None:
+        import threading
+
+        self.every = every
+        self.start = current_rss_mib()
+        self.peak = self.start
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.peak = max(self.peak, current_rss_mib())
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, current_rss_mib())
+
+
 def peak_rss_of(script: str, *args: str) -> dict[str, float]:
     """Run ``script --memory-child ARGS`` in a fresh interpreter; it prints one JSON line with its figures."""
     done = subprocess.run(

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import COLUMNS, compare, header, peak_rss_of, use_server, write_csv
+from _common import COLUMNS, RssSampler, compare, header, peak_rss_of, use_server, write_csv
 
 CASTS = {"id": int, "qty": int, "score": float}
 
@@ -182,16 +181,22 @@ def memory_child(rows: int) -> None:
     ):
         source = write_csv(Path(folder) / "source.csv", rows)
         conn_id = use_server(server, "bench_rows_memory")
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        summary = ImportRowsOperator(
-            task_id="i", conn_id=conn_id, dataset="t", source=str(source), key="id", create=True
+        warm_up = write_csv(Path(folder) / "warm_up.csv", 10)  # imports and caches before measuring
+        ImportRowsOperator(
+            task_id="w", conn_id=conn_id, dataset="w", source=str(warm_up), key="id", create=True
         ).execute({})
-        exported = ExportRowsOperator(
-            task_id="e", conn_id=conn_id, dataset="t", destination=str(Path(folder) / "out.jsonl")
+        ExportRowsOperator(
+            task_id="w", conn_id=conn_id, dataset="w", destination=str(Path(folder) / "w.jsonl")
         ).execute({})
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        with RssSampler() as sampler:
+            summary = ImportRowsOperator(
+                task_id="i", conn_id=conn_id, dataset="t", source=str(source), key="id", create=True
+            ).execute({})
+            exported = ExportRowsOperator(
+                task_id="e", conn_id=conn_id, dataset="t", destination=str(Path(folder) / "out.jsonl")
+            ).execute({})
         assert summary["rows_written"] == exported["rows"] == rows, (summary, exported)
-    print(json.dumps({"rows": rows, "start_mib": before / 1024, "peak_mib": peak / 1024}))
+    print(json.dumps({"rows": rows, "start_mib": sampler.start, "peak_mib": sampler.peak}))
 
 
 def main() -> None:
@@ -210,7 +215,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="apc-bench-rows-") as work:
         run_speed(args.rows, args.rounds, with_dclient=not args.skip_dclient, work=Path(work))
     if not args.skip_memory:
-        header("peak memory, import + export", "RSS before MiB", "peak RSS MiB")
+        header("memory, import + export", "RSS at start MiB", "peak RSS MiB")
         for size in (100_000, 1_000_000):
             figures = peak_rss_of(__file__, str(size))
             print(
