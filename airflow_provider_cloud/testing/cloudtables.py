@@ -98,11 +98,9 @@ from airflow_provider_cloud.testing._cloudtables.controls import Controls, Fault
 from airflow_provider_cloud.testing._cloudtables.models import CloudTablesBackend
 from airflow_provider_cloud.testing._cloudtables.records import AccessToken, random_secret
 from airflow_provider_cloud.testing._cloudtables.server import EmulatorHTTPServer
+from airflow_provider_cloud.testing._serving import serve_in_thread, stop_serving
 
 __all__ = ["LOADER_STYLES", "AccessToken", "CloudTablesEmulator", "SeenRequest"]
-
-_START_TIMEOUT = 10.0
-_STOP_TIMEOUT = 10.0
 
 
 class CloudTablesEmulator:
@@ -139,15 +137,8 @@ class CloudTablesEmulator:
         if self._server is not None:
             raise RuntimeError("the CloudTables emulator is already running")
         server = EmulatorHTTPServer((self._host, self._requested_port), self._app)
-        ready = threading.Event()
-        thread = threading.Thread(
-            target=_serve, args=(server, ready), name="cloudtables-emulator", daemon=True
-        )
-        thread.start()
-        if not ready.wait(_START_TIMEOUT):
-            server.server_close()
-            raise RuntimeError("the CloudTables emulator did not start")
-        self._server, self._thread = server, thread
+        self._thread = serve_in_thread(server, name="cloudtables-emulator")
+        self._server = server
         return self
 
     def stop(self) -> None:
@@ -155,10 +146,7 @@ class CloudTablesEmulator:
         server, thread = self._server, self._thread
         if server is None:
             return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(_STOP_TIMEOUT)
+        stop_serving(server, thread)
         self._server = self._thread = None
 
     def __enter__(self) -> CloudTablesEmulator:
@@ -321,11 +309,6 @@ class CloudTablesEmulator:
 
     def clear_requests_seen(self) -> None:
         self._controls.clear_seen()
-
-
-def _serve(server: EmulatorHTTPServer, ready: threading.Event) -> None:
-    ready.set()
-    server.serve_forever(poll_interval=0.01)  # how fast stop() returns
 
 
 def _loopback(host: str) -> str:

@@ -96,11 +96,11 @@ from airflow_provider_cloud.testing._kloudless.errors import CURSOR_EXPIRED, Klo
 from airflow_provider_cloud.testing._kloudless.handler import EmulatorHTTPServer
 from airflow_provider_cloud.testing._kloudless.models import iso, opaque_id
 from airflow_provider_cloud.testing._kloudless.storage import ROOT_ID
+from airflow_provider_cloud.testing._serving import serve_in_thread, stop_serving
 
 __all__ = ["CURSOR_EXPIRED", "KloudlessApiError", "KloudlessEmulator"]
 
 _LOOPBACK = {"127.0.0.1", "localhost"}
-_START_TIMEOUT = 10.0
 
 
 class KloudlessEmulator:
@@ -136,20 +136,9 @@ class KloudlessEmulator:
         if self._server is not None:
             return self
         server = EmulatorHTTPServer((self._host, self._requested_port), self._backend)
-        ready = threading.Event()
-
-        def serve() -> None:
-            ready.set()
-            server.serve_forever(poll_interval=0.05)
-
-        thread = threading.Thread(
-            target=serve, name=f"kloudless-emulator-{server.server_address[1]}", daemon=True
-        )
-        thread.start()
-        if not ready.wait(_START_TIMEOUT):
-            server.server_close()
-            raise RuntimeError("the Kloudless emulator did not start")
-        self._server, self._thread = server, thread
+        name = f"kloudless-emulator-{server.server_address[1]}"
+        self._thread = serve_in_thread(server, name=name, poll_interval=0.05)
+        self._server = server
         return self
 
     def stop(self) -> None:
@@ -157,10 +146,7 @@ class KloudlessEmulator:
         server, thread = self._server, self._thread
         if server is None or thread is None:
             return
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        thread.join(_START_TIMEOUT)
+        stop_serving(server, thread)
         self._server = self._thread = None
 
     def __enter__(self) -> KloudlessEmulator:
