@@ -9,6 +9,7 @@ sequential writer would have done before reading that row.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_cloud.exceptions import BadRequestError, PayloadTooLargeError
 from airflow_provider_cloud.hooks._batches import Batch, BatchPlanner
 from airflow_provider_cloud.hooks._datasette_wire import learned_max_rows
+from airflow_provider_cloud.hooks._switching import quick_thread_switching
 
 if TYPE_CHECKING:
     from airflow_provider_cloud.hooks.datasette import DatasetteHook
@@ -53,6 +55,7 @@ class BatchWriter:
         # must not send a batch still queued behind the failed one.
         self._failed = False
         self._thread: threading.Thread | None = None
+        self._while_running = contextlib.ExitStack()
 
     def __enter__(self) -> BatchWriter:
         return self
@@ -64,6 +67,7 @@ class BatchWriter:
         """Queue a batch for sending; raise the error of an earlier batch if one failed."""
         self._raise_if_failed()
         if self._thread is None:
+            self._while_running.enter_context(quick_thread_switching())
             self._thread = threading.Thread(target=self._run, name="datasette-batch-writer", daemon=True)
             self._thread.start()
         while True:
@@ -79,6 +83,7 @@ class BatchWriter:
             self._queue.put(_STOP)
             self._thread.join()
             self._thread = None
+            self._while_running.close()
         self._raise_if_failed()
 
     def _raise_if_failed(self) -> None:

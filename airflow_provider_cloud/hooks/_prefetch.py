@@ -13,6 +13,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
+from airflow_provider_cloud.hooks._switching import quick_thread_switching
+
 T = TypeVar("T")
 
 _END = object()
@@ -49,23 +51,24 @@ def prefetched(pages: Iterator[list[T]], *, depth: int = 1, name: str = "prefetc
         put(_END)
 
     thread = threading.Thread(target=fetch, name=name, daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = waiting.get()
-            if item is _END:
-                return
-            if isinstance(item, _Failure):
-                raise item.error
-            yield from item
-    finally:
-        stop.set()
-        while True:  # unblock a producer waiting to put
-            try:
-                waiting.get_nowait()
-            except queue.Empty:
-                break
-        thread.join(_JOIN_TIMEOUT)
-        close = getattr(pages, "close", None)
-        if close is not None and not thread.is_alive():
-            close()
+    with quick_thread_switching():
+        thread.start()
+        try:
+            while True:
+                item = waiting.get()
+                if item is _END:
+                    return
+                if isinstance(item, _Failure):
+                    raise item.error
+                yield from item
+        finally:
+            stop.set()
+            while True:  # unblock a producer waiting to put
+                try:
+                    waiting.get_nowait()
+                except queue.Empty:
+                    break
+            thread.join(_JOIN_TIMEOUT)
+            close = getattr(pages, "close", None)
+            if close is not None and not thread.is_alive():
+                close()

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from airflow_provider_cloud.exceptions import RowDataError
-from airflow_provider_cloud.rows import Record, iter_inline_rows, read_records, readers as readers_module
+from airflow_provider_cloud.rows import Record, iter_inline_rows, read_records
+from airflow_provider_cloud.rows import _json_readers as readers_module
 from tests.unit.rows.rows_helpers import put
 
 
@@ -203,13 +204,13 @@ def test_json_invalid_syntax_does_not_read_the_rest_of_a_large_file(file_dir, mo
     url = put(f"{file_dir}/big.json", body)
     reader = read_records(url)
     parser_reads = []
-    original = readers_module._JsonArrayParser._read_more
+    original = readers_module.JsonArrayParser._read_more
 
     def counting(self):
         parser_reads.append(1)
         return original(self)
 
-    monkeypatch.setattr(readers_module._JsonArrayParser, "_read_more", counting)
+    monkeypatch.setattr(readers_module.JsonArrayParser, "_read_more", counting)
     with pytest.raises(RowDataError, match="line 1: invalid JSON: Expecting ':' delimiter"):
         next(reader)
     assert len(parser_reads) <= 2

@@ -1,0 +1,318 @@
+"""
+CSV rows, a block at a time: parsing in C, whole columns typed at once.
+
+Lines are read in chunks (``readlines`` with a size hint) and fed to ``csv.reader`` through a C-level
+chain, and rows are taken ``BLOCK_ROWS`` at a time. In the usual block every row is one line with one
+field per column: the line numbers follow from the positions, and each column is typed in one pass
+(:mod:`airflow_provider_cloud.rows._columns`). A block with anything else in it (a quoted value over
+several lines, a blank line, a malformed row, a row of the wrong width, bytes that are not text) is
+parsed again from its kept lines one row at a time, for exact line numbers and errors. Only the lines
+of the current block are kept (for the text of bad rows), so memory is bounded by a block.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, TextIO
+
+from airflow_provider_cloud.exceptions import RowDataError
+from airflow_provider_cloud.rows._columns import ColumnTyper, column_typer
+from airflow_provider_cloud.rows._records import (
+    MAX_RAW_CHARS,
+    READY,
+    UNDECODABLE,
+    Record,
+    bad,
+    cap,
+    undecodable,
+    undecodable_reason,
+)
+from airflow_provider_cloud.rows.convert import ColumnType
+from airflow_provider_cloud.rows.formats import CsvOptions
+
+#: Rows parsed and typed together.
+BLOCK_ROWS = 512
+#: Characters of lines read from the file at a time (whole lines, so a long line is read whole).
+READ_HINT_CHARS = 65_536
+
+#: A row as parsed: its first and last line, and its fields or the parse error.
+_Row = tuple[int, int, list[str] | csv.Error]
+
+_CSV_MESSAGES = {
+    "unexpected end of data": "a quoted value is never closed (unterminated quote at the end of the file)",
+}
+
+
+class _Lines:
+    """The file's lines, fed to the csv reader in chunks; lines are kept until ``release``."""
+
+    def __init__(self, text: TextIO) -> None:
+        self._text = text
+        self._chunks: deque[list[str]] = deque()
+        self._first = 1  # the line number of the first kept line
+        self._read = 0
+        #: Kept lines with bytes that are not valid text, by line number.
+        self.undecodable: dict[int, str] = {}
+
+    def feed(self) -> Iterator[str]:
+        """Return an iterator of all lines, for ``csv.reader``."""
+        return itertools.chain.from_iterable(self._read_chunks())
+
+    def _read_chunks(self) -> Iterator[list[str]]:
+        while lines := self._text.readlines(READ_HINT_CHARS):
+            first = self._read + 1
+            self._read += len(lines)
+            self._chunks.append(lines)
+            if undecodable("".join(lines)):
+                for number, line in enumerate(lines, start=first):
+                    if UNDECODABLE.search(line):
+                        self.undecodable[number] = line
+            yield lines
+
+    def get(self, first: int, last: int) -> list[str]:
+        """Return the kept lines ``first`` to ``last`` (1-based, both included)."""
+        found: list[str] = []
+        start = self._first
+        for chunk in self._chunks:
+            if start > last:
+                break
+            end = start + len(chunk)
+            if end > first:
+                found.extend(chunk[max(first - start, 0) : last - start + 1])
+            start = end
+        return found
+
+    def raw(self, first: int, last: int) -> str:
+        """Return the text of lines ``first`` to ``last`` as ``Record.raw`` keeps it."""
+        parts: list[str] = []
+        size = 0
+        for line in self.get(first, last):
+            parts.append(line)
+            size += len(line)
+            if size >= MAX_RAW_CHARS:
+                break
+        return cap("".join(parts)).rstrip("\r\n")
+
+    def first_undecodable(self, first: int, last: int) -> str | None:
+        """Return the first of lines ``first`` to ``last`` with bytes that are not text, if any."""
+        if not self.undecodable:
+            return None
+        numbers = [n for n in self.undecodable if first <= n <= last]
+        return self.undecodable[min(numbers)] if numbers else None
+
+    def release(self, last: int) -> None:
+        """Forget the lines up to ``last``."""
+        while self._chunks and self._first + len(self._chunks[0]) - 1 <= last:
+            self._first += len(self._chunks.popleft())
+        for number in [n for n in self.undecodable if n < self._first]:
+            del self.undecodable[number]
+
+
+def _step(reader: Any) -> _Row | None:
+    """Read the next row (a blank line is a row with no fields); ``None`` at the end."""
+    first = reader.line_num + 1
+    try:
+        fields = next(reader)
+    except StopIteration:
+        return None
+    except csv.Error as error:
+        return first, reader.line_num, error
+    return first, reader.line_num, fields
+
+
+def _rows_one_by_one(lines: list[str], first_line: int, dialect: type[csv.Dialect]) -> Iterator[_Row]:
+    """Parse ``lines`` again (the first being line ``first_line``), a row at a time, blank rows left out."""
+    reader = csv.reader(iter(lines), dialect)
+    offset = first_line - 1
+    while (row := _step(reader)) is not None:
+        first, last, fields = row
+        if fields != []:
+            yield first + offset, last + offset, fields
+
+
+class CsvParser:
+    """Parse one CSV text into ``Record`` objects: ``READY`` first, once the header is checked."""
+
+    def __init__(
+        self,
+        source: str,
+        options: CsvOptions,
+        declared: Mapping[str, ColumnType],
+        detect: bool,
+        allow_empty: bool,
+    ) -> None:
+        self.source = source
+        self.options = options
+        self.declared = declared
+        self.detect = detect
+        self.allow_empty = allow_empty
+        self.columns: tuple[str, ...] | None = options.columns if not options.header else None
+
+    def _reason(self, error: csv.Error) -> str:
+        message = str(error)
+        return "malformed CSV: " + _CSV_MESSAGES.get(message, message)
+
+    def _check_header(self, names: list[str]) -> tuple[str, ...]:
+        seen: dict[str, int] = {}
+        for position, column in enumerate(names, start=1):
+            if not column.strip():
+                raise bad(f"the header's column {position} has no name", self.source, 1)
+            if column in seen:
+                raise bad(
+                    f"the header names column {column!r} twice (columns {seen[column]} and {position})",
+                    self.source,
+                    1,
+                    column,
+                )
+            seen[column] = position
+        return tuple(names)
+
+    def _check_types(self, columns: tuple[str, ...]) -> None:
+        missing = [column for column in self.declared if column not in columns]
+        if missing:
+            raise RowDataError(
+                f"types name columns that are not in the file: {', '.join(map(repr, missing))} "
+                f"(the columns are {', '.join(map(repr, columns))})",
+                source=self.source,
+            )
+
+    def parse(self, text: TextIO) -> Iterator[Any]:
+        source = self.source
+        lines = _Lines(text)
+        reader = csv.reader(lines.feed(), self.options.reader_dialect())
+        first = _step(reader)
+        while first is not None and first[2] == []:
+            first = _step(reader)
+        if first is None:
+            if not self.allow_empty:
+                what = " (no header row)" if self.options.header else ""
+                raise RowDataError(f"file is empty{what}", source=source)
+            self.columns = self.columns or ()
+            yield READY
+            return
+        line, last, fields = first
+        if self.options.header:
+            if isinstance(fields, csv.Error):
+                raise bad(self._reason(fields) + " (in the header)", source, line)
+            broken = lines.first_undecodable(line, last)
+            if broken is not None:
+                raise bad(undecodable_reason(broken, self.options.encoding), source, line)
+            self.columns = self._check_header(fields)
+        elif self.columns is None:
+            if isinstance(fields, csv.Error):
+                raise bad(self._reason(fields) + " (in the first row)", source, line)
+            self.columns = tuple(f"column_{i}" for i in range(1, len(fields) + 1))
+        columns = self.columns
+        self._check_types(columns)
+        typers = [
+            column_typer(self.declared.get(c), self.options.null_values, detect=self.detect) for c in columns
+        ]
+        yield READY
+
+        if not self.options.header:
+            yield from self._block([first], lines, columns, typers)
+        lines.release(last)
+        yield from self._records(reader, lines, columns, typers)
+
+    def _records(
+        self, reader: Any, lines: _Lines, columns: tuple[str, ...], typers: list[ColumnTyper]
+    ) -> Iterator[Record]:
+        """Yield the records of the remaining rows, a block at a time (the hot loop)."""
+        width = len(columns)
+        dialect = self.options.reader_dialect()
+        while True:
+            before = reader.line_num
+            block: list[list[str]] = []
+            broken = False
+            try:
+                block.extend(itertools.islice(reader, BLOCK_ROWS))
+            except csv.Error:
+                broken = True  # the rows before it are in the block; all are parsed again below
+            after = reader.line_num
+            if not block and not broken:
+                return
+            regular = (
+                not broken
+                and after - before == len(block)
+                and set(map(len, block)) == {width}
+                and lines.first_undecodable(before + 1, after) is None
+            )
+            if regular:
+                numbers = range(before + 1, after + 1)
+                cells = list(zip(*block))
+                del block  # no longer needed: fewer live objects for the garbage collector to look at
+                yield from self._typed(cells, numbers, numbers, lines, columns, typers)
+            else:
+                rows = _rows_one_by_one(lines.get(before + 1, after), before + 1, dialect)
+                yield from self._block(rows, lines, columns, typers)
+            lines.release(after)
+
+    def _block(
+        self, rows: Iterable[_Row], lines: _Lines, columns: tuple[str, ...], typers: list[ColumnTyper]
+    ) -> Iterator[Record]:
+        """Yield the records of parsed rows: bad ones where they are, good ones typed together."""
+        source = self.source
+        width = len(columns)
+        found: list[Record | None] = []  # None: the next good row
+        good: list[list[str]] = []
+        firsts: list[int] = []
+        lasts: list[int] = []
+        for first, last, fields in rows:
+            reason: str | None = None
+            if isinstance(fields, csv.Error):
+                reason = self._reason(fields)
+            elif (broken := lines.first_undecodable(first, last)) is not None:
+                reason = undecodable_reason(broken, self.options.encoding)
+            elif len(fields) != width:
+                reason = f"expected {width} fields (one per column), found {len(fields)}"
+            if reason is not None:
+                found.append(Record(first, None, bad(reason, source, first), lines.raw(first, last)))
+                continue
+            assert not isinstance(fields, csv.Error)
+            found.append(None)
+            good.append(fields)
+            firsts.append(first)
+            lasts.append(last)
+        typed = self._typed(list(zip(*good)), firsts, lasts, lines, columns, typers)
+        for record in found:
+            yield record if record is not None else next(typed)
+
+    def _typed(
+        self,
+        cells: list[tuple[str, ...]],
+        firsts: Sequence[int],
+        lasts: Sequence[int],
+        lines: _Lines,
+        columns: tuple[str, ...],
+        typers: list[ColumnTyper],
+    ) -> Iterator[Record]:
+        """
+        Yield the records of rows of the right width, typed column by column.
+
+        ``cells`` holds each column's cells; ``firsts`` and ``lasts`` each row's first and last line.
+        Records are made as they are asked for, so only one at a time is alive.
+        """
+        values: list[list[Any]] = []
+        failures: dict[int, tuple[str, str]] = {}
+        for column, type_column, column_cells in zip(columns, typers, cells):
+            column_values, column_failures = type_column(column_cells)
+            values.append(column_values)
+            for index, error in column_failures.items():
+                failures.setdefault(index, (column, error.reason))
+        if not failures:
+            for first, row in zip(firsts, zip(*values)):
+                yield Record(first, dict(zip(columns, row)))
+            return
+        for index, (first, row) in enumerate(zip(firsts, zip(*values))):
+            failure = failures.get(index)
+            if failure is None:
+                yield Record(first, dict(zip(columns, row)))
+                continue
+            column, reason = failure
+            as_text = dict(zip(columns, (column_cells[index] for column_cells in cells)))
+            yield Record(
+                first, as_text, bad(reason, self.source, first, column), lines.raw(first, lasts[index])
+            )

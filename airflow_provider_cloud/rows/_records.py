@@ -1,0 +1,82 @@
+"""The ``Record`` every row reader yields, and the helpers the readers share for bad rows."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from airflow_provider_cloud.exceptions import RowDataError
+from airflow_provider_cloud.rows.convert import ConversionError
+
+#: The most text of one bad row kept in ``Record.raw`` (a runaway quoted field can be huge).
+MAX_RAW_CHARS = 65_536
+
+#: What a row parser yields first, once the file is open and its start (a CSV header) is checked.
+READY = object()
+
+#: Lone surrogates: what ``surrogateescape`` decoding makes of bytes that are not valid text.
+UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+class Record(NamedTuple):
+    """
+    One row read from a source (a named tuple: cheap to make, as a reader makes one per row).
+
+    The row is good when ``error`` is ``None``; ``data`` is then the typed row. When ``error`` is
+    set, ``data`` is the row as parsed before typing, if it could be parsed at all, and ``raw`` the
+    row's text where known (cut at ``MAX_RAW_CHARS``).
+    """
+
+    line: int
+    data: dict[str, Any] | None
+    error: RowDataError | None = None
+    raw: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Return whether the row was read and typed without error."""
+        return self.error is None
+
+
+def bad(reason: str, source: str, line: int, column: str | None = None) -> RowDataError:
+    return RowDataError(reason, source=source, line=line, column=column)
+
+
+def cap(raw: str) -> str:
+    """Return at most ``MAX_RAW_CHARS`` of a row's text, undecodable bytes shown as backslash escapes."""
+    raw = raw if len(raw) <= MAX_RAW_CHARS else raw[:MAX_RAW_CHARS]
+    if not raw.isascii() and UNDECODABLE.search(raw):
+        raw = raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return raw
+
+
+def undecodable(text: str) -> bool:
+    """Return whether ``text`` holds bytes that were not valid in its encoding."""
+    return not text.isascii() and UNDECODABLE.search(text) is not None
+
+
+def encoding_name(encoding: str) -> str:
+    return "UTF-8" if encoding.lower().replace("_", "-") in ("utf-8-sig", "utf-8", "utf8") else encoding
+
+
+def undecodable_reason(text: str, encoding: str) -> str:
+    match = UNDECODABLE.search(text)
+    byte = f" (byte 0x{ord(match.group()) - 0xDC00:02x})" if match else ""
+    return f"not valid {encoding_name(encoding)} text{byte}; pass the file's encoding"
+
+
+def apply_types(
+    data: dict[str, Any], converters: Mapping[str, Callable[[Any], Any]], source: str, line: int
+) -> RowDataError | dict[str, Any]:
+    """Return ``data`` with declared types applied (a new dict), or the error for the first bad column."""
+    if not converters:
+        return data
+    result = dict(data)
+    for column, convert in converters.items():
+        if column in result:
+            try:
+                result[column] = convert(result[column])
+            except ConversionError as error:
+                return bad(error.reason, source, line, column)
+    return result
