@@ -24,6 +24,7 @@ from airflow_provider_cloud.exceptions import RowDataError
 
 _MAX_GROUPS = 32
 _ENVELOPE = 64
+_NOTHING: tuple[Batch, ...] = ()  # no batch became full
 
 
 def _default(value: Any) -> Any:
@@ -157,21 +158,26 @@ class BatchPlanner:
             }
         return self._waiting_keys
 
-    def add(self, row: Mapping[str, Any], index: int) -> Iterator[Batch]:
-        """Add one row (``index`` is its 1-based position) and yield the batches that became full."""
+    def add(self, row: Mapping[str, Any], index: int) -> Sequence[Batch]:
+        """Add one row (``index`` is its 1-based position); return the batches that became full."""
         columns = frozenset(row)
         groups = self._groups
         group = groups.get(columns)
-        tracked = bool(self.key) and (len(groups) > 1 or (group is None and bool(groups)))
+        if group is not None and len(groups) == 1:  # the common case: one column set, order is kept
+            group.rows.append(row)
+            group.indices.append(index)
+            return self._pop(columns).fit(self.max_bytes) if len(group.rows) >= self.max_rows else _NOTHING
+        full: list[Batch] = []
+        tracked = bool(self.key) and bool(groups)
         if tracked:
             key_value = self._key_of(row)
             waiting = self._key_index().get(key_value)
             if waiting is not None and waiting != columns:
-                yield from self.drain()
+                full.extend(self.drain())
                 group = None
         if group is None:
             if len(groups) >= _MAX_GROUPS:
-                yield from self.drain()
+                full.extend(self.drain())
             group = groups[columns] = Batch(columns, first_index=index)
         group.rows.append(row)
         group.indices.append(index)
@@ -180,7 +186,8 @@ class BatchPlanner:
             # known, or a later write of the same key in another column set could overtake it.
             self._waiting_keys[key_value] = columns
         if len(group.rows) >= self.max_rows:
-            yield from self._pop(columns).fit(self.max_bytes)
+            full.extend(self._pop(columns).fit(self.max_bytes))
+        return full
 
     def _pop(self, columns: frozenset[str]) -> Batch:
         batch = self._groups.pop(columns)

@@ -150,9 +150,15 @@ class DatasetteHook(DatasetteReads):
             with BatchWriter(self, path, mode, planner, alter=alter or not exists) as writer:
                 if exists and alter:
                     writer.known_columns = set(self.get_columns(dataset, database=database))
-                for index, row in enumerate(rows, start=1):
-                    _check_row(row, keys, index)
-                    for batch in planner.add(row, index):
+                add = planner.add
+                for index, row in enumerate(rows, start=1):  # the hot loop: kept lean
+                    for k in keys:
+                        if row.get(k) is None:
+                            raise _no_key(k, index)
+                    full = add(row, index)
+                    if not full:
+                        continue
+                    for batch in full:
                         if not exists and not created:
                             writer.known_columns = self._create_for(dataset, batch, keys, database)
                             created = True
@@ -314,7 +320,5 @@ def _restated(exc: ApiResponseError) -> ApiResponseError:
     )
 
 
-def _check_row(row: Mapping[str, Any], keys: Sequence[str], index: int) -> None:
-    for k in keys:
-        if row.get(k) is None:
-            raise RowDataError("the row has no value for its key", source="rows", line=index, column=k)
+def _no_key(column: str, index: int) -> RowDataError:
+    return RowDataError("the row has no value for its key", source="rows", line=index, column=column)

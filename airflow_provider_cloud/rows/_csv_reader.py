@@ -13,6 +13,7 @@ of the current block are kept (for the text of bad rows), so memory is bounded b
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -35,7 +36,7 @@ from airflow_provider_cloud.rows.formats import CsvOptions
 
 #: Rows parsed and typed together.
 BLOCK_ROWS = 512
-#: Characters of lines read from the file at a time (whole lines, so a long line is read whole).
+#: Characters read from the file at a time.
 READ_HINT_CHARS = 65_536
 
 #: A row as parsed: its first and last line, and its fields or the parse error.
@@ -62,7 +63,7 @@ class _Lines:
         return itertools.chain.from_iterable(self._read_chunks())
 
     def _read_chunks(self) -> Iterator[list[str]]:
-        while lines := self._text.readlines(READ_HINT_CHARS):
+        for lines in _split_lines(self._text):
             first = self._read + 1
             self._read += len(lines)
             self._chunks.append(lines)
@@ -109,6 +110,32 @@ class _Lines:
             self._first += len(self._chunks.popleft())
         for number in [n for n in self.undecodable if n < self._first]:
             del self.undecodable[number]
+
+
+def _split_lines(text: TextIO) -> Iterator[list[str]]:
+    r"""
+    Yield the lines of ``text`` (line breaks kept, as ``newline=""`` reads them) a chunk at a time.
+
+    A chunk read whole is split by ``io.StringIO``: the same universal line breaks as reading the file
+    line by line, with none of the per-line calls a Python-level file (fsspec, gzip) would cost. A
+    line still open at the end of a chunk, or one ending in ``\r`` (a ``\n`` may follow), waits for
+    the next chunk.
+    """
+    pending = ""
+    while chunk := text.read(READ_HINT_CHARS):
+        if "\n" not in chunk and "\r" not in chunk:  # the middle of a long line
+            pending += chunk
+            continue
+        lines = io.StringIO(pending + chunk, newline="").readlines()
+        last = lines[-1]
+        if last.endswith("\n"):
+            pending = ""
+        else:
+            pending = lines.pop()
+        if lines:
+            yield lines
+    if pending:
+        yield [pending]
 
 
 def _step(reader: Any) -> _Row | None:
