@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import random
 import threading
 import time
@@ -171,6 +172,7 @@ class CloudApiHook(BaseHook):
         self._secrets: set[str] = set()
         self._sleep: Callable[[float], None] = time.sleep
         self._session_lock = threading.Lock()
+        self._environments: dict[tuple[str, str], tuple[dict[str, str], bool | str]] = {}
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -301,7 +303,28 @@ class CloudApiHook(BaseHook):
         session.headers["Accept"] = "application/json"
         session.headers.update(self.auth_headers())
         session.verify = self.verify
+        # Proxies and the CA bundle come from the environment once per host (``_environment``): left to
+        # requests, every request would scan all of os.environ for proxy variables, twice.
+        session.trust_env = False
         return session
+
+    def _environment(self, url: str) -> tuple[dict[str, str], bool | str]:
+        """
+        Return the proxies and the TLS verification for ``url``, as requests takes them from the environment.
+
+        ``HTTPS_PROXY``, ``NO_PROXY`` and the like, and ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` when
+        verification is on without a bundle of the connection's own; read once per scheme and host.
+        """
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        found = self._environments.get(key)
+        if found is None:
+            proxies = requests.utils.get_environ_proxies(url)
+            verify = self.verify
+            if verify is True:
+                verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            found = self._environments[key] = (dict(proxies), verify)
+        return found
 
     def get_conn(self) -> requests.Session:
         """Return the hook's ``requests.Session`` (one per hook instance, reused)."""
@@ -389,6 +412,7 @@ class CloudApiHook(BaseHook):
         timeout: Timeouts,
     ) -> requests.Response:
         where = f"{method} {urlsplit(url).path}"
+        proxies, verify = self._environment(url)
         try:
             with self._session_lock:  # background readers and writers share the session
                 response = self.session.request(
@@ -400,7 +424,8 @@ class CloudApiHook(BaseHook):
                     headers=dict(headers) if headers else None,
                     stream=stream,
                     timeout=timeout.as_requests(),
-                    verify=self.verify,  # per request: a session's verify loses to REQUESTS_CA_BUNDLE
+                    proxies=proxies,
+                    verify=verify,
                 )
         except requests.ConnectTimeout as exc:
             raise ApiTimeoutError(

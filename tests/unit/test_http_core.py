@@ -243,6 +243,38 @@ def test_default_verification_still_uses_the_requests_ca_bundle_env(make_hook, m
     assert fake.sent[0].verify == "/etc/ssl/env-bundle.pem"
 
 
+def test_proxies_from_the_environment_are_used(make_hook, monkeypatch):
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp.test:3128")
+    hook, fake = make_hook(ok())
+    hook.request("GET", "/x")
+    assert fake.sent[0].proxies.get("https") == "http://proxy.corp.test:3128"
+
+
+def test_no_proxy_hosts_bypass_the_proxy(make_hook, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp.test:3128")
+    monkeypatch.setenv("NO_PROXY", "api.example.test")
+    hook, fake = make_hook(ok())
+    hook.request("GET", "/x")
+    assert "https" not in fake.sent[0].proxies
+
+
+def test_the_environment_is_read_once_per_host_not_per_request(make_hook, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/first.pem")
+    hook, fake = make_hook(ok(), ok(), ok())
+    hook.request("GET", "/x")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/second.pem")
+    hook.request("GET", "/y")
+    hook.request("GET", "https://other.example.test/z")
+    assert [sent.verify for sent in fake.sent] == [
+        "/etc/ssl/first.pem",
+        "/etc/ssl/first.pem",
+        "/etc/ssl/second.pem",
+    ]
+    assert hook.session.trust_env is False  # requests itself would scan os.environ on every request
+
+
 def test_tls_verification_from_a_uri_connection(make_hook, monkeypatch):
     monkeypatch.setenv(
         "AIRFLOW_CONN_TEST_API", f"http://:{TOKEN}@api.example.test:8443/https?verify=false&timeout=7"

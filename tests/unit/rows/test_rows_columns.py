@@ -97,4 +97,7 @@ def test_fast_paths_give_the_python_types():
 def test_failures_are_reported_by_position_with_the_reason():
     values, failures = column_typer("integer", ("",))(["1", "", "x", "4", "2.5"])
     assert values == [1, None, None, 4, None]
-    assert {i: e.reason for i, e in failures.items()} == {2: "'x' is not an integer", 4: "'2.5' is not a whole number"}
+    assert {i: e.reason for i, e in failures.items()} == {
+        2: "'x' is not an integer",
+        4: "'2.5' is not a whole number",
+    }

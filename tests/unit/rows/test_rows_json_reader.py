@@ -6,8 +6,12 @@ import json
 import pytest
 
 from airflow_provider_cloud.exceptions import RowDataError
-from airflow_provider_cloud.rows import Record, iter_inline_rows, read_records
-from airflow_provider_cloud.rows import _json_readers as readers_module
+from airflow_provider_cloud.rows import (
+    Record,
+    _json_readers as readers_module,
+    iter_inline_rows,
+    read_records,
+)
 from tests.unit.rows.rows_helpers import put
 
 
