@@ -132,7 +132,11 @@ class ImportRowsOperator(BaseOperator):
         source_name = str(getattr(records, "source", "rows"))
         total = len(self.rows) if isinstance(self.rows, list) else None
         progress = ProgressLogger(
-            cast(Any, self.log), what="rows", total=total, every_seconds=self.progress_every
+            cast(Any, self.log),
+            what="rows",
+            total=total,
+            every_seconds=self.progress_every,
+            share_done=getattr(records, "share_read", None),
         )
         with (
             contextlib.ExitStack() as stack,

@@ -25,7 +25,9 @@ class ProgressLogger:
 
     Call ``update(n)`` as items are done and ``finish()`` at the end. A progress line says how many
     items are done, the average rate since the start and, when ``total`` is known, the share done
-    and an estimated time left at that rate. ``clock`` returns seconds (injectable for tests).
+    and an estimated time left at that rate. Without a total, ``share_done`` (for example the share
+    of a file's bytes read so far, ``None`` when unknown) gives the share and the time left instead.
+    ``clock`` returns seconds (injectable for tests).
     """
 
     def __init__(
@@ -35,6 +37,7 @@ class ProgressLogger:
         what: str = "rows",
         total: int | None = None,
         every_seconds: float = 10.0,
+        share_done: Callable[[], float | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if every_seconds < 0:
@@ -45,6 +48,7 @@ class ProgressLogger:
         self.what = what
         self.total = total
         self.every_seconds = every_seconds
+        self.share_done = share_done
         self.done = 0
         self._clock = clock
         self._started = clock()
@@ -62,14 +66,25 @@ class ProgressLogger:
         return self.done / elapsed if elapsed > 0 else 0.0
 
     def eta(self, now: float | None = None) -> float | None:
-        """Return the estimated seconds left, or ``None`` when the total or the rate is unknown."""
+        """Return the estimated seconds left, or ``None`` when neither the total nor the share done is known."""
         if self.total is None:
-            return None
+            return self._eta_from_share(self._share(), now)
         left = max(0, self.total - self.done)
         if left == 0:
             return 0.0
         rate = self.rate(now)
         return left / rate if rate > 0 else None
+
+    def _eta_from_share(self, share: float | None, now: float | None = None) -> float | None:
+        if share is None or share <= 0:
+            return None
+        elapsed = (self._clock() if now is None else now) - self._started
+        return elapsed * (1 - share) / share
+
+    def _share(self) -> float | None:
+        """Return ``share_done()`` within 0 and 1, or ``None`` when unknown."""
+        share = self.share_done() if self.share_done is not None else None
+        return None if share is None else min(1.0, max(0.0, share))
 
     def update(self, n: int = 1) -> None:
         """Count ``n`` more items done, and log a progress line if one is due."""
@@ -82,7 +97,22 @@ class ProgressLogger:
     def _log(self, now: float) -> None:
         rate = self.rate(now)
         if self.total is None:
-            self.logger.info("%s %s done, %s %s/s", f"{self.done:,}", self.what, f"{rate:,.0f}", self.what)
+            share = self._share()
+            if share is None:
+                self.logger.info(
+                    "%s %s done, %s %s/s", f"{self.done:,}", self.what, f"{rate:,.0f}", self.what
+                )
+                return
+            eta = self._eta_from_share(share, now)
+            self.logger.info(
+                "%s %s done (%.1f%% of the source read), %s %s/s, ETA %s",
+                f"{self.done:,}",
+                self.what,
+                100.0 * share,
+                f"{rate:,.0f}",
+                self.what,
+                "unknown" if eta is None else format_duration(eta),
+            )
             return
         share = 100.0 * self.done / self.total if self.total else 100.0
         eta = self.eta(now)

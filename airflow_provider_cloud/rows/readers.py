@@ -56,6 +56,7 @@ class RecordReader(Iterator[Record]):
     An iterator of ``Record`` over one open file; close it (or use ``with``) to release the file.
 
     ``columns`` is the CSV header (``None`` for JSON formats, where every object has its own keys).
+    ``share_read()`` tells how much of the file has been read, for progress lines.
     """
 
     def __init__(
@@ -65,6 +66,8 @@ class RecordReader(Iterator[Record]):
         records: Iterator[Any],
         stack: contextlib.ExitStack,
         encoding: str,
+        *,
+        share_read: Callable[[], float | None] | None = None,
     ) -> None:
         self.source = source
         self.format = format
@@ -73,6 +76,8 @@ class RecordReader(Iterator[Record]):
         self._stack = stack
         self._encoding = encoding
         self._last_line = 0
+        self._share = share_read or _unknown
+        self._exhausted = False
         try:
             first = next(records)
         except BaseException as error:
@@ -99,6 +104,10 @@ class RecordReader(Iterator[Record]):
             return RowDataError("the gzip data is truncated (the file was cut short)", source=self.source)
         return error
 
+    def share_read(self) -> float | None:
+        """Return the share of the file's bytes read so far (0 to 1), ``None`` when the size is unknown."""
+        return 1.0 if self._exhausted else self._share()
+
     def __iter__(self) -> RecordReader:
         return self
 
@@ -106,6 +115,7 @@ class RecordReader(Iterator[Record]):
         try:
             record: Record = next(self._records)
         except StopIteration:
+            self._exhausted = True
             self.close()
             raise
         except BaseException as error:
@@ -166,7 +176,7 @@ def read_records(
             text = _text_stream(binary, encoding, newline="", stack=stack)
             parser = CsvParser(name, options, declared, detect_types, allow_empty)
             records: Iterator[Any] = parser.parse(text)
-            reader = RecordReader(name, fmt, records, stack, encoding)
+            reader = RecordReader(name, fmt, records, stack, encoding, share_read=_share_of(path, binary))
             reader.columns = parser.columns
             return reader
         text = _text_stream(binary, "utf-8-sig", newline=None, stack=stack)
@@ -175,10 +185,39 @@ def read_records(
             records = parse_json_lines(text, name, converters, allow_empty)
         else:
             records = JsonArrayParser(text, name, converters, allow_empty).parse()
-        return RecordReader(name, fmt, records, stack, "UTF-8")
+        return RecordReader(name, fmt, records, stack, "UTF-8", share_read=_share_of(path, binary))
     except BaseException:
         stack.close()
         raise
+
+
+def _unknown() -> float | None:
+    return None
+
+
+def _share_of(path: ObjectStoragePath, binary: BinaryIO) -> Callable[[], float | None]:
+    """
+    Return a function telling the share of the file's bytes read so far.
+
+    The position is that of the stored bytes (compressed ones for ``.gz``); the size is looked up the
+    first time it is asked for (a stat, or one metadata request on object storage). Reading runs a
+    little ahead of the rows handed out, by a read chunk at most.
+    """
+    stored = binary.fileobj if isinstance(binary, gzip.GzipFile) else binary
+    size: list[int | None] = []
+
+    def share() -> float | None:
+        try:
+            if not size:
+                size.append(int(path.fs.size(path.path)))
+            total = size[0]
+            return stored.tell() / total if total else None
+        except Exception:  # a progress line must never fail the import: the share is then unknown
+            if not size:
+                size.append(None)
+            return None
+
+    return share
 
 
 def _open(path: ObjectStoragePath, name: str, stack: contextlib.ExitStack) -> BinaryIO:

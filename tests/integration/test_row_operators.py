@@ -6,10 +6,12 @@ import csv
 import gzip
 import io
 import json
+import re
 import uuid
 
 import fsspec
 import pytest
+import structlog
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_cloud.exceptions import BadRequestError, RowDataError
@@ -100,6 +102,24 @@ def test_import_100k_csv_equals_source_and_rerun_changes_nothing(
     assert second["rows_read"] == second["rows_written"] == 100_000
     assert second["rows_rejected"] == 0
     assert table_rows(big_server, fresh_table_name) == stored
+
+
+def test_import_of_a_file_logs_progress_with_the_share_read_and_an_eta(
+    datasette_conn_id, fresh_table_name, tmp_path
+):
+    source = write_people_csv(tmp_path / "people.csv", 5_000, seed=7)
+    operator = importer(
+        datasette_conn_id, fresh_table_name, source=str(source), key="id", create=True, progress_every=0
+    )
+    with structlog.testing.capture_logs() as logs:
+        summary = run(operator)
+    assert summary["rows_written"] == 5_000
+    messages = [entry["event"] for entry in logs]
+    progress = [m for m in messages if "of the source read" in m]
+    assert len(progress) == 4, messages  # every 1,024 rows
+    pattern = r"[\d,]+ rows done \(\d+\.\d% of the source read\), [\d,]+ rows/s, ETA \d+s"
+    assert all(re.fullmatch(pattern, m) for m in progress), progress
+    assert any(m.startswith("Finished: 5,000 rows in ") for m in messages)
 
 
 def test_import_failing_on_a_late_bad_row_then_retried_equals_source(

@@ -82,6 +82,36 @@ def test_progress_without_total(caplog):
     assert progress.done == 3
 
 
+def test_progress_without_total_uses_the_share_of_the_source_read(caplog):
+    clock = FakeClock()
+    shares = iter([0.25, 0.5, None])
+    progress = ProgressLogger(
+        logging.getLogger(LOGGER), every_seconds=10, share_done=lambda: next(shares), clock=clock
+    )
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        clock.now += 10
+        progress.update(1_000)  # a quarter in 10 s: 30 s to go
+        clock.now += 10
+        progress.update(1_000)  # half in 20 s: 20 s to go
+        clock.now += 10
+        progress.update(1_000)  # the share is unknown now: no share, no ETA
+    assert [r.getMessage() for r in caplog.records] == [
+        "1,000 rows done (25.0% of the source read), 100 rows/s, ETA 30s",
+        "2,000 rows done (50.0% of the source read), 100 rows/s, ETA 20s",
+        "3,000 rows done, 100 rows/s",
+    ]
+
+
+def test_a_share_out_of_range_is_clamped_and_zero_gives_no_eta():
+    clock = FakeClock()
+    share = [1.7]
+    progress = ProgressLogger(logging.getLogger(LOGGER), share_done=lambda: share[0], clock=clock)
+    clock.now += 5
+    assert progress.eta() == 0.0
+    share[0] = 0.0
+    assert progress.eta() is None
+
+
 def test_progress_eta_and_rate_edges():
     clock = FakeClock()
     progress = ProgressLogger(logging.getLogger(LOGGER), total=10, clock=clock)

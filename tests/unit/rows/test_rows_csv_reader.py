@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_cloud.exceptions import RowDataError
-from airflow_provider_cloud.rows import CsvOptions, Record, read_records
+from airflow_provider_cloud.rows import CsvOptions, Record, as_storage_path, read_records
 from tests.unit.rows.rows_helpers import put
 
 
@@ -263,3 +263,33 @@ def test_reader_is_lazy_and_closes(file_dir):
     reader.close()
     with pytest.raises(StopIteration):
         next(reader)
+
+
+@pytest.mark.parametrize("name", ["share.csv", "share.csv.gz"])
+def test_share_read_goes_from_the_start_to_the_whole_file(any_dir, name):
+    text = "a,b\n" + "".join(f"{i},{'x' * 50}\n" for i in range(20_000))
+    data = gzip.compress(text.encode()) if name.endswith(".gz") else text
+    url = put(f"{any_dir}/{name}", data)
+    with read_records(url) as reader:
+        shares = [reader.share_read()]
+        for count, _ in enumerate(reader, start=1):
+            if count % 5_000 == 0:
+                shares.append(reader.share_read())
+        shares.append(reader.share_read())
+    assert all(share is not None for share in shares)
+    assert shares[0] < 0.2  # the header and a first read chunk at most
+    assert shares == sorted(shares)
+    assert shares[1] < 0.5 < shares[3]
+    assert shares[-1] == 1.0
+
+
+def test_share_read_is_unknown_when_the_size_is_not(file_dir, monkeypatch):
+    url = put(f"{file_dir}/sizeless.csv", "a\n1\n")
+    monkeypatch.setattr(type(as_storage_path(url).fs), "size", _no_size)
+    with read_records(url) as reader:
+        assert reader.share_read() is None
+        assert [r.data for r in reader] == [{"a": 1}]
+
+
+def _no_size(self, path):
+    raise OSError("no size here")
