@@ -33,6 +33,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 from urllib.parse import urlsplit
 
+import msgspec
 import requests
 import tenacity
 from airflow.sdk import BaseHook
@@ -57,6 +58,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 ALWAYS_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 USER_AGENT = f"airflow-provider-cloud/{__version__} python-requests/{requests.__version__}"
 _BODY_SNIPPET = 300
+_UTF8_NAMES = frozenset({"utf-8", "utf8"})
+_JSON_DECODER = msgspec.json.Decoder()
 
 
 @dataclass(frozen=True)
@@ -529,8 +532,14 @@ class CloudApiHook(BaseHook):
 
     def parse_json(self, response: requests.Response, where: str) -> Any:
         """Decode a JSON body or raise :class:`UnexpectedResponseError` naming the request."""
-        if not response.content:
+        content = response.content
+        if not content:
             return None
+        if (response.encoding or "utf-8").lower().replace("_", "-") in _UTF8_NAMES:
+            try:
+                return _JSON_DECODER.decode(content)  # two to three times as fast as the json module
+            except msgspec.DecodeError:
+                pass  # NaN or Infinity (which the json module reads), or not JSON: decided below
         try:
             return response.json()
         except (json.JSONDecodeError, ValueError):

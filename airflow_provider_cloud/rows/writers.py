@@ -30,15 +30,17 @@ import enum
 import io
 import itertools
 import json
+import operator
 import os
 import pathlib
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO, Literal
 
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_cloud.exceptions import RowDataError
+from airflow_provider_cloud.rows.batching import batched
 from airflow_provider_cloud.rows.formats import CsvOptions, csv_options_for, detect_format
 from airflow_provider_cloud.rows.paths import as_storage_path, atomic_writer
 
@@ -185,6 +187,8 @@ def _first_and_rest(rows: Iterable[Any]) -> tuple[Any, Iterator[Any]]:
 #: Text gathered before it is encoded and written (bytes written per call to the file).
 FLUSH_CHARS = 1 << 18
 _PLAIN_CELLS = frozenset({str, int, float})
+#: Rows written together by one ``writerows`` call when they are plain.
+_CHUNK_ROWS = 512
 
 
 class _TextSink:
@@ -247,21 +251,61 @@ def _write_csv(
 def _write_csv_rows(
     writer: Any, sink: _TextSink, rows: Iterator[Any], header: list[str], shape: _Shape, null: str
 ) -> int:
-    """Write the data rows (the hot loop, kept small and apart)."""
-    plain = _PLAIN_CELLS
-    check = shape.check
-    destination = shape.destination
+    """
+    Write the data rows, a chunk at a time (the hot loop, kept small and apart).
+
+    A chunk of plain rows (dicts holding every column, with text, numbers, and NULLs written as an
+    empty cell) is written by one ``writerows`` call; any other chunk row by row, each value converted.
+    """
+    plain_types: frozenset[type] = _PLAIN_CELLS | {type(None)} if null == "" else _PLAIN_CELLS
+    values_of = operator.itemgetter(*header) if len(header) > 1 else None
     count = 0
-    for count, row in enumerate(rows, start=1):
-        checked = check(count, row)
+    for chunk in batched(rows, _CHUNK_ROWS):
+        values = _plain_values(chunk, values_of, shape, plain_types)
+        if values is not None:
+            _write_csv_chunk(writer, values, shape.destination, count)
+        else:
+            _write_csv_rows_one_by_one(writer, chunk, count, header, shape, null)
+        count += len(chunk)
+        sink.flush_if_full()
+    return count
+
+
+def _plain_values(
+    chunk: list[Any], values_of: Callable[[Any], Any] | None, shape: _Shape, plain_types: frozenset[type]
+) -> list[tuple[Any, ...]] | None:
+    """Return the chunk's rows as tuples of cells when they can be written as they are, else ``None``."""
+    if values_of is None or set(map(type, chunk)) != {dict}:
+        return None
+    if not shape.ignore_extra and not all(map(shape.column_set.issuperset, chunk)):
+        return None  # a row with an extra column: row by row, for the error naming it
+    try:
+        values = list(map(values_of, chunk))
+    except KeyError:
+        return None  # a row without some column: row by row, where it gets NULL
+    return values if set(map(type, itertools.chain.from_iterable(values))) <= plain_types else None
+
+
+def _write_csv_chunk(writer: Any, values: list[tuple[Any, ...]], destination: str, before: int) -> None:
+    try:
+        writer.writerows(values)
+    except csv.Error:
+        for offset, cells in enumerate(values, start=before + 1):  # find and name the row
+            _write_csv_row(writer, list(cells), destination, offset)
+        raise
+
+
+def _write_csv_rows_one_by_one(
+    writer: Any, chunk: list[Any], before: int, header: list[str], shape: _Shape, null: str
+) -> None:
+    plain = _PLAIN_CELLS
+    for count, row in enumerate(chunk, start=before + 1):
+        checked = shape.check(count, row)
         try:
             cells = [v if type(v) in plain else _csv_cell(v, null) for v in map(checked.get, header)]
         except (TypeError, ValueError) as error:
             raise shape.fail(count, checked, error) from error
-        _write_csv_row(writer, cells, destination, count)
-        if not count & 1023:
-            sink.flush_if_full()
-    return count
+        _write_csv_row(writer, cells, shape.destination, count)
 
 
 def _write_csv_row(writer: Any, cells: list[Any], destination: str, number: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import pickle
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -716,6 +717,37 @@ def test_request_json_returns_the_decoded_body_or_none_when_empty(make_hook):
     hook, _ = make_hook(ok({"rows": [1, 2]}), Reply(204))
     assert hook.request_json("GET", "/x") == {"rows": [1, 2]}
     assert hook.request_json("DELETE", "/x") is None
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "expected"),
+    [
+        pytest.param(
+            b'{"n":12345678901234567890123,"x":-0.0}',
+            {},
+            {"n": 12345678901234567890123, "x": -0.0},
+            id="big-int",
+        ),
+        pytest.param(
+            b'{"v":[NaN,Infinity]}', {}, "nan-inf", id="nan-and-infinity-as-the-json-module-reads-them"
+        ),
+        pytest.param(
+            '{"t":"café"}'.encode("latin-1"),
+            {"Content-Type": "application/json; charset=ISO-8859-1"},
+            {"t": "café"},
+            id="declared-latin-1",
+        ),
+    ],
+)
+def test_json_bodies_decode_as_the_json_module_decodes_them(make_hook, body, headers, expected):
+    hook, _ = make_hook(Reply(200, body=body, headers={"Content-Type": "application/json", **headers}))
+    decoded = hook.request_json("GET", "/x")
+    if expected == "nan-inf":
+        assert math.isnan(decoded["v"][0])
+        assert decoded["v"][1] == math.inf
+    else:
+        assert decoded == expected
+        assert repr(decoded) == repr(expected)  # -0.0 stays -0.0
 
 
 def test_a_2xx_body_that_is_not_json_is_unexpected(make_hook):

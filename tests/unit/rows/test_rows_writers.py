@@ -261,3 +261,49 @@ def test_large_output_is_written_in_pieces(file_dir):
     data = read_data(url)
     assert len(data) == 5000
     assert data[-1] == {"i": 4999, "pad": "x" * 100}
+
+
+def _mixed_rows(count: int) -> list[dict[str, Any]]:
+    """Plain rows, with here and there a boolean, a NULL, a date, a missing column or an extra one."""
+    rows: list[dict[str, Any]] = []
+    for i in range(count):
+        row: dict[str, Any] = {"id": i, "name": f"n{i}", "score": i / 4}
+        if i % 97 == 5:
+            row["name"] = None
+        if i % 151 == 7:
+            row["score"] = True
+        if i % 203 == 9:
+            row["name"] = datetime.date(2024, 1, 1 + i % 28)
+        if i % 257 == 11:
+            del row["score"]
+        if i % 311 == 13:
+            row["extra"] = "dropped"
+        rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3, 64, 512])
+@pytest.mark.parametrize("null_value", ["", "NULL"])
+def test_chunked_csv_writing_equals_writing_row_by_row(file_dir, monkeypatch, chunk_rows, null_value):
+    from airflow_provider_cloud.rows import writers
+
+    rows = _mixed_rows(2_000)
+    options = CsvOptions(null_value=null_value)
+    columns = ["id", "name", "score"]
+    monkeypatch.setattr(writers, "_CHUNK_ROWS", chunk_rows)
+    write_rows(f"{file_dir}/chunked.csv", rows, columns=columns, csv_options=options, extra_columns="ignore")
+    monkeypatch.setattr(writers, "_plain_values", lambda *args: None)
+    write_rows(f"{file_dir}/by_row.csv", rows, columns=columns, csv_options=options, extra_columns="ignore")
+    chunked = get(f"{file_dir}/chunked.csv")
+    assert chunked == get(f"{file_dir}/by_row.csv")
+    assert chunked.count(b"\n") == 2_001
+    assert b"true" in chunked  # a boolean in a chunk of numbers went the row-by-row way
+
+
+def test_a_csv_error_inside_a_plain_chunk_names_its_row(file_dir):
+    rows = [{"a": i, "b": f"x{i}"} for i in range(1_000)]
+    rows[700]["b"] = "has,comma"
+    options = CsvOptions(quoting="none")
+    with pytest.raises(RowDataError, match=r"row 701 cannot be written as CSV with these options"):
+        write_rows(f"{file_dir}/none.csv", rows, csv_options=options)
+    assert names_in(file_dir) == []
