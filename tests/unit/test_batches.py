@@ -80,3 +80,50 @@ def test_a_value_json_cannot_hold_names_its_row():
 def test_max_rows_must_be_positive():
     with pytest.raises(ValueError, match="at least 1"):
         BatchPlanner(max_rows=0, max_bytes=100)
+
+
+# -- encoding -------------------------------------------------------------------------------------
+
+
+def stdlib_encoded(rows):
+    """What the json module alone makes of the rows (the reference for the msgspec fast path)."""
+    from airflow_provider_cloud.hooks._batches import _ENCODER
+
+    return _ENCODER.encode(rows).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        pytest.param([{"id": 1, "name": "é ü 漢", "score": 1.5, "ok": True, "none": None}], id="plain"),
+        pytest.param(
+            [{"a": 10**30, "b": -0.0, "c": 1e16, "d": 1e-7, "e": "x:null"}], id="numbers-and-a-null-text"
+        ),
+        pytest.param([{"a": 'ctrl \x00 \u2028 " \\'}], id="escapes"),
+        pytest.param(
+            [{"when": __import__("datetime").date(2024, 1, 2), "blob": b"\x00\xff"}], id="not-plain"
+        ),
+        pytest.param([{"a": None, "f": 2.5}, {"a": 1, "f": None}], id="nulls-and-floats"),
+        pytest.param([{1: "int key"}], id="int-key"),
+    ],
+)
+def test_encoding_gives_what_the_json_module_gives(rows):
+    from airflow_provider_cloud.hooks._batches import encode_rows
+
+    assert json.loads(encode_rows(rows, first_index=1)) == json.loads(stdlib_encoded(rows))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_nan_and_infinity_are_refused_naming_the_row_even_beside_nulls(bad):
+    from airflow_provider_cloud.hooks._batches import encode_rows
+
+    rows = [{"a": None, "f": 1.0}, {"a": "x:null", "f": 2.0}, {"a": None, "f": bad}]
+    with pytest.raises(RowDataError, match=r"line 12: cannot encode the row as JSON: Out of range float"):
+        encode_rows(rows, first_index=10)
+
+
+def test_lone_surrogates_are_refused_naming_the_row():
+    from airflow_provider_cloud.hooks._batches import encode_rows
+
+    with pytest.raises(RowDataError, match="line 2: cannot encode the row as JSON"):
+        encode_rows([{"a": "fine"}, {"a": "bad \udc80"}], first_index=1)
