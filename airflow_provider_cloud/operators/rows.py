@@ -66,6 +66,8 @@ class ImportRowsOperator(BaseOperator):
     :param rejects_path: where skipped rows go, as JSON Lines with the reason. (templated)
     :param max_bad_rows: with ``skip``, fail once more rows than this were rejected.
     :param csv_options: ``CsvOptions`` or a dict of its fields (delimiter, quotechar, null_values, encoding...).
+    :param progress_every: seconds between progress lines: rows done, the rate, and an ETA from the share of
+        the file read (or of the rows given).
     """
 
     template_fields: Sequence[str] = ("conn_id", "dataset", "source", "rows", "key", "rejects_path")

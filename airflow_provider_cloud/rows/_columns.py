@@ -34,9 +34,14 @@ _NUMBER = _DETECT_FLOAT.pattern
 _INT_COLUMN = re.compile(f"{_INT}(?:\n{_INT})*")
 _FRACTION_COLUMN = re.compile(f"{_FRACTION}(?:\n{_FRACTION})*")
 _NUMBER_COLUMN = re.compile(f"{_NUMBER}(?:\n{_NUMBER})*")
-#: A cell detection would not keep as text (nulls aside): a number or ``true``/``false`` in any case,
-#: searched for in the cells joined with line breaks, behind one more (a literal start is found fast).
-_NOT_TEXT = re.compile(f"\n(?:{_NUMBER}|(?i:true|false))(?=\n|\\Z)")
+#: A number, as ``_NUMBER`` reads it, with possessive quantifiers: nothing to backtrack in a text column.
+_NUMBER_POSSESSIVE = r"-?+(?:(?:0|[1-9][0-9]*+)(?:\.[0-9]*+)?+|\.[0-9]++)(?:[eE][-+]?+[0-9]++)?+"
+#: A cell detection would not keep as text (nulls aside): a number or ``true``/``false`` in any case
+#: (no character outside ASCII lower-cases to one of their letters), searched for in the cells joined
+#: with line breaks, behind one more; the look-ahead skips most text cells at their first character.
+_NOT_TEXT = re.compile(
+    f"\n(?=[-.0-9tTfF])(?:{_NUMBER_POSSESSIVE}|[tT][rR][uU][eE]|[fF][aA][lL][sS][eE])(?=\n|\\Z)"
+)
 
 
 def _joined(cells: Sequence[str]) -> str | None:
@@ -103,7 +108,8 @@ def column_typer(
             return _one_by_one(convert_cell, cells)
 
     def type_column(cells: Sequence[str]) -> ColumnResult:
-        if not nulls or nulls.isdisjoint(cells):
+        # A scan per null value compares lengths first; a set lookup would hash every fresh cell.
+        if not any(null in cells for null in nulls):
             return type_present(cells)
         positions = [i for i, cell in enumerate(cells) if cell not in nulls]
         present, failures = type_present([cells[i] for i in positions])
