@@ -24,7 +24,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -33,7 +35,8 @@ from _common import COLUMNS, RssSampler, compare, header, peak_rss_of, use_serve
 CASTS = {"id": int, "qty": int, "score": float}
 
 
-def minimal_import(server: object, table: str, source: Path, batch: int) -> None:
+def new_table_session(server: object, table: str) -> tuple[Any, str]:
+    """A keep-alive session with the token, after creating ``table``; and the table's insert URL."""
     import requests
 
     session = requests.Session()
@@ -41,35 +44,36 @@ def minimal_import(server: object, table: str, source: Path, batch: int) -> None
     base = f"{server.url}/{server.database}"  # type: ignore[attr-defined]
     columns = [{"name": n, "type": t} for n, t in COLUMNS.items()]
     session.post(f"{base}/-/create", json={"table": table, "columns": columns, "pk": "id"}).raise_for_status()
-    url = f"{base}/{table}/-/insert"
+    return session, f"{base}/{table}/-/insert"
+
+
+def typed_csv_rows(source: Path) -> Iterator[dict[str, object]]:
     with source.open(newline="", encoding="utf-8") as f:
-        rows: list[dict[str, object]] = []
         for row in csv.DictReader(f):
-            rows.append({k: CASTS[k](v) if k in CASTS else v for k, v in row.items()})
-            if len(rows) == batch:
-                session.post(url, json={"rows": rows}, timeout=60).raise_for_status()
-                rows = []
-        if rows:
+            yield {k: CASTS[k](v) if k in CASTS else v for k, v in row.items()}
+
+
+def minimal_import(server: object, table: str, source: Path, batch: int) -> None:
+    session, url = new_table_session(server, table)
+    rows: list[dict[str, object]] = []
+    for row in typed_csv_rows(source):
+        rows.append(row)
+        if len(rows) == batch:
             session.post(url, json={"rows": rows}, timeout=60).raise_for_status()
+            rows = []
+    if rows:
+        session.post(url, json={"rows": rows}, timeout=60).raise_for_status()
     session.close()
 
 
 def prebuilt_bodies(source: Path, batch: int) -> list[bytes]:
     """The import's ``/-/insert`` bodies, parsed, typed and encoded ahead of the timing."""
-    with source.open(newline="", encoding="utf-8") as f:
-        rows = [{k: CASTS[k](v) if k in CASTS else v for k, v in row.items()} for row in csv.DictReader(f)]
+    rows = list(typed_csv_rows(source))
     return [json.dumps({"rows": rows[i : i + batch]}).encode() for i in range(0, len(rows), batch)]
 
 
 def post_prebuilt(server: object, table: str, bodies: list[bytes]) -> None:
-    import requests
-
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {server.token}"  # type: ignore[attr-defined]
-    base = f"{server.url}/{server.database}"  # type: ignore[attr-defined]
-    columns = [{"name": n, "type": t} for n, t in COLUMNS.items()]
-    session.post(f"{base}/-/create", json={"table": table, "columns": columns, "pk": "id"}).raise_for_status()
-    url = f"{base}/{table}/-/insert"
+    session, url = new_table_session(server, table)
     headers = {"Content-Type": "application/json"}
     for body in bodies:
         session.post(url, data=body, headers=headers, timeout=60).raise_for_status()
