@@ -76,6 +76,8 @@ def compare(label: str, rounds: int, rows: int, contenders: list[Callable[[int],
     Run each contender ``rounds`` times (rotating who goes first) and print rows/s medians and ratios.
 
     The first contender is ours; the line shows its rate, each other's rate, and ours ÷ each other's.
+    A ratio is the median of the rounds' own ratios: contenders of one round run back to back, so a
+    machine that speeds up or slows down over the run moves both sides of a round's ratio alike.
     """
     times: list[list[float]] = [[] for _ in contenders]
     for i in range(rounds):
@@ -84,7 +86,7 @@ def compare(label: str, rounds: int, rows: int, contenders: list[Callable[[int],
         for k in order:
             times[k].append(timed(lambda k=k, i=i: contenders[k](i)))
     rates = [rows / statistics.median(t) for t in times]
-    ratios = [rates[0] / r for r in rates[1:]]
+    ratios = [statistics.median(o / m for o, m in zip(other, times[0])) for other in times[1:]]
     print(f"{label:<44}" + "".join(f"{r:>16,.0f}" for r in rates) + "".join(f"{x:>15.2f}x" for x in ratios))
     return rates
 

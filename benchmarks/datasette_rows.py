@@ -7,7 +7,7 @@ DatasetteHook beside minimal keep-alive ``requests`` loops, against fresh local 
 - peak memory (max RSS of a child process) writing and reading 100,000 and 1,000,000 rows.
 
 Each pair runs ``--rounds`` times, rotating which goes first, into fresh tables; medians are printed.
-Usage: ``python benchmarks/datasette_rows.py [--rows 100000] [--rounds 3] [--skip-memory]``.
+Usage: ``python benchmarks/datasette_rows.py [--rows 100000] [--rounds 5] [--skip-memory]``.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

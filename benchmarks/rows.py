@@ -12,7 +12,7 @@ Export to CSV (``ExportRowsOperator``) beside
 - downloading ``.csv?_stream=on`` to a file (and ``&_size=max``, for reference).
 
 Peak memory (max RSS of a child process) importing and exporting 100,000 and 1,000,000 rows.
-Usage: ``python benchmarks/rows.py [--rows 100000] [--rounds 3] [--skip-dclient] [--skip-memory]``.
+Usage: ``python benchmarks/rows.py [--rows 100000] [--rounds 5] [--skip-dclient] [--skip-memory]``.
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--skip-dclient", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
