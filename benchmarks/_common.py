@@ -71,13 +71,16 @@ def header(first: str, *names: str) -> None:
     print(f"\n{first:<44}" + "".join(f"{n:>16}" for n in names))
 
 
-def compare(label: str, rounds: int, rows: int, contenders: list[Callable[[int], object]]) -> list[float]:
+def compare(
+    label: str, rounds: int, rows: int, contenders: list[Callable[[int], object]]
+) -> list[list[float]]:
     """
     Run each contender ``rounds`` times (rotating who goes first) and print rows/s medians and ratios.
 
     The first contender is ours; the line shows its rate, each other's rate, and ours ÷ each other's.
     A ratio is the median of the rounds' own ratios: contenders of one round run back to back, so a
     machine that speeds up or slows down over the run moves both sides of a round's ratio alike.
+    Returns each contender's times, round by round.
     """
     times: list[list[float]] = [[] for _ in contenders]
     for i in range(rounds):
@@ -88,7 +91,12 @@ def compare(label: str, rounds: int, rows: int, contenders: list[Callable[[int],
     rates = [rows / statistics.median(t) for t in times]
     ratios = [statistics.median(o / m for o, m in zip(other, times[0])) for other in times[1:]]
     print(f"{label:<44}" + "".join(f"{r:>16,.0f}" for r in rates) + "".join(f"{x:>15.2f}x" for x in ratios))
-    return rates
+    return times
+
+
+def paired_ratio(slower: list[float], faster: list[float]) -> float:
+    """Return the median over rounds of ``slower`` time ÷ ``faster`` time."""
+    return statistics.median(s / f for s, f in zip(slower, faster))
 
 
 def current_rss_mib() -> float:
