@@ -15,15 +15,23 @@ from typing import TYPE_CHECKING, Any, cast
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_cloud.exceptions import RowDataError
 from airflow_provider_cloud.hooks.rowstore import RowStore, get_rowstore_hook
+from airflow_provider_cloud.operators._rows_support import (
+    CursorTracker,
+    NoRejects,
+    check_columns,
+    check_row,
+    csv_options_from,
+    dataset_columns,
+    do_nothing,
+    rows_written,
+)
 from airflow_provider_cloud.rows import (
     CsvOptions,
     ProgressLogger,
     Record,
     RejectsWriter,
     iter_inline_rows,
-    parse_filters,
     read_records,
     write_rows,
 )
@@ -34,12 +42,6 @@ if TYPE_CHECKING:
 ON_BAD_ROWS = ("fail", "skip")
 #: Progress is counted every 1,024 rows read (a bit mask: a power of two less one).
 _PROGRESS_MASK = 1023
-
-
-def _csv_options(options: Mapping[str, Any] | CsvOptions | None) -> CsvOptions | None:
-    if options is None or isinstance(options, CsvOptions):
-        return options
-    return CsvOptions(**options)
 
 
 class ImportRowsOperator(BaseOperator):
@@ -142,9 +144,9 @@ class ImportRowsOperator(BaseOperator):
         )
         with (
             contextlib.ExitStack() as stack,
-            RejectsWriter(self.rejects_path) if self.rejects_path else _NoRejects() as rejects,
+            RejectsWriter(self.rejects_path) if self.rejects_path else NoRejects() as rejects,
         ):
-            stack.callback(getattr(records, "close", _nothing))  # release the file, even on failure
+            stack.callback(getattr(records, "close", do_nothing))  # release the file, even on failure
             good = self._good_rows(records, keys, known, counts, rejects, source_name, progress)
             result = hook.write_rows(
                 self.dataset,
@@ -155,7 +157,7 @@ class ImportRowsOperator(BaseOperator):
                 batch_size=self.batch_size,
             )
         progress.finish()
-        written = _rows_written(result)
+        written = rows_written(result)
         summary = {
             "dataset": self.dataset,
             "source": source_name,
@@ -180,7 +182,7 @@ class ImportRowsOperator(BaseOperator):
             return read_records(
                 self.source,
                 format=self.format,
-                csv_options=_csv_options(self.csv_options),
+                csv_options=csv_options_from(self.csv_options),
                 types=self.types or None,
                 detect_types=self.detect_types,
             )
@@ -220,7 +222,7 @@ class ImportRowsOperator(BaseOperator):
         keys: list[str],
         known: set[str] | None,
         counts: dict[str, int],
-        rejects: RejectsWriter | _NoRejects,
+        rejects: RejectsWriter | NoRejects,
         source: str,
         progress: ProgressLogger,
     ) -> Iterator[dict[str, Any]]:
@@ -237,7 +239,7 @@ class ImportRowsOperator(BaseOperator):
                 if error is None and row is not None:
                     if rename:
                         row = {rename.get(k, k): v for k, v in row.items()}
-                    if not checked or (error := _check_row(row, keys, known, source, record.line)) is None:
+                    if not checked or (error := check_row(row, keys, known, source, record.line)) is None:
                         yield row
                         continue
                 assert error is not None
@@ -254,44 +256,6 @@ class ImportRowsOperator(BaseOperator):
         finally:
             counts["read"] = read
             progress.update(read - progress.done)
-
-
-def _check_row(
-    row: Mapping[str, Any], keys: Sequence[str], known: set[str] | None, source: str, line: int
-) -> RowDataError | None:
-    for k in keys:
-        value = row.get(k)
-        if value is None or value == "":
-            return RowDataError("the row has no value for its key", source=source, line=line, column=k)
-    if known is not None and not known.issuperset(row):
-        unknown = [c for c in row if c not in known]
-        return RowDataError(
-            f"unknown column (the data set has {sorted(known)})", source=source, line=line, column=unknown[0]
-        )
-    return None
-
-
-def _rows_written(result: Any) -> int:
-    if isinstance(result, Mapping):
-        return int(result.get("rows", 0))
-    return int(getattr(result, "rows", 0))
-
-
-def _nothing() -> None:
-    return None
-
-
-class _NoRejects:
-    """Stands in for a rejects file when bad rows fail the task."""
-
-    def __enter__(self) -> _NoRejects:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def reject(self, error: RowDataError, *, row: Any = None, raw: str | None = None) -> None:
-        raise error
 
 
 class ExportRowsOperator(BaseOperator):
@@ -358,10 +322,10 @@ class ExportRowsOperator(BaseOperator):
         columns = self.columns
         if columns and self.cursor_column and self.cursor_column not in columns:
             raise ValueError(f"columns= must include the cursor column {self.cursor_column!r}")
-        table_columns = _check_columns(
+        table_columns = check_columns(
             hook, self.dataset, where, [c for c in (self.cursor_column, *(columns or ())) if c]
         )
-        tracker = _CursorTracker(self.cursor_column, since)
+        tracker = CursorTracker(self.cursor_column, since)
         rows = tracker.track(
             hook.iter_rows(
                 self.dataset,
@@ -375,13 +339,13 @@ class ExportRowsOperator(BaseOperator):
         if first is None and columns is None:
             # No rows: the first row cannot name the columns, so a CSV file gets the data set's
             # columns as its header (readers refuse a CSV file without one).
-            columns = table_columns if table_columns is not None else _dataset_columns(hook, self.dataset)
+            columns = table_columns if table_columns is not None else dataset_columns(hook, self.dataset)
         summary = write_rows(
             self.destination,
             itertools.chain((first,), rows) if first is not None else rows,
             format=self.format,
             columns=columns,
-            csv_options=_csv_options(self.csv_options),
+            csv_options=csv_options_from(self.csv_options),
         )
         self.log.info(
             "Exported %d rows of %s to %s (cursor %r → %r)",
@@ -392,73 +356,6 @@ class ExportRowsOperator(BaseOperator):
             tracker.cursor,
         )
         return {"path": summary.path, "rows": summary.rows, "cursor": tracker.cursor}
-
-
-#: Connection types whose hooks turn filters into SQL without checking the columns first (see below).
-_SQL_FILTER_TYPES = frozenset({"datasette"})
-
-
-def _check_columns(
-    hook: RowStore, dataset: str, where: Mapping[str, Any], named: Sequence[str]
-) -> list[str] | None:
-    """
-    Check that the columns ``where`` and ``named`` refer to exist; return the data set's columns.
-
-    Only for hooks that build SQL from filters (Datasette): SQLite reads an unknown double-quoted name
-    as a text literal, so a misspelt column compares a constant (``"udpated_at" > 5`` is true for
-    every row) instead of failing. ``rowid`` is allowed, as every SQLite table without a declared key
-    has it. Other hooks resolve columns themselves (CloudTables also takes column ids) and refuse
-    unknown ones: for them nothing is checked here and ``None`` is returned.
-    """
-    if getattr(hook, "conn_type", None) not in _SQL_FILTER_TYPES:
-        return None
-    columns = _dataset_columns(hook, dataset)
-    if not columns:
-        return None  # the hook could not tell
-    allowed = [*columns, "rowid"]
-    try:
-        parse_filters(where, columns=allowed)
-    except ValueError as error:
-        raise ValueError(f"data set {dataset!r}: where= {error}") from None
-    unknown = [c for c in named if c not in allowed]
-    if unknown:
-        raise ValueError(
-            f"data set {dataset!r} has no column {unknown[0]!r} (its columns are {', '.join(map(repr, columns))})"
-        )
-    return columns
-
-
-def _dataset_columns(hook: RowStore, dataset: str) -> list[str] | None:
-    """Return the data set's columns, or ``None`` when the hook cannot list them."""
-    get_columns = getattr(hook, "get_columns", None)
-    return (list(get_columns(dataset)) or None) if get_columns is not None else None
-
-
-class _CursorTracker:
-    """Remember the largest value of the cursor column among the rows passing through."""
-
-    def __init__(self, column: str | None, start: Any) -> None:
-        self.column = column
-        self.cursor = start
-
-    def track(self, rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        column = self.column
-        for row in rows:
-            if column is not None:
-                value = row.get(column)
-                if value is not None and (self.cursor is None or _greater(value, self.cursor)):
-                    self.cursor = value
-            yield row
-
-
-def _greater(value: Any, current: Any) -> bool:
-    try:
-        return bool(value > current)
-    except TypeError:
-        try:
-            return float(value) > float(current)
-        except (TypeError, ValueError):
-            return str(value) > str(current)
 
 
 class CleanupRowsOperator(BaseOperator):
@@ -506,7 +403,7 @@ class CleanupRowsOperator(BaseOperator):
     def execute(self, context: Context) -> int:
         hook = get_rowstore_hook(self.conn_id)
         where = dict(self.where)
-        _check_columns(hook, self.dataset, where, [])
+        check_columns(hook, self.dataset, where, [])
         matching = hook.delete_rows(self.dataset, where=where, dry_run=True)
         if self.is_dry_run:
             self.log.info("Dry run: %d rows of %s match %s; nothing deleted", matching, self.dataset, where)
