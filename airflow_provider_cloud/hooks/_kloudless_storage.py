@@ -2,19 +2,17 @@
 Kloudless storage methods: list, metadata, streaming download and upload via ``ObjectStoragePath``, delete.
 
 Downloads stream the contents in chunks into a hidden temporary file next to the destination and move it into
-place only once complete, so the destination never holds a half-written file. ``rows.paths.atomic_writer`` is
-not used because it gzip-compresses when the name ends in ``.gz``; a download keeps the bytes as they are.
+place only once complete, so the destination never holds a half-written file (``rows.paths.atomic_writer``
+with ``compress=False``: a download keeps the bytes as they are, even under a ``.gz`` name).
 A download whose body breaks off is restarted from the start, up to the hook's retry limit.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 from collections.abc import Iterator
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, Any, cast
 from urllib.parse import quote
 
 import requests
@@ -22,12 +20,11 @@ from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_cloud.exceptions import ApiConnectionError, ApiTimeoutError, UnexpectedResponseError
 from airflow_provider_cloud.hooks._kloudless_base import KloudlessBaseHook, check_page_size
-from airflow_provider_cloud.rows.paths import as_storage_path, temporary_sibling
+from airflow_provider_cloud.rows.paths import as_storage_path, atomic_writer
 
 #: Bytes read from the network or a source file per chunk.
 CHUNK_SIZE = 1024 * 1024
 ROOT_FOLDER = "root"
-_LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
 
 PathLike = str | os.PathLike[str] | ObjectStoragePath
 
@@ -36,43 +33,6 @@ def _item(kind: str, item_id: str) -> str:
     if not item_id or not str(item_id).strip():
         raise ValueError(f"a {kind} id is required")
     return f"storage/{kind}s/{quote(str(item_id), safe='')}"
-
-
-@contextlib.contextmanager
-def atomic_binary_writer(final: ObjectStoragePath) -> Iterator[BinaryIO]:
-    """
-    Write bytes to ``final`` through a temporary sibling that is moved into place only on success.
-
-    On any exception the temporary is removed and ``final`` is left as it was. Local parents are created.
-    """
-    fs = final.fs
-    if fs.isdir(final.path) and not fs.isfile(final.path):
-        raise IsADirectoryError(f"{final} is a directory; give the file's path")
-    if final.protocol in _LOCAL_PROTOCOLS:
-        fs.makedirs(final.parent.path, exist_ok=True)
-    temporary = temporary_sibling(final)
-    raw = fs.open(temporary.path, "wb")
-    try:
-        try:
-            yield cast(BinaryIO, raw)
-        finally:
-            raw.close()
-        _move(fs, temporary.path, final.path)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            if fs.exists(temporary.path):
-                fs.rm_file(temporary.path)
-        raise
-
-
-def _move(fs: Any, source: str, destination: str) -> None:
-    """Move a finished temporary into place (a streamed copy where the filesystem has no ``mv``)."""
-    try:
-        fs.mv(source, destination)
-    except NotImplementedError:
-        with fs.open(source, "rb") as reader, fs.open(destination, "wb") as writer:
-            shutil.copyfileobj(reader, writer, CHUNK_SIZE)
-        fs.rm_file(source)
 
 
 class RewindableBody:
@@ -160,7 +120,7 @@ class KloudlessStorageMixin(KloudlessBaseHook):
 
     def _write_body(self, response: requests.Response, target: ObjectStoragePath, where: str) -> int:
         size = 0
-        with atomic_binary_writer(target) as out:
+        with atomic_writer(target, compress=False) as out:
             try:
                 for chunk in response.iter_content(CHUNK_SIZE):
                     out.write(chunk)

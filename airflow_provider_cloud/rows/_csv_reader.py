@@ -37,7 +37,7 @@ from airflow_provider_cloud.rows.formats import CsvOptions
 #: Rows parsed and typed together.
 BLOCK_ROWS = 512
 #: Characters read from the file at a time.
-READ_HINT_CHARS = 65_536
+READ_CHUNK_CHARS = 65_536
 
 #: A row as parsed: its first and last line, and its fields or the parse error.
 _Row = tuple[int, int, list[str] | csv.Error]
@@ -122,7 +122,7 @@ def _split_lines(text: TextIO) -> Iterator[list[str]]:
     the next chunk.
     """
     pending = ""
-    while chunk := text.read(READ_HINT_CHARS):
+    while chunk := text.read(READ_CHUNK_CHARS):
         if "\n" not in chunk and "\r" not in chunk:  # the middle of a long line
             pending += chunk
             continue

@@ -144,13 +144,13 @@ def temporary_sibling(path: ObjectStoragePath) -> ObjectStoragePath:
 
 @contextlib.contextmanager
 def atomic_writer(
-    path: ObjectStoragePath | str | os.PathLike[str], *, mode: str = "wb"
+    path: ObjectStoragePath | str | os.PathLike[str], *, mode: str = "wb", compress: bool | None = None
 ) -> Iterator[BinaryIO]:
     """
     Write a file so that the destination only ever holds a complete file.
 
     Bytes go to a hidden temporary sibling (``.<name>.<random>.tmp``), gzip-compressed when the
-    final name ends in ``.gz``. When the block exits cleanly the temporary is moved onto the
+    final name ends in ``.gz`` (``compress=False`` keeps bytes as given, e.g. a downloaded ``.gz``). When the block exits cleanly the temporary is moved onto the
     destination (replacing a file already there); on any exception, including ``KeyboardInterrupt``
     and task termination, the temporary is removed and the destination is left as it was.
 
@@ -176,7 +176,7 @@ def atomic_writer(
     raw = fs.open(temporary.path, "wb")
     try:
         try:
-            if is_gzip_name(final):
+            if is_gzip_name(final) if compress is None else compress:
                 stem = final.name[: -len(".gz")]
                 with gzip.GzipFile(
                     filename=stem, mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0

@@ -28,7 +28,7 @@ import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, NoReturn, TextIO
 
 from airflow.sdk import ObjectStoragePath
 
@@ -81,14 +81,18 @@ class RecordReader(Iterator[Record]):
         try:
             first = next(records)
         except BaseException as error:
-            self.close()
-            translated = self._translate(error)
-            if translated is error:
-                raise
-            raise translated from error
+            self._close_and_raise(error)
         if first is not READY:
             self.close()
             raise RuntimeError("a row parser must announce it is ready first")
+
+    def _close_and_raise(self, error: BaseException) -> NoReturn:
+        """Close the file and raise ``error``, as a ``RowDataError`` where it is a decoding failure."""
+        self.close()
+        translated = self._translate(error)
+        if translated is error:
+            raise error
+        raise translated from error
 
     def _translate(self, error: BaseException) -> BaseException:
         """Return a ``RowDataError`` for a decoding or decompression failure, else ``error`` itself."""
@@ -119,11 +123,7 @@ class RecordReader(Iterator[Record]):
             self.close()
             raise
         except BaseException as error:
-            self.close()
-            translated = self._translate(error)
-            if translated is error:
-                raise
-            raise translated from error
+            self._close_and_raise(error)
         self._last_line = record.line
         return record
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import secrets
@@ -416,6 +417,14 @@ def test_download_to_file_and_memory(
     with written.fs.open(written.path, "rb") as handle:
         assert handle.read() == content
     assert [p for p in written.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_gz_file_downloads_byte_for_byte(hook, kloudless_emulator, kloudless_account_id, tmp_path):
+    content = gzip.compress(b"id,name\n1,a\n")
+    meta = kloudless_emulator.add_file(kloudless_account_id, "report.csv.gz", content)
+    result = hook.download_file(meta["id"], (tmp_path / "report.csv.gz").as_uri())
+    assert (tmp_path / "report.csv.gz").read_bytes() == content  # not compressed a second time
+    assert result["size"] == len(content)
 
 
 def test_a_broken_download_leaves_no_file_and_an_old_one_untouched(fake_hook, tmp_path):

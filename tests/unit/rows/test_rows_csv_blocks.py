@@ -117,7 +117,7 @@ def as_tuples(path: Path, types: dict[str, str]) -> list[tuple[int, Any, str | N
 @pytest.mark.parametrize("seed", range(6))
 def test_blocks_read_exactly_what_row_by_row_reading_reads(tmp_path, monkeypatch, block_rows, hint, seed):
     monkeypatch.setattr(_csv_reader, "BLOCK_ROWS", block_rows)
-    monkeypatch.setattr(_csv_reader, "READ_HINT_CHARS", hint)
+    monkeypatch.setattr(_csv_reader, "READ_CHUNK_CHARS", hint)
     path = make_file(tmp_path / "mixed.csv", seed, rows=300)
     expected = read_row_by_row(path, TYPES)
     assert any(e[2] for e in expected)  # the file has bad rows
@@ -126,7 +126,7 @@ def test_blocks_read_exactly_what_row_by_row_reading_reads(tmp_path, monkeypatch
 
 
 def test_only_a_block_of_lines_is_kept(tmp_path, monkeypatch):
-    monkeypatch.setattr(_csv_reader, "READ_HINT_CHARS", 64)
+    monkeypatch.setattr(_csv_reader, "READ_CHUNK_CHARS", 64)
     path = tmp_path / "long.csv"
     path.write_text("a,b\n" + "".join(f"{i},{'x' * 20}\n" for i in range(10_000)))
     kept: list[int] = []

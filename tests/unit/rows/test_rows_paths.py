@@ -112,6 +112,14 @@ def test_atomic_writer_gzips_when_name_ends_in_gz(any_dir):
     assert gzip.decompress(stored) == b"compressed " * 100
 
 
+def test_atomic_writer_keeps_bytes_as_given_when_told_not_to_compress(any_dir):
+    url = f"{any_dir}/download.csv.gz"
+    payload = gzip.compress(b"already compressed")
+    with atomic_writer(url, compress=False) as handle:
+        handle.write(payload)
+    assert get(url) == payload
+
+
 def test_atomic_writer_failure_leaves_no_file_and_no_temporary(any_dir):
     url = f"{any_dir}/out.bin"
     with pytest.raises(Boom):
