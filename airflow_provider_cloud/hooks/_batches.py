@@ -237,6 +237,36 @@ class BatchPlanner:
             full.extend(self._pop(columns).fit(self.max_bytes))
         return full
 
+    def add_block(self, rows: Sequence[Mapping[str, Any]], first_index: int) -> list[Batch]:
+        """
+        Add consecutive rows, the first at position ``first_index``; return the batches that became full.
+
+        The same as adding them one at a time, done a list at a time when every row has the column set
+        of the batch waiting (or no batch waits).
+        """
+        groups = self._groups
+        column_sets = set(map(frozenset, rows))
+        if len(column_sets) != 1 or len(groups) > 1 or (groups and column_sets != groups.keys()):
+            full: list[Batch] = []
+            for offset, row in enumerate(rows):
+                full.extend(self.add(row, first_index + offset))
+            return full
+        (columns,) = column_sets
+        full = []
+        start = 0
+        while start < len(rows):
+            group = groups.get(columns)
+            if group is None:
+                group = groups[columns] = Batch(columns, first_index=first_index + start)
+            room = max(self.max_rows - len(group.rows), 0)  # the limit can drop meanwhile (learned)
+            taken = rows[start : start + room]
+            group.rows.extend(taken)
+            group.indices.extend(range(first_index + start, first_index + start + len(taken)))
+            start += len(taken)
+            if len(group.rows) >= self.max_rows:
+                full.extend(self._pop(columns).fit(self.max_bytes))
+        return full
+
     def _pop(self, columns: frozenset[str]) -> Batch:
         batch = self._groups.pop(columns)
         if self._waiting_keys is not None:

@@ -9,6 +9,8 @@ HTTP-core extras (timeouts, ``verify``, retry limits).
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal
@@ -29,6 +31,7 @@ from airflow_provider_cloud.hooks._datasette_wire import (
     row_path,
 )
 from airflow_provider_cloud.hooks._datasette_writer import BatchWriter
+from airflow_provider_cloud.rows.batching import RowBlocks
 
 WriteMode = Literal["insert", "ignore", "replace", "upsert"]
 WRITE_MODES: tuple[str, ...] = ("insert", "ignore", "replace", "upsert")
@@ -150,24 +153,35 @@ class DatasetteHook(DatasetteReads):
             with BatchWriter(self, path, mode, planner, alter=alter or not exists) as writer:
                 if exists and alter:
                     writer.known_columns = set(self.get_columns(dataset, database=database))
-                add = planner.add
-                for index, row in enumerate(rows, start=1):  # the hot loop: kept lean
-                    for k in keys:
-                        if row.get(k) is None:
-                            raise _no_key(k, index)
-                    full = add(row, index)
-                    if not full:
-                        continue
-                    for batch in full:
+
+                def submit(batches: Iterable[Batch]) -> None:
+                    nonlocal created
+                    for batch in batches:
                         if not exists and not created:
                             writer.known_columns = self._create_for(dataset, batch, keys, database)
                             created = True
                         writer.submit(batch)
-                for batch in planner.drain():
-                    if not exists and not created:
-                        writer.known_columns = self._create_for(dataset, batch, keys, database)
-                        created = True
-                    writer.submit(batch)
+
+                if isinstance(rows, RowBlocks):
+                    index = 1
+                    for block in rows.blocks():  # the hot loop: a list of rows at a time
+                        missing = _first_without_key(block, keys)
+                        if missing is not None:
+                            offset, k = missing
+                            submit(planner.add_block(block[:offset], index))  # as row by row would
+                            raise _no_key(k, index + offset)
+                        submit(planner.add_block(block, index))
+                        index += len(block)
+                else:
+                    add = planner.add
+                    for index, row in enumerate(rows, start=1):  # the hot loop: kept lean
+                        for k in keys:
+                            if row.get(k) is None:
+                                raise _no_key(k, index)
+                        full = add(row, index)
+                        if full:
+                            submit(full)
+                submit(planner.drain())
         except BadRequestError as exc:
             raise _restated(exc) from None
         return WriteResult(rows=writer.rows, batches=writer.batches, created=created)
@@ -318,6 +332,21 @@ def _restated(exc: ApiResponseError) -> ApiResponseError:
         retryable=exc.retryable,
         retry_after=exc.retry_after,
     )
+
+
+_IS_NONE = functools.partial(operator.is_, None)
+
+
+def _first_without_key(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> tuple[int, str] | None:
+    """Return where the first row without a key value is, and which key (the first it lacks), if any."""
+    found: tuple[int, str] | None = None
+    for k in keys:
+        values = [row.get(k) for row in rows]
+        if any(map(_IS_NONE, values)):
+            offset = next(i for i, value in enumerate(values) if value is None)
+            if found is None or offset < found[0]:
+                found = (offset, k)
+    return found
 
 
 def _no_key(column: str, index: int) -> RowDataError:

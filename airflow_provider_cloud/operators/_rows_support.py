@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from airflow_provider_cloud.exceptions import RowDataError
 from airflow_provider_cloud.hooks.rowstore import RowStore
-from airflow_provider_cloud.rows import CsvOptions, parse_filters
+from airflow_provider_cloud.rows import CsvOptions, Record, batched, parse_filters
+
+#: Rows given inline are checked this many at a time.
+INLINE_BLOCK_ROWS = 512
 
 
 def csv_options_from(options: Mapping[str, Any] | CsvOptions | None) -> CsvOptions | None:
@@ -29,6 +32,23 @@ def check_row(
             f"unknown column (the data set has {sorted(known)})", source=source, line=line, column=unknown[0]
         )
     return None
+
+
+def rows_pass(rows: Sequence[Mapping[str, Any]], keys: Sequence[str], known: set[str] | None) -> bool:
+    """Return whether ``check_row`` finds nothing wrong with any of ``rows``, checking a column at a time."""
+    for k in keys:
+        values = [row.get(k) for row in rows]
+        if None in values or "" in values:
+            return False
+    return known is None or all(map(known.issuperset, rows))
+
+
+def record_blocks(records: Iterator[Record]) -> Iterator[list[Record]]:
+    """Return the records in lists: the reader's own blocks where it has them."""
+    blocks = getattr(records, "blocks", None)
+    return (
+        cast(Iterator[list[Record]], blocks()) if blocks is not None else batched(records, INLINE_BLOCK_ROWS)
+    )
 
 
 def rows_written(result: Any) -> int:

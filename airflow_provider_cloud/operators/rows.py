@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import operator
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -24,6 +25,8 @@ from airflow_provider_cloud.operators._rows_support import (
     csv_options_from,
     dataset_columns,
     do_nothing,
+    record_blocks,
+    rows_pass,
     rows_written,
 )
 from airflow_provider_cloud.rows import (
@@ -31,6 +34,7 @@ from airflow_provider_cloud.rows import (
     ProgressLogger,
     Record,
     RejectsWriter,
+    RowBlocks,
     iter_inline_rows,
     read_records,
     write_rows,
@@ -40,8 +44,10 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 ON_BAD_ROWS = ("fail", "skip")
-#: Progress is counted every 1,024 rows read (a bit mask: a power of two less one).
-_PROGRESS_MASK = 1023
+#: Progress is counted every 1,024 rows read or so (once per block of rows).
+_PROGRESS_EVERY = 1024
+_ERROR_OF = operator.attrgetter("error")
+_DATA_OF = operator.attrgetter("data")
 
 
 class ImportRowsOperator(BaseOperator):
@@ -147,7 +153,10 @@ class ImportRowsOperator(BaseOperator):
             RejectsWriter(self.rejects_path) if self.rejects_path else NoRejects() as rejects,
         ):
             stack.callback(getattr(records, "close", do_nothing))  # release the file, even on failure
-            good = self._good_rows(records, keys, known, counts, rejects, source_name, progress)
+            # Rows in lists: a hook that knows RowBlocks takes a list at a time, any other iterates rows.
+            good: RowBlocks[dict[str, Any]] = RowBlocks(
+                self._good_blocks(records, keys, known, counts, rejects, source_name, progress)
+            )
             result = hook.write_rows(
                 self.dataset,
                 good,
@@ -216,7 +225,7 @@ class ImportRowsOperator(BaseOperator):
             return None, []
         return known, keys
 
-    def _good_rows(
+    def _good_blocks(
         self,
         records: Iterator[Record],
         keys: list[str],
@@ -225,34 +234,56 @@ class ImportRowsOperator(BaseOperator):
         rejects: RejectsWriter | NoRejects,
         source: str,
         progress: ProgressLogger,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[list[dict[str, Any]]]:
+        """
+        Yield the good rows in lists, a block of the reader at a time; bad rows fail or are rejected.
+
+        A block with a bad row is gone through row by row, and the good rows before a failing one are
+        yielded before the failure, so the writer sees exactly the rows a row-by-row import would.
+        """
         rename = self.rename
         checked = bool(keys) or known is not None
         read = 0
         try:
-            for record in records:  # the hot loop: kept lean
-                read += 1
-                if not read & _PROGRESS_MASK:
-                    progress.update(read - progress.done)
-                error = record.error
-                row = record.data
-                if error is None and row is not None:
+            for block in record_blocks(records):  # the hot loop: whole blocks where all is well
+                if not any(map(_ERROR_OF, block)):
+                    rows = list(map(_DATA_OF, block))
                     if rename:
-                        row = {rename.get(k, k): v for k, v in row.items()}
-                    if not checked or (error := check_row(row, keys, known, source, record.line)) is None:
-                        yield row
+                        rows = [{rename.get(k, k): v for k, v in row.items()} for row in rows]
+                    if None not in rows and (not checked or rows_pass(rows, keys, known)):
+                        read += len(rows)
+                        if read - progress.done >= _PROGRESS_EVERY:
+                            progress.update(read - progress.done)
+                        yield rows
                         continue
-                assert error is not None
-                counts["read"] = read
-                if self.on_bad_rows == "fail":
-                    raise error
-                rejects.reject(error, row=row if row is not None else record.data, raw=record.raw)
-                counts["rejected"] += 1
-                if self.max_bad_rows is not None and counts["rejected"] > self.max_bad_rows:
-                    raise AirflowException(
-                        f"{source}: more than {self.max_bad_rows} bad rows (the last: {error}); "
-                        f"stopped the import, rejects so far are in {self.rejects_path}"
-                    )
+                good: list[dict[str, Any]] = []
+                for record in block:
+                    error = record.error
+                    row = record.data
+                    if error is None and row is not None:
+                        if rename:
+                            row = {rename.get(k, k): v for k, v in row.items()}
+                        if not checked or (error := check_row(row, keys, known, source, record.line)) is None:
+                            read += 1
+                            good.append(row)
+                            continue
+                    assert error is not None
+                    if good:
+                        yield good
+                        good = []
+                    read += 1
+                    counts["read"] = read
+                    if self.on_bad_rows == "fail":
+                        raise error
+                    rejects.reject(error, row=row if row is not None else record.data, raw=record.raw)
+                    counts["rejected"] += 1
+                    if self.max_bad_rows is not None and counts["rejected"] > self.max_bad_rows:
+                        raise AirflowException(
+                            f"{source}: more than {self.max_bad_rows} bad rows (the last: {error}); "
+                            f"stopped the import, rejects so far are in {self.rejects_path}"
+                        )
+                if good:
+                    yield good
         finally:
             counts["read"] = read
             progress.update(read - progress.done)

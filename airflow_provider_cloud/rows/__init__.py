@@ -7,7 +7,7 @@ Reading (``read_records``, ``iter_inline_rows``), typing (``rows.convert``), wri
 
 from __future__ import annotations
 
-from airflow_provider_cloud.rows.batching import batched
+from airflow_provider_cloud.rows.batching import RowBlocks, batched
 from airflow_provider_cloud.rows.convert import (
     ColumnType,
     ConversionError,
@@ -35,6 +35,7 @@ __all__ = [
     "Record",
     "RecordReader",
     "RejectsWriter",
+    "RowBlocks",
     "RowFormat",
     "TypeSpec",
     "WriteSummary",

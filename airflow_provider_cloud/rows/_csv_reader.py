@@ -16,7 +16,7 @@ import csv
 import io
 import itertools
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
 from airflow_provider_cloud.exceptions import RowDataError
@@ -28,6 +28,8 @@ from airflow_provider_cloud.rows._records import (
     Record,
     bad,
     cap,
+    good_records,
+    row_maker,
     undecodable,
     undecodable_reason,
 )
@@ -161,7 +163,7 @@ def _rows_one_by_one(lines: list[str], first_line: int, dialect: type[csv.Dialec
 
 
 class CsvParser:
-    """Parse one CSV text into ``Record`` objects: ``READY`` first, once the header is checked."""
+    """Parse one CSV text into lists of ``Record`` objects, a block each: ``READY`` first, once the header is checked."""
 
     def __init__(
         self,
@@ -207,6 +209,7 @@ class CsvParser:
             )
 
     def parse(self, text: TextIO) -> Iterator[Any]:
+        """Yield ``READY``, then the records of ``text`` in lists (blocks of rows, none empty)."""
         source = self.source
         lines = _Lines(text)
         reader = csv.reader(lines.feed(), self.options.reader_dialect())
@@ -237,17 +240,23 @@ class CsvParser:
         typers = [
             column_typer(self.declared.get(c), self.options.null_values, detect=self.detect) for c in columns
         ]
+        make_row = row_maker(columns)
         yield READY
 
         if not self.options.header:
-            yield from self._block([first], lines, columns, typers)
+            yield self._block([first], lines, columns, typers, make_row)
         lines.release(last)
-        yield from self._records(reader, lines, columns, typers)
+        yield from self._blocks(reader, lines, columns, typers, make_row)
 
-    def _records(
-        self, reader: Any, lines: _Lines, columns: tuple[str, ...], typers: list[ColumnTyper]
-    ) -> Iterator[Record]:
-        """Yield the records of the remaining rows, a block at a time (the hot loop)."""
+    def _blocks(
+        self,
+        reader: Any,
+        lines: _Lines,
+        columns: tuple[str, ...],
+        typers: list[ColumnTyper],
+        make_row: Callable[..., dict[str, Any]],
+    ) -> Iterator[list[Record]]:
+        """Yield the records of the remaining rows, a block at a time (the hot loop); no block is empty."""
         width = len(columns)
         dialect = self.options.reader_dialect()
         while True:
@@ -271,16 +280,23 @@ class CsvParser:
                 numbers = range(before + 1, after + 1)
                 cells = list(zip(*block))
                 del block  # no longer needed: fewer live objects for the garbage collector to look at
-                yield from self._typed(cells, numbers, numbers, lines, columns, typers)
+                yield self._typed(cells, numbers, numbers, lines, columns, typers, make_row)
             else:
                 rows = _rows_one_by_one(lines.get(before + 1, after), before + 1, dialect)
-                yield from self._block(rows, lines, columns, typers)
+                records = self._block(rows, lines, columns, typers, make_row)
+                if records:  # a block of blank lines has none
+                    yield records
             lines.release(after)
 
     def _block(
-        self, rows: Iterable[_Row], lines: _Lines, columns: tuple[str, ...], typers: list[ColumnTyper]
-    ) -> Iterator[Record]:
-        """Yield the records of parsed rows: bad ones where they are, good ones typed together."""
+        self,
+        rows: Iterable[_Row],
+        lines: _Lines,
+        columns: tuple[str, ...],
+        typers: list[ColumnTyper],
+        make_row: Callable[..., dict[str, Any]],
+    ) -> list[Record]:
+        """Return the records of parsed rows: bad ones where they are, good ones typed together."""
         source = self.source
         width = len(columns)
         found: list[Record | None] = []  # None: the next good row
@@ -303,9 +319,8 @@ class CsvParser:
             good.append(fields)
             firsts.append(first)
             lasts.append(last)
-        typed = self._typed(list(zip(*good)), firsts, lasts, lines, columns, typers)
-        for record in found:
-            yield record if record is not None else next(typed)
+        typed = iter(self._typed(list(zip(*good)), firsts, lasts, lines, columns, typers, make_row))
+        return [record if record is not None else next(typed) for record in found]
 
     def _typed(
         self,
@@ -315,12 +330,12 @@ class CsvParser:
         lines: _Lines,
         columns: tuple[str, ...],
         typers: list[ColumnTyper],
-    ) -> Iterator[Record]:
+        make_row: Callable[..., dict[str, Any]],
+    ) -> list[Record]:
         """
-        Yield the records of rows of the right width, typed column by column.
+        Return the records of rows of the right width, typed column by column.
 
         ``cells`` holds each column's cells; ``firsts`` and ``lasts`` each row's first and last line.
-        Records are made as they are asked for, so only one at a time is alive.
         """
         values: list[list[Any]] = []
         failures: dict[int, tuple[str, str]] = {}
@@ -329,17 +344,13 @@ class CsvParser:
             values.append(column_values)
             for index, error in column_failures.items():
                 failures.setdefault(index, (column, error.reason))
-        if not failures:
-            for first, row in zip(firsts, zip(*values)):
-                yield Record(first, dict(zip(columns, row)))
-            return
-        for index, (first, row) in enumerate(zip(firsts, zip(*values))):
-            failure = failures.get(index)
-            if failure is None:
-                yield Record(first, dict(zip(columns, row)))
-                continue
-            column, reason = failure
-            as_text = dict(zip(columns, (column_cells[index] for column_cells in cells)))
-            yield Record(
+        if not values:  # no good rows in the block
+            return []
+        records = good_records(firsts, map(make_row, *values))
+        for index, (column, reason) in failures.items():
+            first = records[index].line
+            as_text = make_row(*(column_cells[index] for column_cells in cells))
+            records[index] = Record(
                 first, as_text, bad(reason, self.source, first, column), lines.raw(first, lasts[index])
             )
+        return records

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from airflow_provider_cloud.exceptions import RowDataError
@@ -37,6 +38,44 @@ class Record(NamedTuple):
     def ok(self) -> bool:
         """Return whether the row was read and typed without error."""
         return self.error is None
+
+
+#: Above this many columns, rows are made with ``dict(zip(...))`` rather than generated code.
+_MAX_GENERATED_COLUMNS = 250
+
+
+def row_maker(columns: Sequence[str]) -> Callable[..., dict[str, Any]]:
+    """
+    Return a function making a row from one value per column, given positionally, in column order.
+
+    The function is generated: one dict display is about twice as fast as ``dict(zip(columns, values))``.
+    Column names are passed to it as arguments, never written into its code; they must be distinct.
+    """
+    count = len(columns)
+    if not 0 < count <= _MAX_GENERATED_COLUMNS:
+        names = tuple(columns)
+        return lambda *values: dict(zip(names, values))
+    keys = ", ".join(f"k{i}" for i in range(count))
+    values = ", ".join(f"v{i}" for i in range(count))
+    items = ", ".join(f"k{i}: v{i}" for i in range(count))
+    namespace: dict[str, Any] = {}
+    exec(f"def make({keys}):\n    return lambda {values}: {{{items}}}", namespace)
+    maker: Callable[..., Callable[..., dict[str, Any]]] = namespace["make"]
+    return maker(*columns)
+
+
+def good_records(lines: Iterable[int], rows: Iterable[dict[str, Any]]) -> list[Record]:
+    """Return a ``Record`` for each pair of a line and a good row, made without a Python call per row."""
+    return list(
+        map(
+            _new_tuple,
+            itertools.repeat(Record),
+            zip(lines, rows, itertools.repeat(None), itertools.repeat(None)),
+        )
+    )
+
+
+_new_tuple = tuple.__new__
 
 
 def bad(reason: str, source: str, line: int, column: str | None = None) -> RowDataError:

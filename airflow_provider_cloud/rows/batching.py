@@ -26,3 +26,22 @@ def batched(iterable: Iterable[T], size: int) -> Iterator[list[T]]:
 def _batches(iterator: Iterator[T], size: int) -> Iterator[list[T]]:
     while batch := list(itertools.islice(iterator, size)):
         yield batch
+
+
+class RowBlocks(Iterable[T]):
+    """
+    Items that arrive in lists: iterate them one at a time, or take the lists whole with ``blocks()``.
+
+    Used once, like an iterator. A consumer that knows this type (the Datasette hook's ``write_rows``)
+    takes the lists and spares a Python step per item; any other consumer just iterates the items.
+    """
+
+    def __init__(self, blocks: Iterable[list[T]]) -> None:
+        self._blocks = iter(blocks)
+
+    def __iter__(self) -> Iterator[T]:
+        return itertools.chain.from_iterable(self._blocks)
+
+    def blocks(self) -> Iterator[list[T]]:
+        """Return the iterator of the lists (none of them empty)."""
+        return self._blocks

@@ -24,6 +24,7 @@ import codecs
 import contextlib
 import gzip
 import io
+import itertools
 import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -50,20 +51,25 @@ from airflow_provider_cloud.rows.paths import as_storage_path, open_for_read
 
 __all__ = ["MAX_RAW_CHARS", "Record", "RecordReader", "iter_inline_rows", "read_records"]
 
+#: JSON records handed out together (a JSON row can be large, so fewer than a CSV block's).
+JSON_BLOCK_ROWS = 128
+
 
 class RecordReader(Iterator[Record]):
     """
     An iterator of ``Record`` over one open file; close it (or use ``with``) to release the file.
 
-    ``columns`` is the CSV header (``None`` for JSON formats, where every object has its own keys).
-    ``share_read()`` tells how much of the file has been read, for progress lines.
+    ``blocks()`` hands out the records a block at a time instead (lists of up to ``BLOCK_ROWS``),
+    sparing the caller a Python step per row. ``columns`` is the CSV header (``None`` for JSON
+    formats, where every object has its own keys). ``share_read()`` tells how much of the file has
+    been read, for progress lines.
     """
 
     def __init__(
         self,
         source: str,
         format: RowFormat,
-        records: Iterator[Any],
+        blocks: Iterator[Any],
         stack: contextlib.ExitStack,
         encoding: str,
         *,
@@ -72,14 +78,15 @@ class RecordReader(Iterator[Record]):
         self.source = source
         self.format = format
         self.columns: tuple[str, ...] | None = None
-        self._records = records
+        self._blocks = blocks
+        self._block: Iterator[Record] = iter(())
         self._stack = stack
         self._encoding = encoding
         self._last_line = 0
         self._share = share_read or _unknown
         self._exhausted = False
         try:
-            first = next(records)
+            first = next(blocks)
         except BaseException as error:
             self._close_and_raise(error)
         if first is not READY:
@@ -116,20 +123,40 @@ class RecordReader(Iterator[Record]):
         return self
 
     def __next__(self) -> Record:
+        record = next(self._block, None)
+        if record is None:
+            self._block = iter(self._next_block())
+            record = next(self._block)
+        return record
+
+    def blocks(self) -> Iterator[list[Record]]:
+        """Yield the records not read yet, in order, in lists (none empty)."""
+        rest = list(self._block)
+        if rest:
+            yield rest
+        while True:
+            try:
+                block = self._next_block()
+            except StopIteration:
+                return
+            yield block
+
+    def _next_block(self) -> list[Record]:
         try:
-            record: Record = next(self._records)
+            block: list[Record] = next(self._blocks)
         except StopIteration:
             self._exhausted = True
             self.close()
             raise
         except BaseException as error:
             self._close_and_raise(error)
-        self._last_line = record.line
-        return record
+        self._last_line = block[-1].line
+        return block
 
     def close(self) -> None:
-        """Stop reading and close the file."""
-        close = getattr(self._records, "close", None)
+        """Stop reading and close the file; records read ahead are dropped."""
+        self._block = iter(())
+        close = getattr(self._blocks, "close", None)
         if close is not None:
             close()
         self._stack.close()
@@ -175,8 +202,8 @@ def read_records(
             encoding = options.read_encoding
             text = _text_stream(binary, encoding, newline="", stack=stack)
             parser = CsvParser(name, options, declared, detect_types, allow_empty)
-            records: Iterator[Any] = parser.parse(text)
-            reader = RecordReader(name, fmt, records, stack, encoding, share_read=_share_of(path, binary))
+            blocks = parser.parse(text)
+            reader = RecordReader(name, fmt, blocks, stack, encoding, share_read=_share_of(path, binary))
             reader.columns = parser.columns
             return reader
         text = _text_stream(binary, "utf-8-sig", newline=None, stack=stack)
@@ -185,10 +212,31 @@ def read_records(
             records = parse_json_lines(text, name, converters, allow_empty)
         else:
             records = JsonArrayParser(text, name, converters, allow_empty).parse()
-        return RecordReader(name, fmt, records, stack, "UTF-8", share_read=_share_of(path, binary))
+        blocks = _in_blocks(records, JSON_BLOCK_ROWS)
+        return RecordReader(name, fmt, blocks, stack, "UTF-8", share_read=_share_of(path, binary))
     except BaseException:
         stack.close()
         raise
+
+
+def _in_blocks(records: Iterator[Any], size: int) -> Iterator[Any]:
+    """
+    Yield what a row parser yields first (``READY``), then its records in lists of up to ``size``.
+
+    When the parser fails (a file cut short, say), the records before the failure are yielded first.
+    """
+    yield next(records)
+    while True:
+        block: list[Record] = []
+        try:
+            block.extend(itertools.islice(records, size))  # keeps what it took before a failure
+        except BaseException:
+            if block:
+                yield block
+            raise
+        if not block:
+            return
+        yield block
 
 
 def _unknown() -> float | None:

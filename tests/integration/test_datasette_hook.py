@@ -26,6 +26,7 @@ from airflow_provider_cloud.exceptions import (
     TokenExpiredError,
 )
 from airflow_provider_cloud.hooks.datasette import DatasetteHook
+from airflow_provider_cloud.rows.batching import RowBlocks
 from airflow_provider_cloud.rows.filters import matches_all, parse_filters
 from airflow_provider_cloud.testing.datasette import DatasetteServer
 
@@ -327,6 +328,39 @@ def test_write_modes(hook: DatasetteHook, datasette_server: DatasetteServer, fre
         {"id": 4, "name": "Dee", "score": 4.0},  # ignore: the new row inserted
         {"id": 5, "name": "Eve", "score": 5.0},
     ]
+
+
+@pytest.mark.parametrize("in_lists", [False, True], ids=["rows", "row-blocks"])
+def test_a_row_without_its_key_stops_the_write_after_the_full_batches_before_it(
+    hook: DatasetteHook, datasette_server: DatasetteServer, fresh_table_name: str, in_lists: bool
+) -> None:
+    rows: list[dict[str, Any]] = [{"id": i, "name": f"n{i}"} for i in range(1, 13)]
+    rows[7] = {"id": None, "name": "n8"}
+    rows[10] = {"name": "n11"}
+    given = RowBlocks([rows[0:2], rows[2:9], rows[9:12]]) if in_lists else iter(rows)
+
+    with pytest.raises(RowDataError) as caught:
+        hook.write_rows(fresh_table_name, given, key="id", create=True, batch_size=3)
+
+    assert (caught.value.line, caught.value.column) == (8, "id")
+    assert str(caught.value) == "rows, line 8, column 'id': the row has no value for its key"
+    assert [r["id"] for r in stored(datasette_server, fresh_table_name)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_row_blocks_of_several_column_sets_are_written_as_rows_would_be(
+    hook: DatasetteHook, datasette_server: DatasetteServer, fresh_table_name: str
+) -> None:
+    rows = [{"id": i, "name": f"n{i}"} if i % 3 else {"id": i, "score": float(i)} for i in range(1, 40)]
+    rows.append({"id": 3, "name": "later"})  # a later write of a key waiting in the other column set
+    blocks = [rows[i : i + 7] for i in range(0, len(rows), 7)]
+
+    result = hook.write_rows(fresh_table_name, RowBlocks(blocks), key="id", create=True, batch_size=4)
+
+    assert result.rows == 40
+    table = {r["id"]: r for r in stored(datasette_server, fresh_table_name)}
+    assert table[3] == {"id": 3, "name": "later", "score": 3.0}
+    assert table[4] == {"id": 4, "name": "n4", "score": None}
+    assert len(table) == 39
 
 
 def test_failed_batch_names_its_rows_when_they_are_not_consecutive(

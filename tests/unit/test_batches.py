@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 
 import pytest
 
@@ -80,6 +82,72 @@ def test_a_value_json_cannot_hold_names_its_row():
 def test_max_rows_must_be_positive():
     with pytest.raises(ValueError, match="at least 1"):
         BatchPlanner(max_rows=0, max_bytes=100)
+
+
+# -- a list of rows at a time --------------------------------------------------------------------
+
+
+def plan_in_blocks(rows, sizes, **kwargs):
+    """Plan ``rows`` with ``add_block``, in consecutive lists of the given sizes (cycled)."""
+    planner = BatchPlanner(**{"max_rows": 3, "max_bytes": 10_000, **kwargs})
+    out = []
+    start = 0
+    for size in itertools.cycle(sizes):
+        if start >= len(rows):
+            break
+        out.extend(planner.add_block(rows[start : start + size], start + 1))
+        start += size
+    out.extend(planner.drain())
+    return out
+
+
+def planned(batches):
+    return [(b.first_index, b.indices, sent_rows([b])[0]) for b in batches]
+
+
+def random_rows(rng, count):
+    """Rows of one to three column sets (mostly one), with keys that repeat now and then."""
+    shapes = [("id", "a"), ("id", "b"), ("id", "a", "b")]
+    weights = rng.choice([(1, 0, 0), (8, 1, 1), (1, 1, 1)])
+    rows = []
+    for _ in range(count):
+        shape = rng.choices(shapes, weights)[0]
+        rows.append({c: rng.randint(1, count // 2 + 1) if c == "id" else rng.random() for c in shape})
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_adding_a_list_at_a_time_plans_what_adding_row_by_row_plans(seed):
+    rng = random.Random(seed)
+    rows = random_rows(rng, rng.randint(0, 60))
+    max_rows = rng.randint(1, 7)
+    sizes = [rng.randint(1, 9) for _ in range(rng.randint(1, 4))]
+
+    by_row = plan(rows, key=["id"], max_rows=max_rows)
+    by_block = plan_in_blocks(rows, sizes, key=["id"], max_rows=max_rows)
+
+    assert planned(by_block) == planned(by_row)
+
+
+def test_a_list_of_another_column_set_does_not_overtake_a_waiting_key():
+    rows = [{"id": 1, "a": "old"}, {"id": 1, "b": "new"}, {"id": 2, "b": 2}, {"id": 3, "b": 3}]
+
+    batches = plan_in_blocks(rows, [1, 3], key=["id"])
+
+    assert sent_rows(batches)[0] == [{"id": 1, "a": "old"}]
+    assert planned(batches) == planned(plan(rows, key=["id"]))
+
+
+def test_a_list_after_the_row_limit_dropped_is_cut_to_the_new_limit():
+    planner = BatchPlanner(max_rows=5, max_bytes=10_000)
+    assert planner.add_block([{"id": i} for i in range(1, 4)], 1) == []
+    planner.max_rows = 2  # as the writer does when the server tells a lower limit
+
+    full = planner.add_block([{"id": i} for i in range(4, 8)], 4)
+
+    assert [b.indices for b in full] == [[1, 2, 3], [4, 5], [6, 7]]
+    assert [b.first_index for b in full] == [1, 4, 6]
+    assert list(planner.drain()) == []
 
 
 # -- encoding -------------------------------------------------------------------------------------

@@ -101,3 +101,21 @@ def test_failures_are_reported_by_position_with_the_reason():
         2: "'x' is not an integer",
         4: "'2.5' is not a whole number",
     }
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        ("id",),
+        ("k0", "v0", "k1", "v1"),  # the names the generated code uses inside
+        ("class", "lambda", "a b", "'", '"', "\\", "}", "é", "", "__import__('os')"),
+        tuple(f"c{i}" for i in range(300)),  # over the generated limit: dict(zip(...))
+    ],
+)
+def test_row_maker_makes_what_dict_zip_makes(columns):
+    from airflow_provider_cloud.rows._records import row_maker
+
+    values = [object() for _ in columns]
+    made = row_maker(columns)(*values)
+    assert made == dict(zip(columns, values))
+    assert list(made) == list(columns)

@@ -293,3 +293,32 @@ def test_share_read_is_unknown_when_the_size_is_not(file_dir, monkeypatch):
 
 def _no_size(self, path):
     raise OSError("no size here")
+
+
+def test_blocks_hand_out_the_records_iteration_gives_in_lists(file_dir):
+    lines = [f"{i},name {i},{i * 1.5}" for i in range(1, 1301)]
+    lines[99] = "100,too,many,fields"
+    lines[600] = ""  # a blank line
+    lines[700] = '701,"two\nlines",3'
+    lines[1200] = "1201,bad float,x"
+    url = put(f"{file_dir}/blocks.csv", "id,name,score\n" + "\n".join(lines) + "\n")
+    expected = read_all(url, types={"score": "float"})
+
+    with read_records(url, types={"score": "float"}) as reader:
+        blocks = list(reader.blocks())
+
+    def seen(records):
+        return [(r.line, r.data, str(r.error) if r.error else None, r.raw) for r in records]
+
+    assert seen(record for block in blocks for record in block) == seen(expected)
+    assert len(expected) == 1299  # the blank line is no row
+    assert all(0 < len(block) <= 512 for block in blocks)
+    assert [r.line for r in expected if not r.ok] == [101, 1203]  # line 702 holds two
+
+
+def test_blocks_start_after_the_records_already_taken(file_dir):
+    url = put(f"{file_dir}/partly.csv", "a\n" + "".join(f"{i}\n" for i in range(1000)))
+    with read_records(url) as reader:
+        assert [next(reader).data, next(reader).data] == [{"a": 0}, {"a": 1}]
+        rest = [record.data for block in reader.blocks() for record in block]
+    assert rest == [{"a": i} for i in range(2, 1000)]

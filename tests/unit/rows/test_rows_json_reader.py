@@ -268,3 +268,14 @@ def test_inline_rows_checks_arguments_at_once():
         iter_inline_rows([], types={"a": "nope"})
     with pytest.raises(TypeError, match="iterable of mappings"):
         iter_inline_rows({"a": 1})  # type: ignore[dict-item]
+
+
+def test_json_lines_blocks_are_small_lists_in_order(file_dir):
+    from airflow_provider_cloud.rows.readers import JSON_BLOCK_ROWS
+
+    url = put(f"{file_dir}/many.jsonl", "".join(json.dumps({"i": i}) + "\n" for i in range(300)))
+    with read_records(url) as reader:
+        blocks = list(reader.blocks())
+    assert [len(b) for b in blocks] == [JSON_BLOCK_ROWS, JSON_BLOCK_ROWS, 300 - 2 * JSON_BLOCK_ROWS]
+    assert [r.data for b in blocks for r in b] == [{"i": i} for i in range(300)]
+    assert [r.line for b in blocks for r in b] == list(range(1, 301))
