@@ -107,8 +107,10 @@ class Sent:
         return parse_url(self.url).path or "/"
 
     def json(self) -> Any:
-        """Decode the request body as JSON."""
+        """Decode the request body as JSON (a body given as an iterable of bytes is joined)."""
         body = self.request.body
+        if body is not None and not isinstance(body, bytes | str):
+            body = b"".join(body)
         return jsonlib.loads(body.decode() if isinstance(body, bytes) else body or "null")
 
 

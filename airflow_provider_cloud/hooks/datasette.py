@@ -164,8 +164,9 @@ class DatasetteHook(DatasetteReads):
 
                 if isinstance(rows, RowBlocks):
                     index = 1
+                    unchecked = [k for k in keys if k not in rows.keys_checked]
                     for block in rows.blocks():  # the hot loop: a list of rows at a time
-                        missing = _first_without_key(block, keys)
+                        missing = _first_without_key(block, unchecked)
                         if missing is not None:
                             offset, k = missing
                             submit(planner.add_block(block[:offset], index))  # as row by row would

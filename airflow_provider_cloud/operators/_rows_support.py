@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from airflow_provider_cloud.exceptions import RowDataError
 from airflow_provider_cloud.hooks.rowstore import RowStore
-from airflow_provider_cloud.rows import CsvOptions, Record, batched, parse_filters
+from airflow_provider_cloud.rows import Block, CsvOptions, Record, batched, parse_filters
 
 #: Rows given inline are checked this many at a time.
 INLINE_BLOCK_ROWS = 512
@@ -43,12 +43,10 @@ def rows_pass(rows: Sequence[Mapping[str, Any]], keys: Sequence[str], known: set
     return known is None or all(map(known.issuperset, rows))
 
 
-def record_blocks(records: Iterator[Record]) -> Iterator[list[Record]]:
-    """Return the records in lists: the reader's own blocks where it has them."""
+def record_blocks(records: Iterator[Record]) -> Iterator[Block]:
+    """Return the records in blocks: the reader's own where it has them."""
     blocks = getattr(records, "blocks", None)
-    return (
-        cast(Iterator[list[Record]], blocks()) if blocks is not None else batched(records, INLINE_BLOCK_ROWS)
-    )
+    return cast(Iterator[Block], blocks()) if blocks is not None else batched(records, INLINE_BLOCK_ROWS)
 
 
 def rows_written(result: Any) -> int:

@@ -31,6 +31,7 @@ from airflow_provider_cloud.operators._rows_support import (
 )
 from airflow_provider_cloud.rows import (
     CsvOptions,
+    GoodRows,
     ProgressLogger,
     Record,
     RejectsWriter,
@@ -155,7 +156,8 @@ class ImportRowsOperator(BaseOperator):
             stack.callback(getattr(records, "close", do_nothing))  # release the file, even on failure
             # Rows in lists: a hook that knows RowBlocks takes a list at a time, any other iterates rows.
             good: RowBlocks[dict[str, Any]] = RowBlocks(
-                self._good_blocks(records, keys, known, counts, rejects, source_name, progress)
+                self._good_blocks(records, keys, known, counts, rejects, source_name, progress),
+                keys_checked=keys,
             )
             result = hook.write_rows(
                 self.dataset,
@@ -246,18 +248,22 @@ class ImportRowsOperator(BaseOperator):
         read = 0
         try:
             for block in record_blocks(records):  # the hot loop: whole blocks where all is well
-                if not any(map(_ERROR_OF, block)):
+                rows: list[dict[str, Any]] | None = None
+                if isinstance(block, GoodRows):
+                    rows = block.rows
+                elif not any(map(_ERROR_OF, block)):
                     rows = list(map(_DATA_OF, block))
+                if rows is not None and None not in rows:
                     if rename:
                         rows = [{rename.get(k, k): v for k, v in row.items()} for row in rows]
-                    if None not in rows and (not checked or rows_pass(rows, keys, known)):
+                    if not checked or rows_pass(rows, keys, known):
                         read += len(rows)
                         if read - progress.done >= _PROGRESS_EVERY:
                             progress.update(read - progress.done)
                         yield rows
                         continue
                 good: list[dict[str, Any]] = []
-                for record in block:
+                for record in block.records() if isinstance(block, GoodRows) else block:
                     error = record.error
                     row = record.data
                     if error is None and row is not None:

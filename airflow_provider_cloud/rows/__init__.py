@@ -21,7 +21,14 @@ from airflow_provider_cloud.rows.filters import OPS, Filter, matches_all, parse_
 from airflow_provider_cloud.rows.formats import CsvOptions, RowFormat, csv_options_for, detect_format
 from airflow_provider_cloud.rows.paths import as_storage_path, atomic_writer, open_for_read
 from airflow_provider_cloud.rows.progress import ProgressLogger, format_duration
-from airflow_provider_cloud.rows.readers import Record, RecordReader, iter_inline_rows, read_records
+from airflow_provider_cloud.rows.readers import (
+    Block,
+    GoodRows,
+    Record,
+    RecordReader,
+    iter_inline_rows,
+    read_records,
+)
 from airflow_provider_cloud.rows.rejects import RejectsWriter
 from airflow_provider_cloud.rows.writers import WriteSummary, encode_json, json_default, write_rows
 
@@ -32,6 +39,8 @@ __all__ = [
     "CsvOptions",
     "Filter",
     "ProgressLogger",
+    "Block",
+    "GoodRows",
     "Record",
     "RecordReader",
     "RejectsWriter",

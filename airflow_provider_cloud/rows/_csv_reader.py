@@ -25,6 +25,8 @@ from airflow_provider_cloud.rows._records import (
     MAX_RAW_CHARS,
     READY,
     UNDECODABLE,
+    Block,
+    GoodRows,
     Record,
     bad,
     cap,
@@ -163,7 +165,7 @@ def _rows_one_by_one(lines: list[str], first_line: int, dialect: type[csv.Dialec
 
 
 class CsvParser:
-    """Parse one CSV text into lists of ``Record`` objects, a block each: ``READY`` first, once the header is checked."""
+    """Parse one CSV text into blocks of rows (``GoodRows`` or records): ``READY`` first, once the header is checked."""
 
     def __init__(
         self,
@@ -209,7 +211,7 @@ class CsvParser:
             )
 
     def parse(self, text: TextIO) -> Iterator[Any]:
-        """Yield ``READY``, then the records of ``text`` in lists (blocks of rows, none empty)."""
+        """Yield ``READY``, then the rows of ``text`` in blocks (none empty)."""
         source = self.source
         lines = _Lines(text)
         reader = csv.reader(lines.feed(), self.options.reader_dialect())
@@ -255,8 +257,8 @@ class CsvParser:
         columns: tuple[str, ...],
         typers: list[ColumnTyper],
         make_row: Callable[..., dict[str, Any]],
-    ) -> Iterator[list[Record]]:
-        """Yield the records of the remaining rows, a block at a time (the hot loop); no block is empty."""
+    ) -> Iterator[Block]:
+        """Yield the remaining rows, a block at a time (the hot loop); no block is empty."""
         width = len(columns)
         dialect = self.options.reader_dialect()
         while True:
@@ -319,8 +321,9 @@ class CsvParser:
             good.append(fields)
             firsts.append(first)
             lasts.append(last)
-        typed = iter(self._typed(list(zip(*good)), firsts, lasts, lines, columns, typers, make_row))
-        return [record if record is not None else next(typed) for record in found]
+        typed = self._typed(list(zip(*good)), firsts, lasts, lines, columns, typers, make_row)
+        good_ones = iter(typed.records() if isinstance(typed, GoodRows) else typed)
+        return [record if record is not None else next(good_ones) for record in found]
 
     def _typed(
         self,
@@ -331,9 +334,9 @@ class CsvParser:
         columns: tuple[str, ...],
         typers: list[ColumnTyper],
         make_row: Callable[..., dict[str, Any]],
-    ) -> list[Record]:
+    ) -> Block:
         """
-        Return the records of rows of the right width, typed column by column.
+        Return rows of the right width typed column by column: ``GoodRows``, or records if any is bad.
 
         ``cells`` holds each column's cells; ``firsts`` and ``lasts`` each row's first and last line.
         """
@@ -346,7 +349,10 @@ class CsvParser:
                 failures.setdefault(index, (column, error.reason))
         if not values:  # no good rows in the block
             return []
-        records = good_records(firsts, map(make_row, *values))
+        rows = list(map(make_row, *values))
+        if not failures:
+            return GoodRows(firsts, rows)
+        records = good_records(firsts, rows)
         for index, (column, reason) in failures.items():
             first = records[index].line
             as_text = make_row(*(column_cells[index] for column_cells in cells))

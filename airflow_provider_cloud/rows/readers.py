@@ -39,6 +39,8 @@ from airflow_provider_cloud.rows._json_readers import JsonArrayParser, parse_jso
 from airflow_provider_cloud.rows._records import (
     MAX_RAW_CHARS,
     READY,
+    Block,
+    GoodRows,
     Record,
     apply_types,
     bad,
@@ -49,7 +51,7 @@ from airflow_provider_cloud.rows.convert import TypeSpec, normalize_types, value
 from airflow_provider_cloud.rows.formats import CsvOptions, RowFormat, csv_options_for, detect_format
 from airflow_provider_cloud.rows.paths import as_storage_path, open_for_read
 
-__all__ = ["MAX_RAW_CHARS", "Record", "RecordReader", "iter_inline_rows", "read_records"]
+__all__ = ["MAX_RAW_CHARS", "Block", "GoodRows", "Record", "RecordReader", "iter_inline_rows", "read_records"]
 
 #: JSON records handed out together (a JSON row can be large, so fewer than a CSV block's).
 JSON_BLOCK_ROWS = 128
@@ -59,8 +61,8 @@ class RecordReader(Iterator[Record]):
     """
     An iterator of ``Record`` over one open file; close it (or use ``with``) to release the file.
 
-    ``blocks()`` hands out the records a block at a time instead (lists of up to ``BLOCK_ROWS``),
-    sparing the caller a Python step per row. ``columns`` is the CSV header (``None`` for JSON
+    ``blocks()`` hands out the rows a block at a time instead (a few hundred), sparing the caller a
+    Python step per row: good rows as ``GoodRows``, or a list of records where some are bad. ``columns`` is the CSV header (``None`` for JSON
     formats, where every object has its own keys). ``share_read()`` tells how much of the file has
     been read, for progress lines.
     """
@@ -125,12 +127,13 @@ class RecordReader(Iterator[Record]):
     def __next__(self) -> Record:
         record = next(self._block, None)
         if record is None:
-            self._block = iter(self._next_block())
+            block = self._next_block()
+            self._block = iter(block.records() if isinstance(block, GoodRows) else block)
             record = next(self._block)
         return record
 
-    def blocks(self) -> Iterator[list[Record]]:
-        """Yield the records not read yet, in order, in lists (none empty)."""
+    def blocks(self) -> Iterator[Block]:
+        """Yield the rows not read yet, in order, in blocks: ``GoodRows``, or lists of records (none empty)."""
         rest = list(self._block)
         if rest:
             yield rest
@@ -141,16 +144,16 @@ class RecordReader(Iterator[Record]):
                 return
             yield block
 
-    def _next_block(self) -> list[Record]:
+    def _next_block(self) -> Block:
         try:
-            block: list[Record] = next(self._blocks)
+            block: Block = next(self._blocks)
         except StopIteration:
             self._exhausted = True
             self.close()
             raise
         except BaseException as error:
             self._close_and_raise(error)
-        self._last_line = block[-1].line
+        self._last_line = block.lines[-1] if isinstance(block, GoodRows) else block[-1].line
         return block
 
     def close(self) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_cloud.exceptions import RowDataError
-from airflow_provider_cloud.rows import CsvOptions, Record, as_storage_path, read_records
+from airflow_provider_cloud.rows import CsvOptions, GoodRows, Record, as_storage_path, read_records
 from tests.unit.rows.rows_helpers import put
 
 
@@ -295,8 +295,12 @@ def _no_size(self, path):
     raise OSError("no size here")
 
 
+def records_of(block):
+    return block.records() if isinstance(block, GoodRows) else block
+
+
 def test_blocks_hand_out_the_records_iteration_gives_in_lists(file_dir):
-    lines = [f"{i},name {i},{i * 1.5}" for i in range(1, 1301)]
+    lines = [f"{i},name {i},{i * 1.5}" for i in range(1, 2001)]
     lines[99] = "100,too,many,fields"
     lines[600] = ""  # a blank line
     lines[700] = '701,"two\nlines",3'
@@ -310,9 +314,12 @@ def test_blocks_hand_out_the_records_iteration_gives_in_lists(file_dir):
     def seen(records):
         return [(r.line, r.data, str(r.error) if r.error else None, r.raw) for r in records]
 
-    assert seen(record for block in blocks for record in block) == seen(expected)
-    assert len(expected) == 1299  # the blank line is no row
-    assert all(0 < len(block) <= 512 for block in blocks)
+    assert seen(record for block in blocks for record in records_of(block)) == seen(expected)
+    assert len(expected) == 1999  # the blank line is no row
+    assert all(0 < len(records_of(block)) <= 512 for block in blocks)
+    # blocks of good rows come without a record per row, those with bad ones as lists of records
+    assert isinstance(blocks[-1], GoodRows)
+    assert all(isinstance(block, list) for block in blocks if not all(r.ok for r in records_of(block)))
     assert [r.line for r in expected if not r.ok] == [101, 1203]  # line 702 holds two
 
 
@@ -320,5 +327,5 @@ def test_blocks_start_after_the_records_already_taken(file_dir):
     url = put(f"{file_dir}/partly.csv", "a\n" + "".join(f"{i}\n" for i in range(1000)))
     with read_records(url) as reader:
         assert [next(reader).data, next(reader).data] == [{"a": 0}, {"a": 1}]
-        rest = [record.data for block in reader.blocks() for record in block]
+        rest = [record.data for block in reader.blocks() for record in records_of(block)]
     assert rest == [{"a": i} for i in range(2, 1000)]
