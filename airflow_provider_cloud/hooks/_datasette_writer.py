@@ -6,15 +6,14 @@ meanwhile (at most one batch waits). A failed batch stops the pipeline and its e
 caller; batches already complete when the caller fails (a bad input row) are still sent, exactly as a
 sequential writer would have done before reading that row.
 
-The caller works while the server does, not while the sender does: from the moment the sender takes a batch
-until its body is on the socket, the caller waits (about a millisecond). Otherwise the two threads would
-take turns at the GIL and the request would go out later, with the server idle meanwhile.
+The caller works while the server does, not while the sender does: it hands a batch over only while the
+sender waits for the server (see ``_HandOff``). Otherwise the two threads would take turns at the GIL, and
+each request would go out later, with the server idle meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
-import queue
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -28,21 +27,57 @@ if TYPE_CHECKING:
     from airflow_provider_cloud.hooks.datasette import DatasetteHook
 
 _STOP = object()
+_EMPTY = object()
 _JSON = {"Content-Type": "application/json"}
-#: The longest the caller waits for the sender to put a body on the socket before it goes on anyway.
-QUIET_WAIT_SECONDS = 0.05
 
 
-class _HandOff(queue.Queue[Any]):
-    """A queue of one batch that marks the sender busy as it takes a batch, before the caller may go on."""
+class _HandOff:
+    """
+    One batch at a time from the caller to the sender, passed so that the two do not compete for the GIL.
 
-    def __init__(self, quiet: threading.Event) -> None:
-        super().__init__(maxsize=1)
-        self._quiet = quiet
+    The caller may put a batch only while no batch waits and the sender is not getting a request out
+    (from taking a batch until its body is on the socket, see ``sent``). When the sender was idle,
+    waiting for that batch, the caller also waits until it is out. Either way the caller goes on while
+    the sender waits for the server.
+    """
 
-    def _get(self) -> Any:
-        self._quiet.clear()  # under the queue's lock: a caller whose put this unblocks sees it
-        return super()._get()
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item: Any = _EMPTY
+        self._busy = False  # the sender is getting a request out
+        self._idle = False  # the sender waits for a batch
+
+    def _free(self) -> bool:
+        return self._item is _EMPTY and not self._busy
+
+    def put(self, item: Any, timeout: float) -> bool:
+        """Hand ``item`` over when the sender is ready for it; ``False`` if that took over ``timeout`` s."""
+        with self._cond:
+            if not self._cond.wait_for(self._free, timeout):
+                return False
+            self._item = item
+            idle = self._idle
+            self._cond.notify_all()
+            if idle:
+                self._cond.wait_for(self._free, timeout)  # taken and sent; on time-out, go on anyway
+            return True
+
+    def take(self) -> Any:
+        """Wait for the next item and take it; the sender is busy until ``sent``."""
+        with self._cond:
+            self._idle = True
+            self._cond.wait_for(lambda: self._item is not _EMPTY)
+            self._idle = False
+            item, self._item = self._item, _EMPTY
+            self._busy = True
+            return item
+
+    def sent(self) -> None:
+        """Tell that the request is out (or was never sent): the caller may go on."""
+        with self._cond:
+            if self._busy:
+                self._busy = False
+                self._cond.notify_all()
 
 
 class _SentBody:
@@ -83,10 +118,8 @@ class BatchWriter:
         self.idempotent = mode != "insert"
         self.rows = 0
         self.batches = 0
-        #: Set while the sender is not getting a request out (the caller then works unhindered).
-        self._quiet = threading.Event()
-        self._quiet.set()
-        self._queue = _HandOff(self._quiet)
+        self._hand_off = _HandOff()
+        self._sent_batch: Any = None
         self._error: BaseException | None = None
         # Set once a batch failed and never cleared (``_error`` is cleared once raised): the sender
         # must not send a batch still queued behind the failed one.
@@ -107,18 +140,14 @@ class BatchWriter:
             self._while_running.enter_context(quick_thread_switching())
             self._thread = threading.Thread(target=self._run, name="datasette-batch-writer", daemon=True)
             self._thread.start()
-        while True:
-            try:
-                self._queue.put(batch, timeout=0.5)
-                break
-            except queue.Full:
-                self._raise_if_failed()
-        self._quiet.wait(QUIET_WAIT_SECONDS)
+        while not self._hand_off.put(batch, timeout=0.5):
+            self._raise_if_failed()
 
     def close(self) -> None:
         """Send what is queued, stop the thread and raise the first send error, if any."""
         if self._thread is not None:
-            self._queue.put(_STOP)
+            while not self._hand_off.put(_STOP, timeout=0.5):
+                pass
             self._thread.join()
             self._thread = None
             self._while_running.close()
@@ -131,7 +160,7 @@ class BatchWriter:
 
     def _run(self) -> None:
         while True:
-            batch = self._queue.get()
+            batch = self._hand_off.take()
             try:
                 if batch is _STOP:
                     return
@@ -143,7 +172,13 @@ class BatchWriter:
                     self._failed = True
                     self._error = exc
             finally:
-                self._quiet.set()
+                self._hand_off.sent()
+                # Freeing a batch's rows takes a while: done once the next request is out, not before it.
+                self._sent_batch = batch
+
+    def _body_sent(self) -> None:
+        self._sent_batch = None
+        self._hand_off.sent()
 
     def send(self, batch: Batch) -> None:
         """Send one batch now (on the calling thread)."""
@@ -152,7 +187,7 @@ class BatchWriter:
         if adds_columns:
             flags = {**flags, "alter": True}
         try:
-            body = _SentBody(batch.body(**flags), self._quiet.set)
+            body = _SentBody(batch.body(**flags), self._body_sent)
             self.hook.request_json("POST", self.path, data=body, headers=_JSON, idempotent=self.idempotent)
         except BadRequestError as exc:
             limit = learned_max_rows(exc.errors)

@@ -3,30 +3,62 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import requests
 
 from airflow_provider_cloud.hooks._datasette_writer import _HandOff, _SentBody
 
 
-def test_a_caller_unblocked_by_the_sender_sees_the_sender_busy():
-    quiet = threading.Event()
-    quiet.set()
-    hand_off = _HandOff(quiet)
-    hand_off.put("first")
-    seen: list[bool] = []
+def caller_putting(hand_off: _HandOff, items: list[str]) -> tuple[threading.Thread, list[str]]:
+    """Start a caller that puts ``items`` one after another; the list fills with those put."""
+    done: list[str] = []
 
-    def caller() -> None:
-        hand_off.put("second")  # blocks until the sender takes "first"
-        seen.append(quiet.is_set())
+    def run() -> None:
+        for item in items:
+            assert hand_off.put(item, timeout=10)
+            done.append(item)
 
-    thread = threading.Thread(target=caller)
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    assert hand_off.get(timeout=5) == "first"
-    thread.join(timeout=5)
+    return thread, done
 
-    assert seen == [False]  # the caller would wait for the sender to send "first"
-    assert hand_off.get(timeout=5) == "second"
+
+def still(done: list[str], expected: list[str]) -> bool:
+    """Give the caller time to go on (it must not), then say whether it is still where expected."""
+    time.sleep(0.05)
+    return done == expected
+
+
+def test_a_batch_for_an_idle_sender_is_handed_over_once_its_request_is_out():
+    hand_off = _HandOff()
+    sender_waits = threading.Thread(target=lambda: taken.append(hand_off.take()), daemon=True)
+    taken: list[str] = []
+    sender_waits.start()
+    time.sleep(0.05)  # the sender is idle, waiting
+    caller, done = caller_putting(hand_off, ["a"])
+    sender_waits.join(timeout=10)
+
+    assert taken == ["a"]
+    assert still(done, [])  # the sender is getting "a" out: the caller waits
+    hand_off.sent()
+    caller.join(timeout=10)
+    assert done == ["a"]
+
+
+def test_a_caller_waits_for_the_waiting_batch_to_be_taken_and_sent():
+    hand_off = _HandOff()
+    caller, done = caller_putting(hand_off, ["a", "b"])
+    time.sleep(0.05)
+    assert done == ["a"]  # nobody was waiting for "a": handed over at once; "b" waits for room
+
+    assert hand_off.take() == "a"
+    assert still(done, ["a"])  # "a" is being sent: the caller must not compete with the sender
+    hand_off.sent()
+    caller.join(timeout=10)
+    assert done == ["a", "b"]  # "a" is out and the sender waits for the server: "b" goes in
+    assert hand_off.take() == "b"
+    hand_off.sent()
 
 
 def test_a_sent_body_tells_once_it_is_handed_over_and_goes_with_a_content_length():
