@@ -192,9 +192,7 @@ def run_speed(rows: int, rounds: int, *, with_dclient: bool, work: Path, limits:
                 ceiling_ratio = paired_ratio(times[2], times[-1])
                 print(f"  (the server's ceiling, pre-built batches posted, is {ceiling_ratio:.2f}x dclient)")
 
-            header(
-                f"export CSV (server limit {limit})", "operator rows/s", "next_url rows/s", "stream rows/s"
-            )
+            header("export CSV (pages of 1000)", "operator rows/s", "next_url rows/s", "stream rows/s")
 
             def ours_export(i: int, limit: int = limit, conn_id: str = conn_id) -> None:
                 op = ExportRowsOperator(
