@@ -1,18 +1,21 @@
 """
-The row operators beside minimal loops and peer tools, against fresh local Datasette servers, in one run.
+The row operators beside minimal loops and peer tools, in one run against one fresh local Datasette.
+
+The server is started with ``-s max_insert_rows 1000`` (the largest batch asked for); every contender writes the
+same batch size, 100 and then 1000 rows per ``/-/insert`` by default.
 
 Import of a generated CSV (``ImportRowsOperator``, insert into a fresh table) beside
 - a minimal keep-alive ``requests`` loop (csv.DictReader, types cast, ``/-/create`` once, ``/-/insert`` batches),
-- the ``dclient insert`` command-line tool (``--csv --create --pk id``),
-- the server's own ceiling: the same batches, parsed and encoded beforehand, posted by a minimal loop,
-at the server's default 100 rows per write and with ``-s max_insert_rows 1000`` (dclient ``--batch-size 1000``).
+- the ``dclient insert`` command-line tool (``--csv --create --pk id --batch-size N``),
+- the server's own ceiling: the same batches, parsed and encoded beforehand, posted by a minimal loop.
 
-Export to CSV (``ExportRowsOperator``) beside
+Export to CSV (``ExportRowsOperator``, pages of the server's largest size, 1000) beside
 - a minimal loop following ``next_url`` (``_size=max``) and writing CSV with the csv module,
 - downloading ``.csv?_stream=on`` to a file (and ``&_size=max``, for reference).
 
-Peak memory (max RSS of a child process) importing and exporting 100,000 and 1,000,000 rows.
-Usage: ``python benchmarks/rows.py [--rows 100000] [--rounds 5] [--skip-dclient] [--skip-memory]``.
+Peak memory (max RSS of a child process, on the same server) importing and exporting 100,000 and 1,000,000 rows.
+Usage: ``python benchmarks/rows.py [--rows 100000] [--rounds 5] [--batches 100 1000] [--skip-dclient]
+[--skip-memory]``.
 """
 
 from __future__ import annotations
@@ -145,104 +148,112 @@ def count_rows(server: object, table: str) -> int:
     return int(server.sql(f'select count(*) as n from "{table}"')[0]["n"])  # type: ignore[attr-defined]
 
 
-def run_speed(rows: int, rounds: int, *, with_dclient: bool, work: Path, limits: list[int]) -> None:
+def run_speed(
+    rows: int, rounds: int, *, with_dclient: bool, work: Path, batches: list[int], server: Any
+) -> None:
     from airflow_provider_cloud.operators.rows import ExportRowsOperator, ImportRowsOperator
-    from airflow_provider_cloud.testing.datasette import DatasetteServer
 
     source = write_csv(work / "source.csv", rows)
+    conn_id = use_server(server, "bench_rows")
     names = ["operator rows/s", "minimal rows/s"] + (["dclient rows/s"] if with_dclient else [])
     names += ["prebuilt rows/s"]
-    for limit in limits:
-        with DatasetteServer(settings={"max_insert_rows": limit}) as server:
-            conn_id = use_server(server, f"bench_rows_{limit}")
-            ratios = ["vs minimal"] + (["vs dclient"] if with_dclient else []) + ["vs prebuilt"]
-            header(f"import CSV, batch {limit} ({rows:,} rows)", *names, *ratios)
-            bodies = prebuilt_bodies(source, limit)
+    ratios = ["vs minimal"] + (["vs dclient"] if with_dclient else []) + ["vs prebuilt"]
+    for batch in batches:
+        header(f"import CSV, batch {batch} ({rows:,} rows)", *names, *ratios)
+        bodies = prebuilt_bodies(source, batch)
 
-            def ours(i: int, limit: int = limit, conn_id: str = conn_id, server: object = server) -> None:
-                table = f"op_{limit}_{i}"
-                op = ImportRowsOperator(
-                    task_id="import",
-                    conn_id=conn_id,
-                    dataset=table,
-                    source=str(source),
-                    key="id",
-                    create=True,
-                    mode="insert",
-                    progress_every=3600,
-                )
-                assert op.execute({})["rows_written"] == rows
-                assert count_rows(server, table) == rows
+        def ours(i: int, batch: int = batch) -> None:
+            table = f"op_{batch}_{i}"
+            op = ImportRowsOperator(
+                task_id="import",
+                conn_id=conn_id,
+                dataset=table,
+                source=str(source),
+                key="id",
+                create=True,
+                mode="insert",
+                batch_size=batch,
+                progress_every=3600,
+            )
+            assert op.execute({})["rows_written"] == rows
+            assert count_rows(server, table) == rows
 
-            def minimal(i: int, limit: int = limit, server: object = server) -> None:
-                minimal_import(server, f"loop_{limit}_{i}", source, limit)
+        def minimal(i: int, batch: int = batch) -> None:
+            minimal_import(server, f"loop_{batch}_{i}", source, batch)
 
-            def peer(i: int, limit: int = limit, server: object = server) -> None:
-                dclient_import(server, f"dclient_{limit}_{i}", source, limit)
-                assert count_rows(server, f"dclient_{limit}_{i}") == rows
+        def peer(i: int, batch: int = batch) -> None:
+            dclient_import(server, f"dclient_{batch}_{i}", source, batch)
+            assert count_rows(server, f"dclient_{batch}_{i}") == rows
 
-            def ceiling(
-                i: int, limit: int = limit, server: object = server, bodies: list[bytes] = bodies
-            ) -> None:
-                post_prebuilt(server, f"prebuilt_{limit}_{i}", bodies)
+        def ceiling(i: int, batch: int = batch, bodies: list[bytes] = bodies) -> None:
+            post_prebuilt(server, f"prebuilt_{batch}_{i}", bodies)
 
-            contenders = [ours, minimal] + ([peer] if with_dclient else []) + [ceiling]
-            times = compare("ImportRowsOperator", rounds, rows, contenders)
-            if with_dclient:
-                ceiling_ratio = paired_ratio(times[2], times[-1])
-                print(f"  (the server's ceiling, pre-built batches posted, is {ceiling_ratio:.2f}x dclient)")
+        contenders = [ours, minimal] + ([peer] if with_dclient else []) + [ceiling]
+        times = compare("ImportRowsOperator", rounds, rows, contenders)
+        if with_dclient:
+            ceiling_ratio = paired_ratio(times[2], times[-1])
+            print(f"  (the server's ceiling, pre-built batches posted, is {ceiling_ratio:.2f}x dclient)")
 
-            header("export CSV (pages of 1000)", "operator rows/s", "next_url rows/s", "stream rows/s")
+    exported = f"op_{batches[-1]}_0"
+    header(
+        f"export CSV ({rows:,} rows, pages of 1000)", "operator rows/s", "next_url rows/s", "stream rows/s"
+    )
 
-            def ours_export(i: int, limit: int = limit, conn_id: str = conn_id) -> None:
-                op = ExportRowsOperator(
-                    task_id="export",
-                    conn_id=conn_id,
-                    dataset=f"op_{limit}_0",
-                    destination=str(work / "op.csv"),
-                )
-                assert op.execute({})["rows"] == rows
+    def ours_export(i: int) -> None:
+        op = ExportRowsOperator(
+            task_id="export", conn_id=conn_id, dataset=exported, destination=str(work / "op.csv")
+        )
+        assert op.execute({})["rows"] == rows
 
-            def minimal_exp(i: int, limit: int = limit, server: object = server) -> None:
-                minimal_export(server, f"op_{limit}_0", work / "loop.csv")
+    def minimal_exp(i: int) -> None:
+        minimal_export(server, exported, work / "loop.csv")
 
-            def stream(i: int, limit: int = limit, server: object = server) -> None:
-                stream_export(server, f"op_{limit}_0", work / "stream.csv", size_max=False)
+    def stream(i: int) -> None:
+        stream_export(server, exported, work / "stream.csv", size_max=False)
 
-            def stream_max(i: int, limit: int = limit, server: object = server) -> None:
-                stream_export(server, f"op_{limit}_0", work / "stream_max.csv", size_max=True)
+    def stream_max(i: int) -> None:
+        stream_export(server, exported, work / "stream_max.csv", size_max=True)
 
-            compare("ExportRowsOperator vs stream", rounds, rows, [ours_export, minimal_exp, stream])
-            compare("ExportRowsOperator vs stream&_size=max", rounds, rows, [ours_export, stream_max])
+    compare("ExportRowsOperator vs stream", rounds, rows, [ours_export, minimal_exp, stream])
+    compare("ExportRowsOperator vs stream&_size=max", rounds, rows, [ours_export, stream_max])
 
 
-def memory_child(rows: int) -> None:
-    """Import then export ``rows`` rows in this process; print the peak RSS in MiB."""
+def memory_child(rows: int, conn_id: str) -> None:
+    """Import then export ``rows`` rows in this process, on the parent's server; print the peak RSS in MiB."""
     from airflow_provider_cloud.operators.rows import ExportRowsOperator, ImportRowsOperator
-    from airflow_provider_cloud.testing.datasette import DatasetteServer
 
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        DatasetteServer(settings={"max_insert_rows": 1000}) as server,
-    ):
+    with tempfile.TemporaryDirectory() as folder:
         source = write_csv(Path(folder) / "source.csv", rows)
-        conn_id = use_server(server, "bench_rows_memory")
         warm_up = write_csv(Path(folder) / "warm_up.csv", 10)  # imports and caches before measuring
         ImportRowsOperator(
-            task_id="w", conn_id=conn_id, dataset="w", source=str(warm_up), key="id", create=True
+            task_id="w",
+            conn_id=conn_id,
+            dataset=f"warm_up_{rows}",
+            source=str(warm_up),
+            key="id",
+            create=True,
         ).execute({})
         ExportRowsOperator(
-            task_id="w", conn_id=conn_id, dataset="w", destination=str(Path(folder) / "w.jsonl")
+            task_id="w", conn_id=conn_id, dataset=f"warm_up_{rows}", destination=str(Path(folder) / "w.jsonl")
         ).execute({})
+        table = f"memory_{rows}"
         with RssSampler() as sampler:
             summary = ImportRowsOperator(
-                task_id="i", conn_id=conn_id, dataset="t", source=str(source), key="id", create=True
+                task_id="i", conn_id=conn_id, dataset=table, source=str(source), key="id", create=True
             ).execute({})
             exported = ExportRowsOperator(
-                task_id="e", conn_id=conn_id, dataset="t", destination=str(Path(folder) / "out.jsonl")
+                task_id="e", conn_id=conn_id, dataset=table, destination=str(Path(folder) / "out.jsonl")
             ).execute({})
         assert summary["rows_written"] == exported["rows"] == rows, (summary, exported)
     print(json.dumps({"rows": rows, "start_mib": sampler.start, "peak_mib": sampler.peak}))
+
+
+def run_memory(server: Any) -> None:
+    conn_id = use_server(server, "bench_rows_memory")  # the children inherit the connection's variable
+    header("memory, import + export", "RSS at start MiB", "peak RSS MiB")
+    for size in (100_000, 1_000_000):
+        figures = peak_rss_of(__file__, str(size), "--memory-conn", conn_id)
+        print(f"{format(size, ',') + ' rows':<44}{figures['start_mib']:>16.1f}{figures['peak_mib']:>16.1f}")
 
 
 def main() -> None:
@@ -253,23 +264,26 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--skip-dclient", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
-    parser.add_argument("--limits", type=int, nargs="+", default=[100, 1000], help="max_insert_rows settings")
+    parser.add_argument("--batches", type=int, nargs="+", default=[100, 1000], help="rows per write")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-conn", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
-        memory_child(args.memory_child)
+        memory_child(args.memory_child, args.memory_conn)
         return
-    with tempfile.TemporaryDirectory(prefix="apc-bench-rows-") as work:
+    from airflow_provider_cloud.testing.datasette import DatasetteServer
+
+    batches = sorted(args.batches)
+    with (
+        tempfile.TemporaryDirectory(prefix="apc-bench-rows-") as work,
+        DatasetteServer(settings={"max_insert_rows": batches[-1]}) as server,
+    ):
+        with_dclient = not args.skip_dclient
         run_speed(
-            args.rows, args.rounds, with_dclient=not args.skip_dclient, work=Path(work), limits=args.limits
+            args.rows, args.rounds, with_dclient=with_dclient, work=Path(work), batches=batches, server=server
         )
-    if not args.skip_memory:
-        header("memory, import + export", "RSS at start MiB", "peak RSS MiB")
-        for size in (100_000, 1_000_000):
-            figures = peak_rss_of(__file__, str(size))
-            print(
-                f"{format(size, ',') + ' rows':<44}{figures['start_mib']:>16.1f}{figures['peak_mib']:>16.1f}"
-            )
+        if not args.skip_memory:
+            run_memory(server)
 
 
 if __name__ == "__main__":
