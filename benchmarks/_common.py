@@ -142,3 +142,11 @@ def peak_rss_of(script: str, *args: str) -> dict[str, float]:
     if done.returncode != 0:
         raise RuntimeError(f"memory child failed:\n{done.stderr[-3000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def print_peak_rss(title: str, script: str, sizes: list[int], *args: str) -> None:
+    """Print the RSS at start and the peak of ``script --memory-child SIZE ARGS``, one line per size."""
+    header(title, "RSS at start MiB", "peak RSS MiB")
+    for size in sizes:
+        figures = peak_rss_of(script, str(size), *args)
+        print(f"{format(size, ',') + ' rows':<44}{figures['start_mib']:>16.1f}{figures['peak_mib']:>16.1f}")

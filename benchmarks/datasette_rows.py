@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import COLUMNS, RssSampler, compare, generate_rows, header, peak_rss_of, use_server
+from _common import COLUMNS, RssSampler, compare, generate_rows, header, print_peak_rss, use_server
 
 
 def baseline_write(server: object, table: str, bodies: list[bytes]) -> None:
@@ -103,13 +103,6 @@ def memory_child(rows: int) -> None:
     print(json.dumps({"rows": rows, "start_mib": sampler.start, "peak_mib": sampler.peak}))
 
 
-def run_memory(sizes: list[int]) -> None:
-    header("memory, write_rows + iter_rows", "RSS at start MiB", "peak RSS MiB")
-    for size in sizes:
-        figures = peak_rss_of(__file__, str(size))
-        print(f"{format(size, ',') + ' rows':<44}{figures['start_mib']:>16.1f}{figures['peak_mib']:>16.1f}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -124,7 +117,7 @@ def main() -> None:
         return
     run_speed(args.rows, args.rounds)
     if not args.skip_memory:
-        run_memory([100_000, 1_000_000])
+        print_peak_rss("memory, write_rows + iter_rows", __file__, [100_000, 1_000_000])
 
 
 if __name__ == "__main__":

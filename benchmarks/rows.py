@@ -39,7 +39,7 @@ from _common import (
     compare,
     header,
     paired_ratio,
-    peak_rss_of,
+    print_peak_rss,
     use_server,
     write_csv,
 )
@@ -149,12 +149,11 @@ def count_rows(server: object, table: str) -> int:
 
 
 def run_speed(
-    rows: int, rounds: int, *, with_dclient: bool, work: Path, batches: list[int], server: Any
+    rows: int, rounds: int, *, with_dclient: bool, work: Path, batches: list[int], server: Any, conn_id: str
 ) -> None:
     from airflow_provider_cloud.operators.rows import ExportRowsOperator, ImportRowsOperator
 
     source = write_csv(work / "source.csv", rows)
-    conn_id = use_server(server, "bench_rows")
     names = ["operator rows/s", "minimal rows/s"] + (["dclient rows/s"] if with_dclient else [])
     names += ["prebuilt rows/s"]
     ratios = ["vs minimal"] + (["vs dclient"] if with_dclient else []) + ["vs prebuilt"]
@@ -248,14 +247,6 @@ def memory_child(rows: int, conn_id: str) -> None:
     print(json.dumps({"rows": rows, "start_mib": sampler.start, "peak_mib": sampler.peak}))
 
 
-def run_memory(server: Any) -> None:
-    conn_id = use_server(server, "bench_rows_memory")  # the children inherit the connection's variable
-    header("memory, import + export", "RSS at start MiB", "peak RSS MiB")
-    for size in (100_000, 1_000_000):
-        figures = peak_rss_of(__file__, str(size), "--memory-conn", conn_id)
-        print(f"{format(size, ',') + ' rows':<44}{figures['start_mib']:>16.1f}{figures['peak_mib']:>16.1f}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -278,12 +269,20 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="apc-bench-rows-") as work,
         DatasetteServer(settings={"max_insert_rows": batches[-1]}) as server,
     ):
+        conn_id = use_server(server, "bench_rows")  # memory children inherit the connection's variable
         with_dclient = not args.skip_dclient
         run_speed(
-            args.rows, args.rounds, with_dclient=with_dclient, work=Path(work), batches=batches, server=server
+            args.rows,
+            args.rounds,
+            with_dclient=with_dclient,
+            work=Path(work),
+            batches=batches,
+            server=server,
+            conn_id=conn_id,
         )
         if not args.skip_memory:
-            run_memory(server)
+            sizes = [100_000, 1_000_000]
+            print_peak_rss("memory, import + export", __file__, sizes, "--memory-conn", conn_id)
 
 
 if __name__ == "__main__":
