@@ -27,7 +27,7 @@ def test_dag_writes_then_counts_and_reads_through_the_hook(
 
     assert str(dag_run.state) == "success"
     assert task_states(dag_run) == {"write_people": "success", "read_people": "success"}
-    assert xcoms["write_people"] == {"rows": 250, "batches": 3, "created": True}
+    assert xcoms["write_people"] == {"rows": 250, "requests": 3, "created": True}  # WriteResult.as_dict()
     read = xcoms["read_people"]
     assert read["written"] == 250
     assert read["count"] == 250

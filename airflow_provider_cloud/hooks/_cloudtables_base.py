@@ -24,6 +24,7 @@ room:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -49,7 +50,8 @@ from airflow_provider_cloud.hooks._cloudtables_wire import (
     endpoint_from_connection,
     error_messages,
 )
-from airflow_provider_cloud.hooks._http import CloudApiHook, Timeouts
+from airflow_provider_cloud.hooks.core import CloudApiHook
+from airflow_provider_cloud.hooks.core.extras import extra_number
 from airflow_provider_cloud.rows.progress import ProgressLogger
 
 _LOG_WAITS_FROM = 5.0  # seconds: pacing waits at least this long are logged
@@ -118,8 +120,10 @@ class CloudTablesBaseHook(CloudApiHook):
         """Return the request pacer, or ``None`` when the rate limit is 0 (pacing off)."""
         limit = self._rate_limit_arg
         if limit is None:
-            limit = self._extra_number("rate_limit", 500, int)
-        window = self._rate_window_arg or self._extra_number("rate_window", 900.0)
+            limit = extra_number(self.extras, "rate_limit", 500, conn_id=self.conn_id, cast=int)
+        window = self._rate_window_arg or extra_number(
+            self.extras, "rate_window", 900.0, conn_id=self.conn_id
+        )
         if limit == 0:
             return None
         return RequestPacer(int(limit), float(window), sleep=self._sleep, on_wait=self._log_wait)
@@ -131,29 +135,11 @@ class CloudTablesBaseHook(CloudApiHook):
                 "Pacing to %d requests per %g s: waiting %.1f s", self.pacer.limit, self.pacer.window, seconds
             )
 
-    # -- HTTP core integration -------------------------------------------------------------------
+    # -- HTTP core hook points -------------------------------------------------------------------
 
-    def _send_once(
-        self,
-        method: str,
-        url: str,
-        *,
-        safe: bool,
-        params: Any,
-        json_body: Any,
-        data: Any,
-        headers: Mapping[str, str] | None,
-        stream: bool,
-        timeout: Timeouts,
-    ) -> requests.Response:
-        """Send one attempt inside a pacing slot (retries are paced too: each reaches the service)."""
-        send = super()._send_once
-        args: dict[str, Any] = {"safe": safe, "params": params, "json_body": json_body, "data": data}
-        args.update(headers=headers, stream=stream, timeout=timeout)
-        if self.pacer is None:
-            return send(method, url, **args)
-        with self.pacer.slot():
-            return send(method, url, **args)
+    def attempt_slot(self) -> contextlib.AbstractContextManager[Any]:
+        """Send each attempt inside a pacing slot (retries are paced too: each reaches the service)."""
+        return self.pacer.slot() if self.pacer is not None else contextlib.nullcontext()
 
     def error_messages(self, payload: Any, response: requests.Response) -> list[str]:
         """Return ``error``, ``errors[].msg`` and ``fieldErrors`` (named data points), plus a hint on 401."""
@@ -162,11 +148,10 @@ class CloudTablesBaseHook(CloudApiHook):
             messages.append(f"the API key was refused: check the password of connection {self.conn_id!r}")
         return messages
 
-    def parse_json(self, response: requests.Response, where: str) -> Any:
-        """Decode a JSON body and raise when it reports a failure, whatever the status (the API sends 200s)."""
-        payload = super().parse_json(response, where)
+    def check_body(self, payload: Any, response: requests.Response, where: str) -> None:
+        """Raise when a JSON body reports a failure, whatever the status (the API sends 200s)."""
         if not body_failed(payload):
-            return payload
+            return
         errors = [self.scrub(m) for m in self.error_messages(payload, response)]
         cls = _class_for_failed_body(payload, errors)
         raise cls(

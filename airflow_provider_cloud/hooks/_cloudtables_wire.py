@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from airflow_provider_cloud.hooks._http import coerce_bool
+from airflow_provider_cloud.hooks.core import coerce_bool
 
 DEFAULT_DOMAIN = "cloudtables.io"
 #: Table styles of the ``<script>`` loader: default, auto, Bootstrap 3/4/5, DataTables, Foundation, jQuery

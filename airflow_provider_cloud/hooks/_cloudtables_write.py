@@ -10,39 +10,17 @@ that differ, or nothing (the row is already as given). Keys compare as form text
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from airflow_provider_cloud.exceptions import ConflictError, RowDataError
 from airflow_provider_cloud.hooks._cloudtables_schema import Column, DatasetSchema, link_ids
 from airflow_provider_cloud.hooks._cloudtables_wire import form_value
+from airflow_provider_cloud.hooks.rowstore import WriteResult, check_write_mode
 
-WriteMode = Literal["insert", "ignore", "replace", "upsert"]
-WRITE_MODES: tuple[str, ...] = ("insert", "ignore", "replace", "upsert")
 ROW_ID_KEY = "id"
 
 KeyValue = tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """
-    What :meth:`CloudTablesHook.write_rows` did.
-
-    ``rows`` counts the input rows the data set now holds as given: ``inserted + updated + unchanged``
-    (an upsert run twice reports the same ``rows`` and writes nothing the second time). ``ignored`` rows
-    (mode ``ignore``, key already there) were left as they were. ``requests`` is the writes sent.
-    """
-
-    rows: int
-    inserted: int
-    updated: int
-    unchanged: int
-    ignored: int
-    requests: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -79,8 +57,7 @@ class WritePlan:
     """
 
     def __init__(self, schema: DatasetSchema, mode: str, key: str | Sequence[str] | None) -> None:
-        if mode not in WRITE_MODES:
-            raise ValueError(f"mode must be one of {WRITE_MODES}, got {mode!r}")
+        check_write_mode(mode)
         self.schema = schema
         self.mode = mode
         names = [key] if isinstance(key, str) else list(key or [])
@@ -208,9 +185,9 @@ class RowWriter:
         c = self.counts
         return WriteResult(
             rows=c["inserted"] + c["updated"] + c["unchanged"],
+            requests=c["inserted"] + c["updated"],
             inserted=c["inserted"],
             updated=c["updated"],
             unchanged=c["unchanged"],
             ignored=c["ignored"],
-            requests=c["inserted"] + c["updated"],
         )

@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 
 from airflow_provider_cloud.exceptions import CloudApiError, NotFoundError, PermissionDeniedError
 from airflow_provider_cloud.hooks._datasette_wire import tilde_encode
-from airflow_provider_cloud.hooks._http import CloudApiHook
+from airflow_provider_cloud.hooks.core import CloudApiHook
+from airflow_provider_cloud.hooks.rowstore import DatasetInfo
 from airflow_provider_cloud.rows.filters import Filter, parse_filters
 
 _DEFAULT_MAX_ROWS = 100
@@ -190,6 +191,19 @@ class DatasetteBase(CloudApiHook):
                 f"table {table!r} has no column {', '.join(map(repr, unknown))}; it has {sorted(known)}"
             )
         return filters
+
+    def describe(self, dataset: str, *, refresh: bool = False, database: str | None = None) -> DatasetInfo:
+        """Return whether the table exists, its columns and types, and its primary key."""
+        if not self.table_exists(dataset, database=database):
+            return DatasetInfo(dataset, exists=False)
+        info = self.get_table_info(dataset, database=database)
+        keys = info["primary_keys"]
+        return DatasetInfo(
+            dataset,
+            exists=True,
+            columns={name: d["type"] for name, d in info["columns"].items()},
+            keys=() if keys == ["rowid"] else tuple(keys),
+        )
 
     def get_primary_keys(self, table: str, *, database: str | None = None) -> list[str]:
         """Return the table's primary key columns (``[]`` for a rowid table)."""

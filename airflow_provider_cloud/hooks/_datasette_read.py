@@ -20,7 +20,7 @@ from airflow_provider_cloud.hooks._datasette_wire import (
     quote_identifier,
     row_path,
 )
-from airflow_provider_cloud.hooks._prefetch import prefetched
+from airflow_provider_cloud.hooks.core import prefetched
 from airflow_provider_cloud.rows.filters import Filter, matches_all
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_cloud.exceptions import BadRequestError, PayloadTooLargeError
 from airflow_provider_cloud.hooks._batches import Batch, BatchPlanner
 from airflow_provider_cloud.hooks._datasette_wire import learned_max_rows
-from airflow_provider_cloud.hooks._switching import quick_thread_switching
+from airflow_provider_cloud.hooks.core import quick_thread_switching
 
 if TYPE_CHECKING:
     from airflow_provider_cloud.hooks.datasette import DatasetteHook

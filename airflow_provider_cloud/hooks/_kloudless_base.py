@@ -29,7 +29,7 @@ from airflow_provider_cloud.exceptions import (
     NotFoundError,
     UnexpectedResponseError,
 )
-from airflow_provider_cloud.hooks._http import CloudApiHook, base_url_from_connection, coerce_bool
+from airflow_provider_cloud.hooks.core import CloudApiHook, base_url_from_connection, coerce_bool
 
 DEFAULT_BASE_URL = "https://api.kloudless.com"
 DEFAULT_API_VERSION = 1

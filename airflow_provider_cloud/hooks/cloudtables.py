@@ -30,7 +30,8 @@ from airflow_provider_cloud.hooks import _cloudtables_rows as rows_io
 from airflow_provider_cloud.hooks._cloudtables_base import CloudTablesBaseHook, response_data
 from airflow_provider_cloud.hooks._cloudtables_schema import DatasetSchema
 from airflow_provider_cloud.hooks._cloudtables_wire import SCRIPT_STYLES, check_style, script_tag
-from airflow_provider_cloud.hooks._cloudtables_write import RowWriter, WritePlan, WriteResult
+from airflow_provider_cloud.hooks._cloudtables_write import RowWriter, WritePlan
+from airflow_provider_cloud.hooks.rowstore import DatasetInfo, WriteResult
 
 __all__ = ["SCRIPT_STYLES", "CloudTablesHook", "DatasetSchema", "WriteResult"]
 
@@ -147,6 +148,15 @@ class CloudTablesHook(CloudTablesBaseHook):
             self._schemas[dataset_id] = schema
             self._point_names.update(schema.point_names)
         return self._schemas[dataset_id]
+
+    def describe(self, dataset: str, *, refresh: bool = False) -> DatasetInfo:
+        """Return whether the data set exists and its columns by name (rows are keyed by the service)."""
+        try:
+            schema = self.get_schema(dataset, refresh=refresh)
+        except NotFoundError:
+            return DatasetInfo(dataset, exists=False)
+        types = {c.key: str(c.type or c.kind) for c in schema.columns}
+        return DatasetInfo(dataset, exists=True, columns={k: types.get(k, "meta") for k in schema.keys})
 
     def get_columns(self, dataset: str) -> list[str]:
         """Return the row keys of a data set: ``id``, ``dv``, ``color`` and the column names."""

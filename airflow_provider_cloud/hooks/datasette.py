@@ -12,8 +12,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from airflow_provider_cloud.exceptions import (
     ApiResponseError,
@@ -31,23 +30,10 @@ from airflow_provider_cloud.hooks._datasette_wire import (
     row_path,
 )
 from airflow_provider_cloud.hooks._datasette_writer import BatchWriter
+from airflow_provider_cloud.hooks.rowstore import WriteMode, WriteResult, check_write_mode
 from airflow_provider_cloud.rows.batching import RowBlocks
 
-WriteMode = Literal["insert", "ignore", "replace", "upsert"]
-WRITE_MODES: tuple[str, ...] = ("insert", "ignore", "replace", "upsert")
 COLUMN_TYPES = ("text", "integer", "float", "blob")
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What :meth:`DatasetteHook.write_rows` did."""
-
-    rows: int
-    batches: int
-    created: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class DatasetteHook(DatasetteReads):
@@ -129,8 +115,7 @@ class DatasetteHook(DatasetteReads):
         :param alter: add columns the table lacks instead of failing.
         :param batch_size: rows per request, at most the server's ``max_insert_rows``.
         """
-        if mode not in WRITE_MODES:
-            raise ValueError(f"mode must be one of {WRITE_MODES}, got {mode!r}")
+        check_write_mode(mode)
         keys = [key] if isinstance(key, str) else list(key or [])
         exists = self.table_exists(dataset, database=database)
         if not exists and not create:
@@ -185,7 +170,7 @@ class DatasetteHook(DatasetteReads):
                 submit(planner.drain())
         except BadRequestError as exc:
             raise _restated(exc) from None
-        return WriteResult(rows=writer.rows, batches=writer.batches, created=created)
+        return WriteResult(rows=writer.rows, requests=writer.batches, created=created)
 
     def _check_key(self, table: str, keys: list[str], mode: str, database: str | None) -> list[str]:
         table_keys = self.get_primary_keys(table, database=database)

@@ -21,11 +21,11 @@ from collections.abc import Collection, Mapping
 from typing import Any, ClassVar
 
 from airflow_provider_cloud.exceptions import UnexpectedResponseError
-from airflow_provider_cloud.hooks._http import SAFE_METHODS
 from airflow_provider_cloud.hooks._kloudless_base import check_page_size
 from airflow_provider_cloud.hooks._kloudless_events import AFTER_AUTH, Cursor, EventStream
 from airflow_provider_cloud.hooks._kloudless_oauth import KloudlessOAuthMixin
 from airflow_provider_cloud.hooks._kloudless_storage import KloudlessStorageMixin
+from airflow_provider_cloud.hooks.core import SAFE_METHODS
 
 __all__ = ["AFTER_AUTH", "EventStream", "KloudlessHook"]
 

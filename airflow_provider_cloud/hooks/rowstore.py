@@ -1,19 +1,26 @@
 """
 The RowStore contract that the generic row operators work against, and how they find a hook for a connection.
 
-A hook is a RowStore when it can iterate, write and delete rows of a data set (a Datasette table, a
-CloudTables data set). The operators resolve the hook from the connection's type, so one operator serves
-every service whose hook implements the contract.
+A hook is a RowStore when it can describe, iterate, write and delete rows of a data set (a Datasette
+table, a CloudTables data set). The operators resolve the hook from the connection's type, so one operator
+serves every service whose hook implements the contract. The words the contract speaks (``WriteMode``,
+``WriteResult``, ``DatasetInfo``) are defined here once, for every service.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from airflow.sdk import BaseHook
 
 from airflow_provider_cloud.exceptions import UnsupportedConnectionError
+
+WriteMode = Literal["insert", "ignore", "replace", "upsert"]
+#: ``insert`` adds rows (an existing key is an error), ``ignore`` keeps existing rows, ``replace`` replaces
+#: whole rows, ``upsert`` (the default) updates the given columns by key and inserts new keys.
+WRITE_MODES: tuple[str, ...] = ("insert", "ignore", "replace", "upsert")
 
 #: Connection types of this provider whose hooks implement :class:`RowStore`, and those hooks.
 ROWSTORE_HOOKS: dict[str, str] = {
@@ -22,9 +29,67 @@ ROWSTORE_HOOKS: dict[str, str] = {
 }
 
 
+def check_write_mode(mode: str) -> str:
+    """Return ``mode`` if it is one of :data:`WRITE_MODES`, else raise ``ValueError`` naming them."""
+    if mode not in WRITE_MODES:
+        raise ValueError(f"mode must be one of {WRITE_MODES}, got {mode!r}")
+    return mode
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """
+    What a data set is: whether it exists, its columns (name → the service's type, in order) and its key.
+
+    ``keys`` are the columns that identify a row (a primary key); empty when the service keys rows itself
+    (a Datasette rowid table, a CloudTables data set).
+    """
+
+    name: str
+    exists: bool
+    columns: Mapping[str, str] = field(default_factory=dict)
+    keys: tuple[str, ...] = ()
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self.columns)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """
+    What a hook's ``write_rows`` did.
+
+    ``rows`` counts the input rows the data set now holds as given, ``requests`` the writes sent (a
+    Datasette batch is one request) and ``created`` whether the write created the data set. A service that
+    compares each row with what is stored (CloudTables) also says how each row went: ``inserted``,
+    ``updated``, ``unchanged`` (``rows`` is their sum) and ``ignored`` (mode ``ignore``, key already there);
+    the others leave them ``None``.
+    """
+
+    rows: int
+    requests: int
+    created: bool = False
+    inserted: int | None = None
+    updated: int | None = None
+    unchanged: int | None = None
+    ignored: int | None = None
+
+    @property
+    def batches(self) -> int:
+        """Return the requests sent: the batches of a batched write."""
+        return self.requests
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the counts that apply, as a dict small enough for XCom."""
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+
 @runtime_checkable
 class RowStore(Protocol):
     """What the generic operators need of a hook."""
+
+    def describe(self, dataset: str, *, refresh: bool = False) -> DatasetInfo: ...
 
     def iter_rows(
         self,
@@ -45,7 +110,7 @@ class RowStore(Protocol):
         key: str | Sequence[str] | None = None,
         create: bool = False,
         batch_size: int | None = None,
-    ) -> Any: ...
+    ) -> WriteResult: ...
 
     def delete_rows(
         self, dataset: str, *, where: Mapping[str, Any] | None = None, dry_run: bool = False
@@ -69,6 +134,6 @@ def get_rowstore_hook(conn_id: str) -> RowStore:
     if not isinstance(hook, RowStore):
         raise UnsupportedConnectionError(
             f"Connection {conn_id!r}: the hook for type {conn.conn_type!r} ({type(hook).__name__}) does not "
-            f"implement iter_rows/write_rows/delete_rows; the row operators work with: {supported}"
+            f"implement describe/iter_rows/write_rows/delete_rows; the row operators work with: {supported}"
         )
     return hook

@@ -26,7 +26,7 @@ from airflow_provider_cloud.exceptions import CloudApiError
 from airflow_provider_cloud.hooks.kloudless import KloudlessHook
 
 if TYPE_CHECKING:
-    from airflow_provider_cloud.hooks._http import CloudApiHook
+    from airflow_provider_cloud.hooks.core import CloudApiHook
 
 Cursor = str | int
 """An events cursor: opaque, an integer or a string depending on the service."""

@@ -33,14 +33,14 @@ from airflow_provider_cloud.exceptions import (
     TokenExpiredError,
     UnexpectedResponseError,
 )
-from airflow_provider_cloud.hooks import _http
-from airflow_provider_cloud.hooks._http import (
+from airflow_provider_cloud.hooks.core import (
     CloudApiHook,
     RetryPolicy,
     Timeouts,
     base_url_from_connection,
     coerce_bool,
     parse_retry_after,
+    secrets as core_secrets,
 )
 from tests.fake_transport import (
     FakeTransport,
@@ -776,7 +776,7 @@ def test_streamed_responses_can_be_read_in_chunks(make_hook):
 
 def test_the_connection_password_is_registered_with_the_masker(make_hook, monkeypatch):
     masked: list[str] = []
-    monkeypatch.setattr(_http, "mask_secret", masked.append)
+    monkeypatch.setattr(core_secrets, "mask_secret", masked.append)
     hook, _ = make_hook()
     assert TOKEN in masked
     assert hook.scrub(f"Authorization: Bearer {TOKEN}") == "Authorization: Bearer ***"

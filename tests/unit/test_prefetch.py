@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from airflow_provider_cloud.hooks._prefetch import prefetched
+from airflow_provider_cloud.hooks.core.prefetch import prefetched
 
 
 def test_items_come_in_order_across_pages():

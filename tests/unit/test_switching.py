@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from airflow_provider_cloud.hooks._prefetch import prefetched
-from airflow_provider_cloud.hooks._switching import SWITCH_INTERVAL, quick_thread_switching
+from airflow_provider_cloud.hooks.core.prefetch import prefetched
+from airflow_provider_cloud.hooks.core.switching import SWITCH_INTERVAL, quick_thread_switching
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
-from airflow_provider_cloud.hooks._switching import quick_thread_switching
+from airflow_provider_cloud.hooks.core.switching import quick_thread_switching
 
 T = TypeVar("T")
 

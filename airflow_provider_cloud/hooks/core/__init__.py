@@ -1,0 +1,35 @@
+"""
+The HTTP core: one policy for every request of every hook (``CloudApiHook`` in ``hook.py``).
+
+One concern a module: ``hook`` (the session and the request loop, with the hook points a service fills
+in), ``policy`` (what is retried, and the waits), ``errors`` (failures to typed errors), ``extras``
+(reading a connection), ``secrets`` (masking and scrubbing), ``session`` (the keep-alive session and the
+environment's proxies), ``prefetch`` and ``switching`` (reading ahead on a background thread).
+"""
+
+from __future__ import annotations
+
+from airflow_provider_cloud.hooks.core.extras import base_url_from_connection, coerce_bool
+from airflow_provider_cloud.hooks.core.hook import CloudApiHook
+from airflow_provider_cloud.hooks.core.policy import (
+    ALWAYS_RETRY_STATUSES,
+    SAFE_METHODS,
+    RetryPolicy,
+    Timeouts,
+    parse_retry_after,
+)
+from airflow_provider_cloud.hooks.core.prefetch import prefetched
+from airflow_provider_cloud.hooks.core.switching import quick_thread_switching
+
+__all__ = [
+    "ALWAYS_RETRY_STATUSES",
+    "SAFE_METHODS",
+    "CloudApiHook",
+    "RetryPolicy",
+    "Timeouts",
+    "base_url_from_connection",
+    "coerce_bool",
+    "parse_retry_after",
+    "prefetched",
+    "quick_thread_switching",
+]

@@ -1,0 +1,115 @@
+"""
+When the HTTP core retries, and how long it waits.
+
+What is retried:
+
+- connection failures before the request was sent, and connect timeouts: always;
+- read timeouts and connections dropped mid-request: only requests that are safe to repeat;
+- 429 and 502/503/504: always (the service did not act on the request);
+- other 5xx: only requests that are safe to repeat.
+
+A request is safe to repeat when its method is GET, HEAD, OPTIONS, PUT or DELETE, or when the
+caller says so (``idempotent=True``, e.g. an upsert by key). The error mapping (``errors.py``) marks
+each failure ``retryable`` by these rules; this module only decides the waits.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import tenacity
+
+from airflow_provider_cloud.exceptions import CloudApiError
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+ALWAYS_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def is_safe(method: str, idempotent: bool | None) -> bool:
+    """Tell whether a request may be sent again: by its method, unless the caller says otherwise."""
+    return method.upper() in SAFE_METHODS if idempotent is None else idempotent
+
+
+def status_is_retryable(status: int, *, safe: bool) -> bool:
+    """Tell whether an error status may be retried: 429 and 502-504 always, other 5xx when safe."""
+    return status in ALWAYS_RETRY_STATUSES or (status >= 500 and safe)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """
+    How often and how long the HTTP core retries.
+
+    :param limit: retries after the first attempt (0 turns retrying off).
+    :param backoff_base: first backoff in seconds; it doubles on each retry, with jitter.
+    :param backoff_max: largest backoff between two attempts, in seconds.
+    :param retry_after_max: largest ``Retry-After`` wait honoured, in seconds.
+    """
+
+    limit: int = 5
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_max: float = 60.0
+
+    def backoff(self, retry_number: int, *, rng: Callable[[], float] = random.random) -> float:
+        """Return the wait before retry ``retry_number`` (1-based): exponential, with up to 100 % jitter."""
+        step = min(self.backoff_max, self.backoff_base * 2 ** (retry_number - 1))
+        return min(self.backoff_max, step * (1.0 + rng()))
+
+    def wait_after(self, exc: BaseException | None, retry_number: int) -> float:
+        """Return the wait before the next attempt: the server's ``Retry-After`` (capped), else backoff."""
+        asked = getattr(exc, "retry_after", None)
+        if asked is not None:
+            return float(min(asked, self.retry_after_max))
+        return self.backoff(retry_number)
+
+    def retrying(
+        self,
+        *,
+        before_sleep: Callable[[tenacity.RetryCallState], None],
+        sleep: Callable[[float], None],
+    ) -> tenacity.Retrying:
+        """Return a tenacity loop that retries the retryable :class:`CloudApiError` under this policy."""
+        return tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.limit + 1),
+            wait=lambda state: self.wait_after(
+                state.outcome.exception() if state.outcome else None, state.attempt_number
+            ),
+            retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, CloudApiError) and exc.retryable),
+            before_sleep=before_sleep,
+            sleep=sleep,
+            reraise=True,
+        )
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Connect and read timeouts, in seconds."""
+
+    connect: float = 10.0
+    read: float = 60.0
+
+    def as_requests(self) -> tuple[float, float]:
+        return (self.connect, self.read)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Return the wait a ``Retry-After`` header asks for, in seconds: delta-seconds or an HTTP date."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
