@@ -19,30 +19,6 @@ def csv_options_from(options: Mapping[str, Any] | CsvOptions | None) -> CsvOptio
     return CsvOptions(**options)
 
 
-def check_row(
-    row: Mapping[str, Any], keys: Sequence[str], known: set[str] | None, source: str, line: int
-) -> RowDataError | None:
-    for k in keys:
-        value = row.get(k)
-        if value is None or value == "":
-            return RowDataError("the row has no value for its key", source=source, line=line, column=k)
-    if known is not None and not known.issuperset(row):
-        unknown = [c for c in row if c not in known]
-        return RowDataError(
-            f"unknown column (the data set has {sorted(known)})", source=source, line=line, column=unknown[0]
-        )
-    return None
-
-
-def rows_pass(rows: Sequence[Mapping[str, Any]], keys: Sequence[str], known: set[str] | None) -> bool:
-    """Return whether ``check_row`` finds nothing wrong with any of ``rows``, checking a column at a time."""
-    for k in keys:
-        values = [row.get(k) for row in rows]
-        if None in values or "" in values:
-            return False
-    return known is None or all(map(known.issuperset, rows))
-
-
 def record_blocks(records: Iterator[Record]) -> Iterator[Block]:
     """Return the records in blocks: the reader's own where it has them."""
     blocks = getattr(records, "blocks", None)

@@ -21,12 +21,10 @@ from airflow_provider_cloud.operators._rows_support import (
     CursorTracker,
     NoRejects,
     check_columns,
-    check_row,
     csv_options_from,
     dataset_columns,
     do_nothing,
     record_blocks,
-    rows_pass,
     rows_written,
 )
 from airflow_provider_cloud.rows import (
@@ -36,6 +34,7 @@ from airflow_provider_cloud.rows import (
     Record,
     RejectsWriter,
     RowBlocks,
+    RowCheck,
     iter_inline_rows,
     read_records,
     write_rows,
@@ -156,7 +155,7 @@ class ImportRowsOperator(BaseOperator):
             stack.callback(getattr(records, "close", do_nothing))  # release the file, even on failure
             # Rows in lists: a hook that knows RowBlocks takes a list at a time, any other iterates rows.
             good: RowBlocks[dict[str, Any]] = RowBlocks(
-                self._good_blocks(records, keys, known, counts, rejects, source_name, progress),
+                self._good_blocks(records, RowCheck(keys, known), counts, rejects, source_name, progress),
                 keys_checked=keys,
             )
             result = hook.write_rows(
@@ -230,8 +229,7 @@ class ImportRowsOperator(BaseOperator):
     def _good_blocks(
         self,
         records: Iterator[Record],
-        keys: list[str],
-        known: set[str] | None,
+        check: RowCheck,
         counts: dict[str, int],
         rejects: RejectsWriter | NoRejects,
         source: str,
@@ -244,7 +242,7 @@ class ImportRowsOperator(BaseOperator):
         yielded before the failure, so the writer sees exactly the rows a row-by-row import would.
         """
         rename = self.rename
-        checked = bool(keys) or known is not None
+        checked = check.checks_anything
         read = 0
         try:
             for block in record_blocks(records):  # the hot loop: whole blocks where all is well
@@ -256,7 +254,7 @@ class ImportRowsOperator(BaseOperator):
                 if rows is not None and None not in rows:
                     if rename:
                         rows = [{rename.get(k, k): v for k, v in row.items()} for row in rows]
-                    if not checked or rows_pass(rows, keys, known):
+                    if not checked or check.passes(rows):
                         read += len(rows)
                         if read - progress.done >= _PROGRESS_EVERY:
                             progress.update(read - progress.done)
@@ -269,7 +267,10 @@ class ImportRowsOperator(BaseOperator):
                     if error is None and row is not None:
                         if rename:
                             row = {rename.get(k, k): v for k, v in row.items()}
-                        if not checked or (error := check_row(row, keys, known, source, record.line)) is None:
+                        if (
+                            not checked
+                            or (error := check.error(row, source=source, line=record.line)) is None
+                        ):
                             read += 1
                             good.append(row)
                             continue

@@ -30,6 +30,7 @@ from airflow_provider_cloud.rows.readers import (
     read_records,
 )
 from airflow_provider_cloud.rows.rejects import RejectsWriter
+from airflow_provider_cloud.rows.validation import RowCheck
 from airflow_provider_cloud.rows.writers import WriteSummary, encode_json, json_default, write_rows
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "RecordReader",
     "RejectsWriter",
     "RowBlocks",
+    "RowCheck",
     "RowFormat",
     "TypeSpec",
     "WriteSummary",
