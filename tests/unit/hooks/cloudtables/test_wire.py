@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_cloud.exceptions import RowDataError
-from airflow_provider_cloud.hooks._cloudtables_pacing import PacedProgress, RequestPacer
-from airflow_provider_cloud.hooks._cloudtables_schema import link_ids
-from airflow_provider_cloud.hooks._cloudtables_wire import (
+from airflow_provider_cloud.hooks.cloudtables.pacing import PacedProgress, RequestPacer
+from airflow_provider_cloud.hooks.cloudtables.schema import link_ids
+from airflow_provider_cloud.hooks.cloudtables.wire import (
     SCRIPT_STYLES,
     body_failed,
     endpoint_from_connection,

@@ -4,7 +4,9 @@ Client-side pacing for the CloudTables API, and progress lines whose ETA follows
 CloudTables allows 500 requests per 15 minutes and writes one row per request, so a hook that sends as fast
 as it can spends most of a long import waiting out 429s. :class:`RequestPacer` keeps the hook under the
 limit instead: a sliding window of at most ``limit`` requests in any ``window`` seconds, shared by every
-thread that uses the hook instance.
+thread that uses the hook instance, around every attempt of every request (retries reach the service too).
+A 429 that still comes (another client using the same key) is waited out by the HTTP core; tasks that share
+one key at the same time should split the limit between them (``rate_limit`` extras).
 
 A request holds a slot while it runs and is stamped when it ends. The service counts a request when it
 arrives, which is after the client started it and before the client saw the answer; stamping the end keeps
@@ -17,10 +19,15 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
+from airflow_provider_cloud.hooks.core import extra_number
 from airflow_provider_cloud.rows.progress import ProgressLogger
+
+DEFAULT_LIMIT = 500  # requests per window: the service's limit
+DEFAULT_WINDOW = 900.0  # seconds
 
 _IDLE_POLL = 0.05  # seconds between looks when every slot is held by a request still running
 _MAX_WAITS = 100_000  # a bound on the wait loop; reaching it means the clock does not move
@@ -163,3 +170,33 @@ class PacedProgress(ProgressLogger):
             return None
         left = max(0, self.total - self.done)
         return self._estimate(left) if left else 0.0
+
+
+def pacing_settings(
+    extras: Mapping[str, Any], limit: int | None, window: float | None, *, conn_id: str
+) -> tuple[int, float]:
+    """Return ``(limit, window)``: the arguments given, else the ``rate_limit``/``rate_window`` extras, else the service's."""
+    if limit is None:
+        limit = extra_number(extras, "rate_limit", DEFAULT_LIMIT, conn_id=conn_id, cast=int)
+    window = window or extra_number(extras, "rate_window", DEFAULT_WINDOW, conn_id=conn_id)
+    return int(limit), float(window)
+
+
+def progress_logger(
+    logger: logging.Logger,
+    pacer: RequestPacer | None,
+    total: int | None,
+    *,
+    what: str,
+    every_seconds: float,
+) -> ProgressLogger:
+    """Return a progress logger for ``total`` requests; with a pacer, its ETA follows the pacer's schedule."""
+    if pacer is None:
+        return ProgressLogger(logger, what=what, total=total, every_seconds=every_seconds)
+    return PacedProgress(
+        logger,
+        estimate=lambda left: max(pacer.seconds_for(left), left * pacer.mean_request_seconds),
+        what=what,
+        total=total,
+        every_seconds=every_seconds,
+    )

@@ -1,47 +1,53 @@
 """
-Hook for the CloudTables REST API (``/api/1``): hosted ``*.cloudtables.io`` and self-hosted (``/io/api/1``).
+``CloudTablesHook``: the CloudTables REST API (``/api/1``), hosted ``*.cloudtables.io`` and self-hosted (``/io/api/1``).
 
 Connection (type ``cloudtables``):
 
 - host: the hosted application's host (``acme.cloudtables.io``) or the self-hosted domain
-  (``tables.example.com``, optionally with a port or a path). A host under the ``domain`` extra (default
-  ``cloudtables.io``) is hosted; anything else is self-hosted and gets the ``/io`` prefix. The extra
-  ``self_hosted`` overrides that guess. ``http://``/``https://`` in the host, else the ``ssl`` extra (default
-  true), picks the scheme.
-- password: the API key, sent in the ``key`` HTTP header.
+  (``tables.example.com``, optionally with a port or a path); see :func:`~.wire.endpoint_from_connection`.
+- password: the API key.
 - extras: ``clientId``, ``clientName`` (for the service's audit trail), ``roles`` (default roles of minted
   access tokens: a list or a comma-separated string), ``rate_limit`` (requests, default 500) and
   ``rate_window`` (seconds, default 900), ``domain``, ``self_hosted``, ``ssl``, and the HTTP-core extras
   (timeouts, ``verify``, retries).
 
-How requests are sent (key header, audit parameters, conditions, pacing, failure detection) is described in
-:mod:`airflow_provider_cloud.hooks._cloudtables_base`.
+The hook holds what it learns (data set ids by name, schemas, data point names for error messages); its
+helpers get a call into the API and plain values: ``wire`` (what requests carry, what failures look like),
+``schema`` (names ⇄ ids), ``reads``, ``writes`` and ``pacing``.
 """
 
 from __future__ import annotations
 
-import re
+import contextlib
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import chain, islice
-from typing import Any
+from functools import cached_property, partial
+from typing import Any, ClassVar, cast
 
-from airflow_provider_cloud.exceptions import CloudApiError, NotFoundError, UnexpectedResponseError
-from airflow_provider_cloud.hooks import _cloudtables_rows as rows_io
-from airflow_provider_cloud.hooks._cloudtables_base import CloudTablesBaseHook, response_data
-from airflow_provider_cloud.hooks._cloudtables_schema import DatasetSchema
-from airflow_provider_cloud.hooks._cloudtables_wire import SCRIPT_STYLES, check_style, script_tag
-from airflow_provider_cloud.hooks._cloudtables_write import RowWriter, WritePlan
+import requests
+
+from airflow_provider_cloud.exceptions import CloudApiError, NotFoundError
+from airflow_provider_cloud.hooks.cloudtables import reads, wire
+from airflow_provider_cloud.hooks.cloudtables.pacing import (
+    RequestPacer,
+    pacing_settings,
+    progress_logger,
+)
+from airflow_provider_cloud.hooks.cloudtables.schema import (
+    DatasetSchema,
+    conditions_for,
+    find_dataset,
+    is_dataset_id,
+)
+from airflow_provider_cloud.hooks.cloudtables.writes import RowWriter, WritePlan, delete_each
+from airflow_provider_cloud.hooks.core import CloudApiHook
 from airflow_provider_cloud.hooks.rowstore import DatasetInfo, WriteResult
+from airflow_provider_cloud.rows.progress import ProgressLogger
 
-__all__ = ["SCRIPT_STYLES", "CloudTablesHook", "DatasetSchema", "WriteResult"]
-
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
-#: Input rows write_rows reads ahead (and checks) before its first write: 20,000 rows are about ten hours of
-#: writing at the default limit, so the ETA is exact for any import a task finishes in a working day.
-LOOKAHEAD_ROWS = 20_000
+_LOG_WAITS_FROM = 5.0  # seconds: pacing waits at least this long are logged
 
 
-class CloudTablesHook(CloudTablesBaseHook):
+class CloudTablesHook(CloudApiHook):
     """
     Read, write and clean up CloudTables data sets and mint embed tokens, by data point names.
 
@@ -59,6 +65,7 @@ class CloudTablesHook(CloudTablesBaseHook):
     default_conn_name = "cloudtables_default"
     conn_type = "cloudtables"
     hook_name = "CloudTables"
+    service_name: ClassVar[str] = wire.SERVICE
 
     def __init__(
         self,
@@ -69,14 +76,102 @@ class CloudTablesHook(CloudTablesBaseHook):
         progress_every: float = 30.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            cloudtables_conn_id,
-            rate_limit=rate_limit,
-            rate_window=rate_window,
-            progress_every=progress_every,
-            **kwargs,
-        )
+        super().__init__(cloudtables_conn_id, **kwargs)
         self.cloudtables_conn_id = cloudtables_conn_id
+        self._rate_limit_arg = rate_limit
+        self._rate_window_arg = rate_window
+        self.progress_every = progress_every
+        self._schemas: dict[str, DatasetSchema] = {}
+        self._dataset_ids: dict[str, str] = {}
+        self._point_names: dict[str, str] = {}
+
+    # -- connection ------------------------------------------------------------------------------
+
+    @cached_property
+    def endpoint(self) -> wire.CloudTablesEndpoint:
+        conn = self.connection
+        return wire.endpoint_from_connection(
+            conn.host, port=conn.port, schema=conn.schema, extras=self.extras, conn_id=self.conn_id
+        )
+
+    @cached_property
+    def base_url(self) -> str:
+        return self.endpoint.base
+
+    @cached_property
+    def client_params(self) -> list[tuple[str, str]]:
+        """Return ``clientId``/``clientName`` from the connection, as set."""
+        return wire.client_pairs(self.extras)
+
+    @cached_property
+    def default_roles(self) -> list[str]:
+        return wire.role_list(self.extras.get("roles"))
+
+    @cached_property
+    def pacer(self) -> RequestPacer | None:
+        """Return the request pacer, or ``None`` when the rate limit is 0 (pacing off)."""
+        limit, window = pacing_settings(
+            self.extras, self._rate_limit_arg, self._rate_window_arg, conn_id=self.conn_id
+        )
+        if limit == 0:
+            return None
+        return RequestPacer(limit, window, sleep=self._sleep, on_wait=self._log_wait)
+
+    def _log_wait(self, seconds: float) -> None:
+        if seconds >= _LOG_WAITS_FROM and self.pacer is not None:
+            self.log.info(
+                "Pacing to %d requests per %g s: waiting %.1f s", self.pacer.limit, self.pacer.window, seconds
+            )
+
+    def progress(self, total: int | None, what: str = "rows") -> ProgressLogger:
+        """Return a progress logger for ``total`` paced requests, its ETA following the pacer."""
+        logger = cast(logging.Logger, self.log)  # Airflow's logger has the methods ProgressLogger calls
+        return progress_logger(logger, self.pacer, total, what=what, every_seconds=self.progress_every)
+
+    # -- HTTP core hook points -------------------------------------------------------------------
+
+    def auth_headers(self) -> dict[str, str]:
+        return wire.key_header(self.connection.password)
+
+    def attempt_slot(self) -> contextlib.AbstractContextManager[Any]:
+        """Send each attempt inside a pacing slot (retries are paced too: each reaches the service)."""
+        return self.pacer.slot() if self.pacer is not None else contextlib.nullcontext()
+
+    def error_messages(self, payload: Any, response: requests.Response) -> list[str]:
+        """Return ``error``, ``errors[].msg`` and ``fieldErrors`` (named data points), plus a hint on 401."""
+        messages = wire.error_messages(payload, self._point_names) or super().error_messages(
+            payload, response
+        )
+        if response.status_code == 401:
+            messages.append(f"the API key was refused: check the password of connection {self.conn_id!r}")
+        return messages
+
+    def check_body(self, payload: Any, response: requests.Response, where: str) -> None:
+        """Raise when a JSON body reports a failure, whatever the status (the API sends 200s)."""
+        if not wire.body_failed(payload):
+            return
+        errors = [self.scrub(m) for m in self.error_messages(payload, response)]
+        raise wire.failed_body_class(payload, errors)(
+            f"{where} failed: {errors[0]}" if errors else f"{where} failed",
+            service=self.service_name,
+            status_code=response.status_code,
+            errors=errors,
+            request_id=self.request_id(payload, response),
+            retryable=False,
+        )
+
+    def _api(
+        self,
+        method: str,
+        *path: str | int,
+        form: Sequence[tuple[str, str]] = (),
+        conditions: Sequence[Mapping[str, Any]] = (),
+        client_in_query: bool = True,
+    ) -> Any:
+        client = self.client_params if client_in_query else []
+        query, body = wire.request_parts(method, client=client, form=form, conditions=conditions)
+        path_text = self.endpoint.api_path(*map(str, path))
+        return self.request_json(method, path_text, params=query or None, data=body or None)
 
     # -- data sets and schemas -------------------------------------------------------------------
 
@@ -92,13 +187,8 @@ class CloudTablesHook(CloudTablesBaseHook):
     def list_datasets(self) -> list[dict[str, Any]]:
         """Return the data sets as the API lists them: ``id``, ``name``, ``rowCount``, counters, ``lastData``."""
         payload = self._api("GET", "datasets")
-        items = payload.get("datasets") if isinstance(payload, Mapping) else None
-        if not isinstance(items, list):
-            raise UnexpectedResponseError(
-                "GET datasets: no 'datasets' list in the answer", service=self.service_name
-            )
-        for item in items:
-            self._dataset_ids[str(item.get("id"))] = str(item.get("id"))
+        items = wire.answer_part(payload, "datasets", list, "GET datasets: no 'datasets' list in the answer")
+        self._dataset_ids.update((str(item.get("id")), str(item.get("id"))) for item in items)
         return [dict(item) for item in items]
 
     def resolve_dataset(self, dataset: str) -> str:
@@ -113,37 +203,19 @@ class CloudTablesHook(CloudTablesBaseHook):
         dataset = str(dataset or "").strip()
         if not dataset:
             raise ValueError("a data set id or name is required")
-        if _UUID.match(dataset):
+        if is_dataset_id(dataset):
             return dataset
-        if dataset in self._dataset_ids:
-            return self._dataset_ids[dataset]
-        datasets = self.list_datasets()
-        if dataset in self._dataset_ids:
-            return dataset
-        named = [str(d.get("id")) for d in datasets if d.get("name") == dataset]
-        if len(named) > 1:
-            raise ValueError(
-                f"{len(named)} data sets are named {dataset!r} ({', '.join(named)}): give the id"
-            )
-        if not named:
-            names = ", ".join(repr(d.get("name")) for d in datasets) or "none"
-            raise NotFoundError(
-                f"no data set has the id or name {dataset!r} (the data sets: {names})",
-                service=self.service_name,
-            )
-        self._dataset_ids[dataset] = named[0]
-        return named[0]
+        if dataset not in self._dataset_ids:
+            self._dataset_ids[dataset] = find_dataset(dataset, self.list_datasets())
+        return self._dataset_ids[dataset]
 
     def get_schema(self, dataset: str, *, refresh: bool = False) -> DatasetSchema:
         """Return a data set's schema (names ⇄ ids, types; the API body in ``.raw``), cached per hook."""
         dataset_id = self.resolve_dataset(dataset)
         if refresh or dataset_id not in self._schemas:
             payload = self._api("GET", "dataset", dataset_id, "schema")
-            if not isinstance(payload, Mapping) or not isinstance(payload.get("datapoints"), list):
-                raise UnexpectedResponseError(
-                    f"GET dataset/{dataset_id}/schema: no 'datapoints' in the answer",
-                    service=self.service_name,
-                )
+            failure = f"GET dataset/{dataset_id}/schema: no 'datapoints' in the answer"
+            wire.answer_part(payload, "datapoints", list, failure)
             schema = DatasetSchema(dataset_id, payload)
             self._schemas[dataset_id] = schema
             self._point_names.update(schema.point_names)
@@ -155,26 +227,41 @@ class CloudTablesHook(CloudTablesBaseHook):
             schema = self.get_schema(dataset, refresh=refresh)
         except NotFoundError:
             return DatasetInfo(dataset, exists=False)
-        types = {c.key: str(c.type or c.kind) for c in schema.columns}
-        return DatasetInfo(dataset, exists=True, columns={k: types.get(k, "meta") for k in schema.keys})
+        return DatasetInfo(dataset, exists=True, columns=schema.column_types())
 
     def get_columns(self, dataset: str) -> list[str]:
         """Return the row keys of a data set: ``id``, ``dv``, ``color`` and the column names."""
         return self.get_schema(dataset).keys
 
-    def _conditions(self, conditions: Any, schema: DatasetSchema | None) -> list[dict[str, Any]]:
-        return rows_io.conditions_for(conditions, schema)
-
     # -- rows -------------------------------------------------------------------------------------
 
     def _raw_rows(self, dataset_id: str, conditions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         payload = self._api("GET", "dataset", dataset_id, conditions=conditions)
-        data = payload.get("data") if isinstance(payload, Mapping) else None
-        if not isinstance(data, list):
-            raise UnexpectedResponseError(
-                f"GET dataset/{dataset_id}: no 'data' list", service=self.service_name
-            )
-        return data
+        return cast(
+            list[dict[str, Any]],
+            wire.answer_part(payload, "data", list, f"GET dataset/{dataset_id}: no 'data' list"),
+        )
+
+    def _insert_fields(
+        self, dataset_id: str, fields: Mapping[str, Any], *, conditions: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        form = wire.form_pairs(fields)
+        return wire.response_data(self._api("POST", "dataset", dataset_id, form=form, conditions=conditions))
+
+    def _update_fields(
+        self,
+        dataset_id: str,
+        row_id: int,
+        fields: Mapping[str, Any],
+        *,
+        conditions: Sequence[Mapping[str, Any]],
+    ) -> dict[str, Any]:
+        form = wire.form_pairs(fields)
+        payload = self._api("PUT", "dataset", dataset_id, row_id, form=form, conditions=conditions)
+        return wire.response_data(payload)
+
+    def _delete(self, dataset_id: str, row_id: int, *, conditions: Sequence[Mapping[str, Any]]) -> None:
+        self._api("DELETE", "dataset", dataset_id, int(row_id), conditions=conditions)
 
     def iter_rows(
         self,
@@ -187,7 +274,7 @@ class CloudTablesHook(CloudTablesBaseHook):
         conditions: Any = None,
     ) -> Iterator[dict[str, Any]]:
         """
-        Yield a data set's rows by name, filtered, projected and sorted on this side.
+        Yield a data set's rows by name, filtered, projected and sorted on this side (see :mod:`.reads`).
 
         The API has no paging: one request returns every row (``page_size`` is accepted and ignored). ``where``
         uses the filter language of :mod:`airflow_provider_cloud.rows.filters`; ``order_by`` is one column or
@@ -195,9 +282,12 @@ class CloudTablesHook(CloudTablesBaseHook):
         the server. Nothing is sent until the first row is asked for.
         """
         del page_size
-        return rows_io.iter_rows(
-            self, dataset, where=where, columns=columns, order_by=order_by, conditions=conditions
-        )
+
+        def fetch(schema: DatasetSchema) -> list[dict[str, Any]]:
+            return self._raw_rows(schema.dataset_id, conditions_for(conditions, schema))
+
+        load = partial(self.get_schema, dataset)
+        return reads.select_rows(load, fetch, where=where, columns=columns, order_by=order_by)
 
     def get_rows(self, dataset: str, **kwargs: Any) -> list[dict[str, Any]]:
         """Return every row of :meth:`iter_rows` as a list."""
@@ -206,61 +296,30 @@ class CloudTablesHook(CloudTablesBaseHook):
     def get_row(self, dataset: str, row_id: int, *, conditions: Any = None) -> dict[str, Any]:
         """Return one row by its id, by name."""
         schema = self.get_schema(dataset)
-        payload = self._api(
-            "GET", "dataset", schema.dataset_id, int(row_id), conditions=self._conditions(conditions, schema)
-        )
-        return schema.row_out(response_data(payload, self.service_name))
+        conds = conditions_for(conditions, schema)
+        payload = self._api("GET", "dataset", schema.dataset_id, int(row_id), conditions=conds)
+        return schema.row_out(wire.response_data(payload))
 
     def insert_row(
         self, dataset: str, values: Mapping[str, Any], *, conditions: Any = None
     ) -> dict[str, Any]:
         """Insert a row (keys: names or ids; links: row ids) and return it as stored."""
         schema = self.get_schema(dataset)
-        raw = self._insert_fields(
-            schema.dataset_id, schema.fields_in(values), self._conditions(conditions, schema)
-        )
-        return schema.row_out(raw)
+        fields, conds = schema.fields_in(values), conditions_for(conditions, schema)
+        return schema.row_out(self._insert_fields(schema.dataset_id, fields, conditions=conds))
 
     def update_row(
         self, dataset: str, row_id: int, values: Mapping[str, Any], *, conditions: Any = None
     ) -> dict[str, Any]:
         """Update some columns of a row (others keep their values; ``dv`` goes up by one); return it as stored."""
         schema = self.get_schema(dataset)
-        fields = schema.fields_in(values)
-        raw = self._update_fields(
-            schema.dataset_id, int(row_id), fields, self._conditions(conditions, schema)
-        )
-        return schema.row_out(raw)
+        fields, conds = schema.fields_in(values), conditions_for(conditions, schema)
+        return schema.row_out(self._update_fields(schema.dataset_id, int(row_id), fields, conditions=conds))
 
     def delete_row(self, dataset: str, row_id: int, *, conditions: Any = None) -> None:
         """Delete one row by its id."""
         schema = self.get_schema(dataset)
-        self._api(
-            "DELETE",
-            "dataset",
-            schema.dataset_id,
-            int(row_id),
-            conditions=self._conditions(conditions, schema),
-        )
-
-    def _insert_fields(
-        self, dataset_id: str, fields: Mapping[str, Any], conditions: Sequence[Mapping[str, Any]]
-    ) -> dict[str, Any]:
-        payload = self._api(
-            "POST", "dataset", dataset_id, form=rows_io.form_pairs(fields), conditions=conditions
-        )
-        return response_data(payload, self.service_name)
-
-    def _update_fields(
-        self,
-        dataset_id: str,
-        row_id: int,
-        fields: Mapping[str, Any],
-        conditions: Sequence[Mapping[str, Any]],
-    ) -> dict[str, Any]:
-        form = rows_io.form_pairs(fields)
-        payload = self._api("PUT", "dataset", dataset_id, row_id, form=form, conditions=conditions)
-        return response_data(payload, self.service_name)
+        self._delete(schema.dataset_id, row_id, conditions=conditions_for(conditions, schema))
 
     def write_rows(
         self,
@@ -274,46 +333,37 @@ class CloudTablesHook(CloudTablesBaseHook):
         conditions: Any = None,
     ) -> WriteResult:
         """
-        Write rows (keys: names or ids) one request each, paced, and return counts.
+        Write rows (keys: names or ids) one request each, paced, and return counts (see :mod:`.writes`).
 
         Modes: ``upsert`` (default) updates the rows whose key exists — only the columns that differ, and
         nothing at all when none does — and inserts the others; ``insert`` adds every row (with ``key``, a key
         that exists already or repeats is a :class:`ConflictError`); ``ignore`` inserts new keys and leaves
         existing rows alone; ``replace`` makes existing rows equal to the input row, clearing the columns it
-        lacks. Every mode but ``insert`` needs ``key``: data point names, or ``id`` for row ids. Writes by
-        key read the data set once for a key → row map. Up to :data:`LOOKAHEAD_ROWS` rows are read and
-        checked before the first write, which also makes the ETA of the progress lines exact.
+        lacks. Every mode but ``insert`` needs ``key``: data point names, or ``id`` for row ids.
 
         :param create: CloudTables cannot create data sets through its API: a missing data set is an error
             either way, with a message saying so.
         :param batch_size: ignored: the API writes one row per request.
         """
         del batch_size
-        dataset_id = self._dataset_for_write(dataset, create=create)
-        schema = self.get_schema(dataset_id)
+        schema = self.get_schema(self._dataset_for_write(dataset, create=create))
         plan = WritePlan(schema, mode, key)
-        conds = self._conditions(conditions, schema)
-        source = iter(rows)
-        ahead = list(islice(source, LOOKAHEAD_ROWS + 1))
-        prepared = [plan.prepare(row, line) for line, row in enumerate(ahead, start=1)]
-        existing: dict[Any, dict[str, Any]] = {}
-        if plan.key_names and prepared:
-            existing, duplicates = plan.index(self._raw_rows(dataset_id, conds))
-            if duplicates:
-                self.log.warning(
-                    "%d rows of %s repeat a key; writes go to the first of each", duplicates, dataset
-                )
-            if mode == "insert":
-                plan.check_inserts(prepared, existing)
-        rest = (plan.prepare(row, line) for line, row in enumerate(source, start=len(ahead) + 1))
-        total = len(ahead) if len(ahead) <= LOOKAHEAD_ROWS else None
-        progress = self.progress(total)
-        writer = RowWriter(self, dataset_id, plan, existing, conds)
-        for row in chain(prepared, rest):
-            writer.write(row)
-            progress.update(1)
-        progress.finish()
-        result = writer.result()
+        conds = conditions_for(conditions, schema)
+        ahead = plan.read_ahead(rows)
+        existing, duplicates = plan.stored_by_key(
+            ahead.first, partial(self._raw_rows, schema.dataset_id, conds)
+        )
+        if duplicates:
+            self.log.warning(
+                "%d rows of %s repeat a key; writes go to the first of each", duplicates, dataset
+            )
+        writer = RowWriter(
+            plan,
+            existing,
+            insert=partial(self._insert_fields, schema.dataset_id, conditions=conds),
+            update=partial(self._update_fields, schema.dataset_id, conditions=conds),
+        )
+        result = writer.write_all(ahead.rows(), self.progress(ahead.total))
         self.log.info("Wrote %s to %s: %s", f"{result.rows:,} rows", dataset, result.as_dict())
         return result
 
@@ -348,25 +398,17 @@ class CloudTablesHook(CloudTablesBaseHook):
         if where is None:
             raise ValueError("delete_rows needs where=... (use where={} to delete every row)")
         schema = self.get_schema(dataset)
-        matching = [
-            row["id"]
-            for row in self.iter_rows(schema.dataset_id, where=where, columns=["id"], conditions=conditions)
-        ]
+        found = self.iter_rows(schema.dataset_id, where=where, columns=["id"], conditions=conditions)
+        matching = [row["id"] for row in found]
         if dry_run:
             return len(matching)
-        conds = self._conditions(conditions, schema)
-        progress = self.progress(len(matching), "deletions")
-        deleted = 0
-        for row_id in matching:
-            try:
-                self._api("DELETE", "dataset", schema.dataset_id, int(row_id), conditions=conds)
-            except NotFoundError:
-                self.log.info("Row %s of %s was already gone", row_id, dataset)
-            else:
-                deleted += 1
-            progress.update(1)
-        progress.finish()
-        return deleted
+        delete = partial(self._delete, schema.dataset_id, conditions=conditions_for(conditions, schema))
+        return delete_each(
+            matching,
+            delete,
+            self.progress(len(matching), "deletions"),
+            gone=lambda row_id: self.log.info("Row %s of %s was already gone", row_id, dataset),
+        )
 
     # -- embedding --------------------------------------------------------------------------------
 
@@ -387,35 +429,28 @@ class CloudTablesHook(CloudTablesBaseHook):
         :param dataset: the data set the token is for; when given, conditions naming data points are sent
             with their ``dp-N`` ids. The token itself is not bound to a data set by the API.
         :param roles: role names; default: the connection's ``roles`` extra.
-        :param conditions: see :func:`normalize_conditions`.
+        :param conditions: see :func:`~.wire.normalize_conditions`.
         :param duration: seconds until first use / idle timeout (the service's default is 20 minutes).
         :param client_id: the end user the token is for (default: the connection's ``clientId``).
         :param client_name: that user's display name (default: the connection's ``clientName``).
         """
         schema = self.get_schema(dataset) if dataset is not None else None
-        form = rows_io.access_form(
-            roles=rows_io.role_list(roles) if roles is not None else self.default_roles,
+        form = wire.access_form(
+            roles=wire.role_list(roles) if roles is not None else self.default_roles,
             duration=duration,
             client_id=client_id or self.extras.get("clientId"),
             client_name=client_name or self.extras.get("clientName"),
             client_meta=client_meta,
         )
-        payload = self._api(
-            "POST",
-            "access",
-            form=form,
-            conditions=self._conditions(conditions, schema),
-            client_in_query=False,
-        )
-        token = payload.get("token") if isinstance(payload, Mapping) else None
-        if not isinstance(token, str) or not token:
-            raise UnexpectedResponseError("POST access: no token in the answer", service=self.service_name)
+        conds = conditions_for(conditions, schema)
+        payload = self._api("POST", "access", form=form, conditions=conds, client_in_query=False)
+        token: str = wire.answer_part(payload, "token", str, "POST access: no token in the answer")
         self.register_secret(token)
         return token
 
     def loader_url(self, dataset: str, style: str = "d") -> str:
         """Return the URL of a data set's embedded-table loader script."""
-        check_style(style)
+        wire.check_style(style)
         return self.endpoint.loader_url(self.resolve_dataset(dataset), style)
 
     def script_tag(self, dataset: str, token: str, style: str = "d") -> str:
@@ -424,5 +459,5 @@ class CloudTablesHook(CloudTablesBaseHook):
 
         ``style``: ``d`` (default), ``auto``, ``bs``, ``bs4``, ``dt``, ``zf``, ``ju``, ``se`` or ``no``.
         """
-        check_style(style)
-        return script_tag(self.endpoint, self.resolve_dataset(dataset), token, style)
+        wire.check_style(style)
+        return wire.script_tag(self.endpoint, self.resolve_dataset(dataset), token, style)
