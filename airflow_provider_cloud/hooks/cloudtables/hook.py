@@ -1,19 +1,8 @@
 """
 ``CloudTablesHook``: the CloudTables REST API (``/api/1``), hosted ``*.cloudtables.io`` and self-hosted (``/io/api/1``).
 
-Connection (type ``cloudtables``):
-
-- host: the hosted application's host (``acme.cloudtables.io``) or the self-hosted domain
-  (``tables.example.com``, optionally with a port or a path); see :func:`~.wire.endpoint_from_connection`.
-- password: the API key.
-- extras: ``clientId``, ``clientName`` (for the service's audit trail), ``roles`` (default roles of minted
-  access tokens: a list or a comma-separated string), ``rate_limit`` (requests, default 500) and
-  ``rate_window`` (seconds, default 900), ``domain``, ``self_hosted``, ``ssl``, and the HTTP-core extras
-  (timeouts, ``verify``, retries).
-
-The hook holds what it learns (data set ids by name, schemas, data point names for error messages); its
-helpers get a call into the API and plain values: ``wire`` (what requests carry, what failures look like),
-``schema`` (names ⇄ ids), ``reads``, ``writes`` and ``pacing``.
+The hook keeps what it learns (data set ids by name, schemas, data point names for error messages); its
+helpers return what they find.
 """
 
 from __future__ import annotations
@@ -27,24 +16,12 @@ from typing import Any, ClassVar, cast
 import requests
 
 from airflow_provider_cloud.exceptions import CloudApiError, NotFoundError
-from airflow_provider_cloud.hooks.cloudtables import reads, wire
-from airflow_provider_cloud.hooks.cloudtables.pacing import (
-    RequestPacer,
-    pacing_settings,
-    progress_logger,
-)
-from airflow_provider_cloud.hooks.cloudtables.schema import (
-    DatasetSchema,
-    conditions_for,
-    find_dataset,
-    is_dataset_id,
-)
-from airflow_provider_cloud.hooks.cloudtables.writes import RowWriter, WritePlan, delete_each
+from airflow_provider_cloud.hooks.cloudtables import pacing, reads, wire, writes
+from airflow_provider_cloud.hooks.cloudtables.rowcalls import RowCalls
+from airflow_provider_cloud.hooks.cloudtables.schema import DatasetSchema, conditions_for, find_dataset
 from airflow_provider_cloud.hooks.core import CloudApiHook
 from airflow_provider_cloud.hooks.rowstore import DatasetInfo, WriteResult
 from airflow_provider_cloud.rows.progress import ProgressLogger
-
-_LOG_WAITS_FROM = 5.0  # seconds: pacing waits at least this long are logged
 
 
 class CloudTablesHook(CloudApiHook):
@@ -52,7 +29,11 @@ class CloudTablesHook(CloudApiHook):
     Read, write and clean up CloudTables data sets and mint embed tokens, by data point names.
 
     Data sets are addressed by id or by name (names are looked up once in ``GET /datasets``); data points by
-    name or ``dp-N`` id. Schemas are cached per hook and data set.
+    name or ``dp-N`` id. Schemas are cached per hook and data set. The connection: host, the application's
+    host (``acme.cloudtables.io``) or the self-hosted domain (:func:`~.wire.endpoint_from_connection`);
+    password, the API key; extras ``clientId``, ``clientName`` (the service's audit trail), ``roles``
+    (default roles of minted tokens: a list or a comma-separated string), ``rate_limit``, ``rate_window``,
+    ``domain``, ``self_hosted``, ``ssl`` and the HTTP-core extras (timeouts, ``verify``, retries).
 
     :param cloudtables_conn_id: the Airflow connection id (conn type ``cloudtables``).
     :param rate_limit: requests per ``rate_window`` (default: the connection's ``rate_limit`` extra, else
@@ -108,25 +89,24 @@ class CloudTablesHook(CloudApiHook):
         return wire.role_list(self.extras.get("roles"))
 
     @cached_property
-    def pacer(self) -> RequestPacer | None:
+    def pacer(self) -> pacing.RequestPacer | None:
         """Return the request pacer, or ``None`` when the rate limit is 0 (pacing off)."""
-        limit, window = pacing_settings(
-            self.extras, self._rate_limit_arg, self._rate_window_arg, conn_id=self.conn_id
+        limit, window = self._rate_limit_arg, self._rate_window_arg
+        return pacing.pacer_for(
+            self.extras,
+            limit,
+            window,
+            conn_id=self.conn_id,
+            sleep=self._sleep,
+            logger=cast(logging.Logger, self.log),
         )
-        if limit == 0:
-            return None
-        return RequestPacer(limit, window, sleep=self._sleep, on_wait=self._log_wait)
-
-    def _log_wait(self, seconds: float) -> None:
-        if seconds >= _LOG_WAITS_FROM and self.pacer is not None:
-            self.log.info(
-                "Pacing to %d requests per %g s: waiting %.1f s", self.pacer.limit, self.pacer.window, seconds
-            )
 
     def progress(self, total: int | None, what: str = "rows") -> ProgressLogger:
         """Return a progress logger for ``total`` paced requests, its ETA following the pacer."""
-        logger = cast(logging.Logger, self.log)  # Airflow's logger has the methods ProgressLogger calls
-        return progress_logger(logger, self.pacer, total, what=what, every_seconds=self.progress_every)
+        # Airflow's logger has the methods of logging.Logger that the helpers call
+        return pacing.progress_logger(
+            cast(logging.Logger, self.log), self.pacer, total, what=what, every_seconds=self.progress_every
+        )
 
     # -- HTTP core hook points -------------------------------------------------------------------
 
@@ -139,9 +119,8 @@ class CloudTablesHook(CloudApiHook):
 
     def error_messages(self, payload: Any, response: requests.Response) -> list[str]:
         """Return ``error``, ``errors[].msg`` and ``fieldErrors`` (named data points), plus a hint on 401."""
-        messages = wire.error_messages(payload, self._point_names) or super().error_messages(
-            payload, response
-        )
+        messages = wire.error_messages(payload, self._point_names)
+        messages = messages or super().error_messages(payload, response)
         if response.status_code == 401:
             messages.append(f"the API key was refused: check the password of connection {self.conn_id!r}")
         return messages
@@ -151,13 +130,9 @@ class CloudTablesHook(CloudApiHook):
         if not wire.body_failed(payload):
             return
         errors = [self.scrub(m) for m in self.error_messages(payload, response)]
-        raise wire.failed_body_class(payload, errors)(
-            f"{where} failed: {errors[0]}" if errors else f"{where} failed",
-            service=self.service_name,
-            status_code=response.status_code,
-            errors=errors,
-            request_id=self.request_id(payload, response),
-            retryable=False,
+        request_id = self.request_id(payload, response)
+        raise wire.body_error(
+            payload, errors, where=where, status_code=response.status_code, request_id=request_id
         )
 
     def _api(
@@ -203,7 +178,7 @@ class CloudTablesHook(CloudApiHook):
         dataset = str(dataset or "").strip()
         if not dataset:
             raise ValueError("a data set id or name is required")
-        if is_dataset_id(dataset):
+        if DatasetSchema.is_id(dataset):
             return dataset
         if dataset not in self._dataset_ids:
             self._dataset_ids[dataset] = find_dataset(dataset, self.list_datasets())
@@ -235,33 +210,9 @@ class CloudTablesHook(CloudApiHook):
 
     # -- rows -------------------------------------------------------------------------------------
 
-    def _raw_rows(self, dataset_id: str, conditions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        payload = self._api("GET", "dataset", dataset_id, conditions=conditions)
-        return cast(
-            list[dict[str, Any]],
-            wire.answer_part(payload, "data", list, f"GET dataset/{dataset_id}: no 'data' list"),
-        )
-
-    def _insert_fields(
-        self, dataset_id: str, fields: Mapping[str, Any], *, conditions: Sequence[Mapping[str, Any]]
-    ) -> dict[str, Any]:
-        form = wire.form_pairs(fields)
-        return wire.response_data(self._api("POST", "dataset", dataset_id, form=form, conditions=conditions))
-
-    def _update_fields(
-        self,
-        dataset_id: str,
-        row_id: int,
-        fields: Mapping[str, Any],
-        *,
-        conditions: Sequence[Mapping[str, Any]],
-    ) -> dict[str, Any]:
-        form = wire.form_pairs(fields)
-        payload = self._api("PUT", "dataset", dataset_id, row_id, form=form, conditions=conditions)
-        return wire.response_data(payload)
-
-    def _delete(self, dataset_id: str, row_id: int, *, conditions: Sequence[Mapping[str, Any]]) -> None:
-        self._api("DELETE", "dataset", dataset_id, int(row_id), conditions=conditions)
+    def _row_calls(self, schema: DatasetSchema, conditions: Any) -> RowCalls:
+        """Return the row calls of a data set under ``conditions`` (names mapped to ``dp-N`` ids)."""
+        return RowCalls(self._api, schema.dataset_id, conditions_for(conditions, schema))
 
     def iter_rows(
         self,
@@ -274,17 +225,16 @@ class CloudTablesHook(CloudApiHook):
         conditions: Any = None,
     ) -> Iterator[dict[str, Any]]:
         """
-        Yield a data set's rows by name, filtered, projected and sorted on this side (see :mod:`.reads`).
+        Yield a data set's rows by name, filtered, projected and sorted on this side (:mod:`.reads`).
 
-        The API has no paging: one request returns every row (``page_size`` is accepted and ignored). ``where``
-        uses the filter language of :mod:`airflow_provider_cloud.rows.filters`; ``order_by`` is one column or
-        several, ``"-col"`` descending, nulls last; ``conditions`` (CloudTables access conditions) filter on
-        the server. Nothing is sent until the first row is asked for.
+        ``where`` uses the filter language of :mod:`airflow_provider_cloud.rows.filters`; ``order_by`` is one
+        column or several, ``"-col"`` descending, nulls last; ``conditions`` (CloudTables access conditions)
+        filter on the server; ``page_size`` is ignored (one request returns every row).
         """
         del page_size
 
         def fetch(schema: DatasetSchema) -> list[dict[str, Any]]:
-            return self._raw_rows(schema.dataset_id, conditions_for(conditions, schema))
+            return self._row_calls(schema, conditions).rows()
 
         load = partial(self.get_schema, dataset)
         return reads.select_rows(load, fetch, where=where, columns=columns, order_by=order_by)
@@ -296,30 +246,28 @@ class CloudTablesHook(CloudApiHook):
     def get_row(self, dataset: str, row_id: int, *, conditions: Any = None) -> dict[str, Any]:
         """Return one row by its id, by name."""
         schema = self.get_schema(dataset)
-        conds = conditions_for(conditions, schema)
-        payload = self._api("GET", "dataset", schema.dataset_id, int(row_id), conditions=conds)
-        return schema.row_out(wire.response_data(payload))
+        return schema.row_out(self._row_calls(schema, conditions).get(int(row_id)))
 
     def insert_row(
         self, dataset: str, values: Mapping[str, Any], *, conditions: Any = None
     ) -> dict[str, Any]:
         """Insert a row (keys: names or ids; links: row ids) and return it as stored."""
         schema = self.get_schema(dataset)
-        fields, conds = schema.fields_in(values), conditions_for(conditions, schema)
-        return schema.row_out(self._insert_fields(schema.dataset_id, fields, conditions=conds))
+        fields = schema.fields_in(values)
+        return schema.row_out(self._row_calls(schema, conditions).insert(fields))
 
     def update_row(
         self, dataset: str, row_id: int, values: Mapping[str, Any], *, conditions: Any = None
     ) -> dict[str, Any]:
         """Update some columns of a row (others keep their values; ``dv`` goes up by one); return it as stored."""
         schema = self.get_schema(dataset)
-        fields, conds = schema.fields_in(values), conditions_for(conditions, schema)
-        return schema.row_out(self._update_fields(schema.dataset_id, int(row_id), fields, conditions=conds))
+        fields = schema.fields_in(values)
+        return schema.row_out(self._row_calls(schema, conditions).update(int(row_id), fields))
 
     def delete_row(self, dataset: str, row_id: int, *, conditions: Any = None) -> None:
         """Delete one row by its id."""
         schema = self.get_schema(dataset)
-        self._delete(schema.dataset_id, row_id, conditions=conditions_for(conditions, schema))
+        self._row_calls(schema, conditions).delete(int(row_id))
 
     def write_rows(
         self,
@@ -333,53 +281,33 @@ class CloudTablesHook(CloudApiHook):
         conditions: Any = None,
     ) -> WriteResult:
         """
-        Write rows (keys: names or ids) one request each, paced, and return counts (see :mod:`.writes`).
+        Write rows (keys: names or ids) one request each, paced, and return counts.
 
-        Modes: ``upsert`` (default) updates the rows whose key exists — only the columns that differ, and
-        nothing at all when none does — and inserts the others; ``insert`` adds every row (with ``key``, a key
-        that exists already or repeats is a :class:`ConflictError`); ``ignore`` inserts new keys and leaves
-        existing rows alone; ``replace`` makes existing rows equal to the input row, clearing the columns it
-        lacks. Every mode but ``insert`` needs ``key``: data point names, or ``id`` for row ids.
+        The modes, and the reads and checks before the first write: :class:`~.writes.WritePlan`.
 
         :param create: CloudTables cannot create data sets through its API: a missing data set is an error
             either way, with a message saying so.
         :param batch_size: ignored: the API writes one row per request.
         """
         del batch_size
-        schema = self.get_schema(self._dataset_for_write(dataset, create=create))
-        plan = WritePlan(schema, mode, key)
-        conds = conditions_for(conditions, schema)
+        try:
+            schema = self.get_schema(dataset)
+        except NotFoundError as exc:
+            if create:
+                raise writes.cannot_create(dataset, exc) from None
+            raise
+        plan = writes.WritePlan(schema, mode, key)
+        calls = self._row_calls(schema, conditions)
         ahead = plan.read_ahead(rows)
-        existing, duplicates = plan.stored_by_key(
-            ahead.first, partial(self._raw_rows, schema.dataset_id, conds)
-        )
+        existing, duplicates = plan.stored_by_key(ahead.first, calls.rows)
         if duplicates:
             self.log.warning(
                 "%d rows of %s repeat a key; writes go to the first of each", duplicates, dataset
             )
-        writer = RowWriter(
-            plan,
-            existing,
-            insert=partial(self._insert_fields, schema.dataset_id, conditions=conds),
-            update=partial(self._update_fields, schema.dataset_id, conditions=conds),
-        )
+        writer = writes.RowWriter(plan, existing, insert=calls.insert, update=calls.update)
         result = writer.write_all(ahead.rows(), self.progress(ahead.total))
         self.log.info("Wrote %s to %s: %s", f"{result.rows:,} rows", dataset, result.as_dict())
         return result
-
-    def _dataset_for_write(self, dataset: str, *, create: bool) -> str:
-        try:
-            return self.get_schema(dataset).dataset_id
-        except NotFoundError as exc:
-            if not create:
-                raise
-            raise NotFoundError(
-                f"data set {dataset!r} does not exist, and CloudTables cannot create data sets through its "
-                "API (create=True cannot help): create it in CloudTables first",
-                service=self.service_name,
-                status_code=exc.status_code,
-                errors=exc.errors,
-            ) from None
 
     def delete_rows(
         self,
@@ -402,10 +330,9 @@ class CloudTablesHook(CloudApiHook):
         matching = [row["id"] for row in found]
         if dry_run:
             return len(matching)
-        delete = partial(self._delete, schema.dataset_id, conditions=conditions_for(conditions, schema))
-        return delete_each(
+        return writes.delete_each(
             matching,
-            delete,
+            self._row_calls(schema, conditions).delete,
             self.progress(len(matching), "deletions"),
             gone=lambda row_id: self.log.info("Row %s of %s was already gone", row_id, dataset),
         )

@@ -32,6 +32,7 @@ DEFAULT_WINDOW = 900.0  # seconds
 _IDLE_POLL = 0.05  # seconds between looks when every slot is held by a request still running
 _MAX_WAITS = 100_000  # a bound on the wait loop; reaching it means the clock does not move
 _MAX_SIMULATED = 1_000_000  # requests an ETA estimate looks ahead at most
+_LOG_WAITS_FROM = 5.0  # seconds: pacing waits at least this long are logged
 
 
 class RequestPacer:
@@ -172,14 +173,32 @@ class PacedProgress(ProgressLogger):
         return self._estimate(left) if left else 0.0
 
 
-def pacing_settings(
-    extras: Mapping[str, Any], limit: int | None, window: float | None, *, conn_id: str
-) -> tuple[int, float]:
-    """Return ``(limit, window)``: the arguments given, else the ``rate_limit``/``rate_window`` extras, else the service's."""
+def pacer_for(
+    extras: Mapping[str, Any],
+    limit: int | None,
+    window: float | None,
+    *,
+    conn_id: str,
+    sleep: Callable[[float], None],
+    logger: logging.Logger,
+) -> RequestPacer | None:
+    """
+    Return a hook's pacer, or ``None`` when the limit is 0 (pacing off); waits of 5 s or more are logged.
+
+    ``limit`` and ``window`` win over the ``rate_limit``/``rate_window`` extras, which win over the service's.
+    """
     if limit is None:
         limit = extra_number(extras, "rate_limit", DEFAULT_LIMIT, conn_id=conn_id, cast=int)
     window = window or extra_number(extras, "rate_window", DEFAULT_WINDOW, conn_id=conn_id)
-    return int(limit), float(window)
+    if limit == 0:
+        return None
+    rate, span = int(limit), float(window)
+
+    def log_wait(seconds: float) -> None:
+        if seconds >= _LOG_WAITS_FROM:
+            logger.info("Pacing to %d requests per %g s: waiting %.1f s", rate, span, seconds)
+
+    return RequestPacer(rate, span, sleep=sleep, on_wait=log_wait)
 
 
 def progress_logger(

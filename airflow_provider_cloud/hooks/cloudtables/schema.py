@@ -70,6 +70,11 @@ class DatasetSchema:
         self.by_id = {c.id: c for c in self.columns}
         self.by_key = {**self.by_id, **{c.key: c for c in self.columns}}
 
+    @staticmethod
+    def is_id(dataset: str) -> bool:
+        """Tell whether ``dataset`` is a UUID, taken as a data set id without asking the service."""
+        return bool(_UUID.match(dataset))
+
     @property
     def keys(self) -> list[str]:
         """Return every row key users see: ``id``, ``dv``, ``color``, then the columns in schema order."""
@@ -145,11 +150,6 @@ class DatasetSchema:
     def writable_ids(self) -> list[str]:
         """Return the ids of the data points and links a write may set."""
         return [c.id for c in self.columns if c.writable]
-
-
-def is_dataset_id(dataset: str) -> bool:
-    """Tell whether ``dataset`` is a UUID, taken as a data set id without asking the service."""
-    return bool(_UUID.match(dataset))
 
 
 def find_dataset(dataset: str, datasets: Sequence[Mapping[str, Any]]) -> str:

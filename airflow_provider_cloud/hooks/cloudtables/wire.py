@@ -311,8 +311,21 @@ def body_failed(payload: Any) -> bool:
     return any(payload.get(key) not in (None, "", [], {}) for key in ("error", "errors", "fieldErrors"))
 
 
-def failed_body_class(payload: Mapping[str, Any], errors: list[str]) -> type[ApiResponseError]:
-    """Pick an error class for a failure reported in a 2xx body, from what it says."""
+def body_error(
+    payload: Mapping[str, Any], errors: list[str], *, where: str, status_code: int, request_id: str | None
+) -> ApiResponseError:
+    """Return the error for a failure reported in a body (:func:`body_failed`), of a class fitting its words."""
+    return _failure_class(payload, errors)(
+        f"{where} failed: {errors[0]}" if errors else f"{where} failed",
+        service=SERVICE,
+        status_code=status_code,
+        errors=errors,
+        request_id=request_id,
+        retryable=False,
+    )
+
+
+def _failure_class(payload: Mapping[str, Any], errors: list[str]) -> type[ApiResponseError]:
     if payload.get("fieldErrors"):
         return BadRequestError
     text = " ".join(errors).lower()

@@ -58,6 +58,12 @@ class WritePlan:
     """
     Validate input rows against the schema and decide, per row, what to send.
 
+    Modes: ``upsert`` (default) updates the rows whose key exists — only the columns that differ, and nothing
+    at all when none does — and inserts the others; ``insert`` adds every row (with ``key``, a key that exists
+    already or repeats is a :class:`ConflictError`); ``ignore`` inserts new keys and leaves existing rows
+    alone; ``replace`` makes existing rows equal to the input row, clearing the columns it lacks. Every mode
+    but ``insert`` needs ``key``.
+
     :param key: key column names or ids: data points, or ``id`` (the row id: existing ids are updated,
         others inserted as new rows with new ids).
     """
@@ -226,6 +232,17 @@ class RowWriter:
             unchanged=c["unchanged"],
             ignored=c["ignored"],
         )
+
+
+def cannot_create(dataset: str, missing: NotFoundError) -> NotFoundError:
+    """Return the error for ``create=True`` on a missing data set: the API cannot create data sets."""
+    return NotFoundError(
+        f"data set {dataset!r} does not exist, and CloudTables cannot create data sets through its "
+        "API (create=True cannot help): create it in CloudTables first",
+        service=SERVICE,
+        status_code=missing.status_code,
+        errors=missing.errors,
+    )
 
 
 def delete_each(
