@@ -1,8 +1,9 @@
 """
-The CloudTables room: :class:`CloudTablesHook` and what operators need of it.
+CloudTables: :class:`CloudTablesHook` and what operators need of it.
 
 ``hook`` holds the one hook class; ``wire`` what requests carry and what failures look like; ``schema`` data
-set, column and condition names ⇄ ids; ``reads`` and ``writes`` rows; ``pacing`` the client-side rate limit.
+set, column and condition names ⇄ ids; ``rowcalls`` the row routes of a data set; ``reads`` and ``writes``
+rows by name; ``pacing`` the client-side rate limit.
 """
 
 from __future__ import annotations

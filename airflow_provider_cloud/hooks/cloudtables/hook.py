@@ -91,22 +91,18 @@ class CloudTablesHook(CloudApiHook):
     @cached_property
     def pacer(self) -> pacing.RequestPacer | None:
         """Return the request pacer, or ``None`` when the rate limit is 0 (pacing off)."""
-        limit, window = self._rate_limit_arg, self._rate_window_arg
+        limit, window, log = self._rate_limit_arg, self._rate_window_arg, self._logger()
         return pacing.pacer_for(
-            self.extras,
-            limit,
-            window,
-            conn_id=self.conn_id,
-            sleep=self._sleep,
-            logger=cast(logging.Logger, self.log),
+            self.extras, limit, window, conn_id=self.conn_id, sleep=self._sleep, logger=log
         )
+
+    def _logger(self) -> logging.Logger:
+        return cast(logging.Logger, self.log)  # Airflow's logger has the Logger methods the helpers call
 
     def progress(self, total: int | None, what: str = "rows") -> ProgressLogger:
         """Return a progress logger for ``total`` paced requests, its ETA following the pacer."""
-        # Airflow's logger has the methods of logging.Logger that the helpers call
-        return pacing.progress_logger(
-            cast(logging.Logger, self.log), self.pacer, total, what=what, every_seconds=self.progress_every
-        )
+        every = self.progress_every
+        return pacing.progress_logger(self._logger(), self.pacer, total, what=what, every_seconds=every)
 
     # -- HTTP core hook points -------------------------------------------------------------------
 
@@ -114,7 +110,7 @@ class CloudTablesHook(CloudApiHook):
         return wire.key_header(self.connection.password)
 
     def attempt_slot(self) -> contextlib.AbstractContextManager[Any]:
-        """Send each attempt inside a pacing slot (retries are paced too: each reaches the service)."""
+        """Send each attempt inside a pacing slot (:mod:`.pacing`)."""
         return self.pacer.slot() if self.pacer is not None else contextlib.nullcontext()
 
     def error_messages(self, payload: Any, response: requests.Response) -> list[str]:

@@ -26,7 +26,7 @@ class RowCalls:
     conditions: Sequence[Mapping[str, Any]] = ()
 
     def rows(self) -> list[dict[str, Any]]:
-        """Return every row the conditions let through (the API has no paging)."""
+        """Return every row the conditions let through, in one request."""
         payload = self.api("GET", "dataset", self.dataset_id, conditions=self.conditions)
         return list(answer_part(payload, "data", list, f"GET dataset/{self.dataset_id}: no 'data' list"))
 
