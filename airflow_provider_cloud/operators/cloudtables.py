@@ -13,9 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_cloud.hooks._cloudtables_rows import role_list
-from airflow_provider_cloud.hooks._cloudtables_wire import check_style
-from airflow_provider_cloud.hooks.cloudtables import CloudTablesHook
+from airflow_provider_cloud.hooks.cloudtables import CloudTablesHook, check_style, role_list
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -9,7 +9,7 @@ environment's proxies), ``prefetch`` and ``switching`` (reading ahead on a backg
 
 from __future__ import annotations
 
-from airflow_provider_cloud.hooks.core.extras import base_url_from_connection, coerce_bool
+from airflow_provider_cloud.hooks.core.extras import base_url_from_connection, coerce_bool, extra_number
 from airflow_provider_cloud.hooks.core.hook import CloudApiHook
 from airflow_provider_cloud.hooks.core.policy import (
     ALWAYS_RETRY_STATUSES,
@@ -29,6 +29,7 @@ __all__ = [
     "Timeouts",
     "base_url_from_connection",
     "coerce_bool",
+    "extra_number",
     "parse_retry_after",
     "prefetched",
     "quick_thread_switching",

@@ -1,7 +1,21 @@
 """
-CloudTables wire details: where the API lives, script tags, conditions, form values and error bodies.
+CloudTables on the wire: where the API lives, what each request carries, and what a failure looks like.
 
-Facts are from the official Python (0.0.3) and Node (1.2.0) clients and the cloudtables.com docs.
+Facts are from the official Python (0.0.3) and Node (1.2.0) clients and the cloudtables.com docs. Choices
+where they leave room:
+
+- The API key goes in the ``key`` HTTP header on every request (the docs allow a header; it keeps the key
+  out of URLs, proxy logs and error texts), never in a URL or a body.
+- ``clientId``/``clientName`` go in the form body of ``POST /access`` (where the docs list them) and in the
+  query string of every other call, as the official Python client sends them, so that data changes are
+  attributed too; the service ignores them where it has no use for them. (The Node client sends them on
+  ``/access`` only.)
+- ``conditions`` are sent only on calls given some, as one JSON string (a form cannot carry objects): in the
+  form body of POST and PUT, in the query string of GET and DELETE (some proxies drop bodies of GET and
+  DELETE; the Node client puts them in the query there too).
+- Failures: a non-2xx status (the HTTP core), or a body with ``success: false`` or any of ``error``,
+  ``errors``, ``fieldErrors`` whatever the status. A failure in a 2xx body gets its class from what it says
+  (field errors: :class:`BadRequestError`; "does not exist": :class:`NotFoundError`, ...).
 """
 
 from __future__ import annotations
@@ -16,13 +30,23 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from airflow_provider_cloud.exceptions import (
+    ApiResponseError,
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    RateLimitError,
+    UnexpectedResponseError,
+)
 from airflow_provider_cloud.hooks.core import coerce_bool
 
+SERVICE = "CloudTables"
 DEFAULT_DOMAIN = "cloudtables.io"
 #: Table styles of the ``<script>`` loader: default, auto, Bootstrap 3/4/5, DataTables, Foundation, jQuery
 #: UI, Semantic UI, none.
 SCRIPT_STYLES: tuple[str, ...] = ("d", "auto", "bs", "bs4", "dt", "zf", "ju", "se", "no")
 CONDITION_OPS: tuple[str, ...] = ("=", "!=", "<", "<=", ">=", ">")
+Pairs = list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -113,6 +137,34 @@ def script_tag(endpoint: CloudTablesEndpoint, dataset_id: str, token: str, style
     return f'<script src="{src}" data-token="{html.escape(token, quote=True)}"></script>'
 
 
+# -- requests ----------------------------------------------------------------------------------------
+
+
+def key_header(api_key: str | None) -> dict[str, str]:
+    """Return the header that carries the API key (none without a key)."""
+    key = (api_key or "").strip()
+    return {"key": key} if key else {}
+
+
+def client_pairs(extras: Mapping[str, Any]) -> Pairs:
+    """Return ``clientId``/``clientName`` from a connection's extras, as set."""
+    return [(name, str(extras[name])) for name in ("clientId", "clientName") if extras.get(name)]
+
+
+def request_parts(
+    method: str,
+    *,
+    client: Pairs,
+    form: Sequence[tuple[str, str]],
+    conditions: Sequence[Mapping[str, Any]],
+) -> tuple[Pairs, Pairs]:
+    """Return ``(query, form body)`` of a call: the client pairs in the query, conditions where they go."""
+    query, body = list(client), list(form)
+    if conditions:
+        (body if method in ("POST", "PUT") else query).append(("conditions", conditions_param(conditions)))
+    return query, body
+
+
 def form_value(value: Any) -> str:
     """
     Return a value as CloudTables form text.
@@ -135,6 +187,63 @@ def form_value(value: Any) -> str:
     if isinstance(value, list | tuple | dict):
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
     raise ValueError(f"cannot send a value of type {type(value).__name__}")
+
+
+def form_pairs(fields: Mapping[str, Any]) -> Pairs:
+    """
+    Return API fields as form pairs: ``dp-N=text``; links as one pair per linked row id, ``[]`` for none.
+
+    ``[]`` is what the .NET docs send to clear links; a form cannot carry an empty list otherwise.
+    """
+    pairs: Pairs = []
+    for field_id, value in fields.items():
+        if field_id.startswith("l-") and value:
+            pairs.extend((field_id, str(row_id)) for row_id in value)
+        elif field_id.startswith("l-"):
+            pairs.append((field_id, "[]"))
+        else:
+            pairs.append((field_id, form_value(value)))
+    return pairs
+
+
+def role_list(roles: Sequence[str] | str | None) -> list[str]:
+    """Return role names from a list, a comma-separated string or a JSON array string."""
+    if roles is None or roles == "":
+        return []
+    if isinstance(roles, str):
+        text = roles.strip()
+        if text.startswith("["):
+            roles = json.loads(text)
+        else:
+            return [part.strip() for part in text.split(",") if part.strip()]
+    if isinstance(roles, str) or not all(isinstance(r, str) for r in roles):
+        raise ValueError(f"roles must be role names, not {roles!r}")
+    return [r.strip() for r in roles if r.strip()]
+
+
+def access_form(
+    *,
+    roles: Sequence[str],
+    duration: int | str | None,
+    client_id: Any,
+    client_name: Any,
+    client_meta: Any,
+) -> Pairs:
+    """Return the form of ``POST /access`` (conditions go separately): repeated ``roles``, ``duration``..."""
+    form = [("roles", role) for role in roles]
+    if duration is not None and duration != "":
+        seconds = int(duration)
+        if seconds < 0:
+            raise ValueError(f"duration must be 0 or more seconds, not {duration!r}")
+        form.append(("duration", str(seconds)))
+    if client_id:
+        form.append(("clientId", str(client_id)))
+    if client_name:
+        form.append(("clientName", str(client_name)))
+    if client_meta is not None:
+        meta = client_meta if isinstance(client_meta, str) else json.dumps(client_meta, default=str)
+        form.append(("clientMeta", meta))
+    return form
 
 
 def normalize_conditions(conditions: Any) -> list[dict[str, Any]]:
@@ -177,6 +286,22 @@ def conditions_param(conditions: Sequence[Mapping[str, Any]]) -> str:
     return json.dumps(list(conditions), separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+# -- answers -----------------------------------------------------------------------------------------
+
+
+def answer_part(payload: Any, name: str, kind: type, failure: str) -> Any:
+    """Return ``payload[name]`` if it is a ``kind`` (a non-empty one for text), else raise ``failure``."""
+    value = payload.get(name) if isinstance(payload, Mapping) else None
+    if not isinstance(value, kind) or (kind is str and not value):
+        raise UnexpectedResponseError(failure, service=SERVICE)
+    return value
+
+
+def response_data(payload: Any) -> dict[str, Any]:
+    """Return the ``data`` row of a row read or write, or raise :class:`UnexpectedResponseError`."""
+    return dict(answer_part(payload, "data", Mapping, "the answer has no 'data' row"))
+
+
 def body_failed(payload: Any) -> bool:
     """Tell whether a JSON body reports a failure: ``success: false`` or any of ``error``/``errors``/``fieldErrors``."""
     if not isinstance(payload, Mapping):
@@ -184,6 +309,33 @@ def body_failed(payload: Any) -> bool:
     if payload.get("success") is False:
         return True
     return any(payload.get(key) not in (None, "", [], {}) for key in ("error", "errors", "fieldErrors"))
+
+
+def body_error(
+    payload: Mapping[str, Any], errors: list[str], *, where: str, status_code: int, request_id: str | None
+) -> ApiResponseError:
+    """Return the error for a failure reported in a body (:func:`body_failed`), of a class fitting its words."""
+    return _failure_class(payload, errors)(
+        f"{where} failed: {errors[0]}" if errors else f"{where} failed",
+        service=SERVICE,
+        status_code=status_code,
+        errors=errors,
+        request_id=request_id,
+        retryable=False,
+    )
+
+
+def _failure_class(payload: Mapping[str, Any], errors: list[str]) -> type[ApiResponseError]:
+    if payload.get("fieldErrors"):
+        return BadRequestError
+    text = " ".join(errors).lower()
+    if "api key" in text:
+        return AuthenticationError
+    if "rate limit" in text:
+        return RateLimitError
+    if any(words in text for words in ("does not exist", "not found", "no such")):
+        return NotFoundError
+    return BadRequestError
 
 
 def error_messages(payload: Any, point_names: Mapping[str, str]) -> list[str]:

@@ -167,6 +167,35 @@ def test_get_columns_lists_row_keys_by_name(hook, world):
     assert hook.get_columns("Flights") == ["id", "dv", "color", "Code", "Seats", "Departure"]
 
 
+def test_describe_gives_columns_by_name_from_the_cached_schema(hook, world, cloudtables_emulator):
+    info = hook.describe("Airports")
+    assert info.name == "Airports"
+    assert info.exists is True
+    assert info.keys == ()  # the service keys rows itself
+    assert dict(info.columns) == {
+        "id": "meta",
+        "dv": "meta",
+        "color": "meta",
+        "Name": "text",
+        "Runways": "number",
+        "Open": "boolean",
+        "Opened": "date",
+        "Label": "computed",
+    }
+    assert hook.describe("Flights").columns["Departure"] == "link"
+    hook.describe(world.airports)
+    hook.get_schema("Airports")
+
+    def schema_calls() -> int:
+        return len([s for s in cloudtables_emulator.requests_seen if s.path.endswith("/schema")])
+
+    assert schema_calls() == 2  # one per data set
+    hook.describe("Airports", refresh=True)
+    assert schema_calls() == 3
+    missing = hook.describe("Ships")
+    assert (missing.name, missing.exists, dict(missing.columns), missing.keys) == ("Ships", False, {}, ())
+
+
 # -- reading ---------------------------------------------------------------------------------------
 
 

@@ -1,23 +1,35 @@
-"""CloudTables hook helpers that need no server: endpoints, script tags, values, conditions, pacing, ETA."""
+"""CloudTables wire details that need no server: endpoints, script tags, values, conditions, error bodies."""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Any
 
 import pytest
 
-from airflow_provider_cloud.exceptions import RowDataError
-from airflow_provider_cloud.hooks._cloudtables_pacing import PacedProgress, RequestPacer
-from airflow_provider_cloud.hooks._cloudtables_schema import link_ids
-from airflow_provider_cloud.hooks._cloudtables_wire import (
+from airflow_provider_cloud.exceptions import (
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    RateLimitError,
+    UnexpectedResponseError,
+)
+from airflow_provider_cloud.hooks.cloudtables.wire import (
     SCRIPT_STYLES,
+    access_form,
+    answer_part,
+    body_error,
     body_failed,
+    client_pairs,
     endpoint_from_connection,
     error_messages,
+    form_pairs,
     form_value,
+    key_header,
     normalize_conditions,
+    request_parts,
+    response_data,
+    role_list,
     script_tag,
 )
 
@@ -120,15 +132,6 @@ def test_conditions_in_every_accepted_form():
         normalize_conditions([{"value": 1}])
 
 
-def test_link_values():
-    assert link_ids([{"id": 2, "Name": "x"}, 3, "4"]) == [2, 3, 4]
-    assert link_ids('[{"id": 7}]') == [7]
-    assert link_ids("1, 2") == [1, 2]
-    assert link_ids(None) == link_ids("") == link_ids([]) == []
-    with pytest.raises(RowDataError, match="row ids"):
-        link_ids([1.5])
-
-
 def test_failed_bodies_and_their_messages():
     assert not body_failed({"data": [], "success": True})
     assert body_failed({"success": False})
@@ -143,62 +146,72 @@ def test_failed_bodies_and_their_messages():
     assert error_messages({"success": False}, {}) == ["the service answered success: false"]
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+def test_the_key_goes_in_its_own_header():
+    assert key_header(" k-1 ") == {"key": "k-1"}
+    assert key_header(None) == key_header("  ") == {}
 
 
-def test_the_pacer_waits_for_the_oldest_request_to_leave_the_window():
-    clock = FakeClock()
-    pacer = RequestPacer(3, 10.0, clock=clock, sleep=clock.sleep)
-    for _ in range(3):
-        with pacer.slot():
-            clock.now += 1.0  # each request takes a second
-    assert clock.sleeps == []
-    with pacer.slot():
-        pass
-    assert clock.sleeps == [pytest.approx(8.0)]  # the first ended at 101; free again at 111 (now 103)
-    assert pacer.waited == pytest.approx(8.0)
-    assert pacer.mean_request_seconds == pytest.approx(0.75)
+def test_client_pairs_ride_in_the_query_and_conditions_where_the_method_keeps_them():
+    client = client_pairs({"clientId": "u1", "clientName": "", "roles": "x"})
+    assert client == [("clientId", "u1")]
+    conditions = [{"id": "dp-1", "value": 1}]
+    sent = '[{"id":"dp-1","value":1}]'
+    for method in ("GET", "DELETE"):
+        query, body = request_parts(method, client=client, form=[], conditions=conditions)
+        assert (query, body) == ([("clientId", "u1"), ("conditions", sent)], [])
+    for method in ("POST", "PUT"):
+        query, body = request_parts(method, client=client, form=[("dp-1", "x")], conditions=conditions)
+        assert (query, body) == ([("clientId", "u1")], [("dp-1", "x"), ("conditions", sent)])
+    assert request_parts("GET", client=[], form=[], conditions=[]) == ([], [])
 
 
-def test_the_pacer_schedule_gives_the_time_left():
-    clock = FakeClock()
-    pacer = RequestPacer(500, 900.0, clock=clock, sleep=clock.sleep)
-    assert pacer.seconds_for(500) == 0.0  # a full window is free
-    assert pacer.seconds_for(501) == pytest.approx(900.0)
-    assert pacer.seconds_for(1500) == pytest.approx(1800.0)
-    with pytest.raises(ValueError, match="at least 1"):
-        RequestPacer(0, 1.0)
+def test_form_pairs_send_one_pair_per_linked_row_and_an_empty_list_to_clear():
+    fields = {"dp-1": 2.0, "l-3": [4, 5], "l-6": []}
+    assert form_pairs(fields) == [("dp-1", "2"), ("l-3", "4"), ("l-3", "5"), ("l-6", "[]")]
 
 
-def test_paced_progress_shows_the_paced_eta_not_the_average_rate():
-    clock = FakeClock()
-    lines: list[str] = []
+def test_roles_and_the_access_form():
+    assert role_list("Viewer, Auditor") == role_list('["Viewer", "Auditor"]') == ["Viewer", "Auditor"]
+    assert role_list(None) == []
+    with pytest.raises(ValueError, match="role names"):
+        role_list([1])  # type: ignore[list-item]
+    form = access_form(
+        roles=["a", "b"], duration="60", client_id="u1", client_name=None, client_meta={"x": 1}
+    )
+    assert form == [
+        ("roles", "a"),
+        ("roles", "b"),
+        ("duration", "60"),
+        ("clientId", "u1"),
+        ("clientMeta", '{"x": 1}'),
+    ]
+    with pytest.raises(ValueError, match="0 or more"):
+        access_form(roles=[], duration=-1, client_id=None, client_name=None, client_meta=None)
 
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(record.getMessage())
 
-    logger = logging.getLogger("test.cloudtables.progress")
-    logger.addHandler(Collect())
-    logger.setLevel(logging.INFO)
-    pacer = RequestPacer(500, 900.0, clock=clock, sleep=clock.sleep)
-    progress = PacedProgress(logger, estimate=pacer.seconds_for, total=1000, every_seconds=0, clock=clock)
-    for _ in range(500):  # a burst: the first window's 500 requests in 50 s
-        with pacer.slot():
-            clock.now += 0.1
-    progress.update(500)
-    assert progress.eta() == pytest.approx(
-        900.0
-    )  # the next 500 wait for the window, not 50 s at the burst rate
-    assert lines[-1].startswith("500 of 1,000 rows done (50.0%)")
-    assert lines[-1].endswith("ETA 15m00s")
+@pytest.mark.parametrize(
+    ("body", "cls"),
+    [
+        ({"error": "Invalid API key"}, AuthenticationError),
+        ({"error": "Rate limit reached"}, RateLimitError),
+        ({"error": "Data set x does not exist"}, NotFoundError),
+        ({"error": "Data set x does not exist", "fieldErrors": [{"name": "dp-1"}]}, BadRequestError),
+        ({"success": False}, BadRequestError),
+    ],
+)
+def test_a_failure_in_a_body_gets_a_class_from_its_words(body, cls):
+    errors = error_messages(body, {})
+    error = body_error(body, errors, where="GET /api/1/datasets", status_code=200, request_id="r1")
+    assert type(error) is cls
+    assert (error.service, error.message) == ("CloudTables", f"GET /api/1/datasets failed: {errors[0]}")
+    assert (error.status_code, error.request_id, error.errors, error.retryable) == (200, "r1", errors, False)
+
+
+def test_answer_parts_name_what_is_missing():
+    assert answer_part({"token": "t"}, "token", str, "no token") == "t"
+    for payload in ({"token": ""}, {"token": 3}, [], None):
+        with pytest.raises(UnexpectedResponseError, match="no token"):
+            answer_part(payload, "token", str, "no token")
+    assert response_data({"data": {"id": 1}}) == {"id": 1}
+    with pytest.raises(UnexpectedResponseError, match="no 'data' row"):
+        response_data({"data": []})

@@ -1,26 +1,36 @@
 """
-How :meth:`CloudTablesHook.write_rows` turns input rows into inserts and partial updates.
+Input rows into inserts and partial updates; deletions by row id.
 
 The API writes one row per request and has no upsert, so writes by key work from one read of the data set:
 a map of key value → current row. Each input row then becomes an insert, a partial update of the columns
 that differ, or nothing (the row is already as given). Keys compare as form text, so ``5``, ``5.0`` and
-``"5"`` are one key.
+``"5"`` are one key. Up to :data:`LOOKAHEAD_ROWS` input rows are read and checked before the first write,
+which also makes the ETA of the progress lines exact.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from itertools import chain, islice
+from typing import Any
 
-from airflow_provider_cloud.exceptions import ConflictError, RowDataError
-from airflow_provider_cloud.hooks._cloudtables_schema import Column, DatasetSchema, link_ids
-from airflow_provider_cloud.hooks._cloudtables_wire import form_value
+from airflow_provider_cloud.exceptions import ConflictError, NotFoundError, RowDataError
+from airflow_provider_cloud.hooks.cloudtables.schema import Column, DatasetSchema, link_ids
+from airflow_provider_cloud.hooks.cloudtables.wire import SERVICE, form_value
 from airflow_provider_cloud.hooks.rowstore import WriteResult, check_write_mode
+from airflow_provider_cloud.rows.progress import ProgressLogger
 
 ROW_ID_KEY = "id"
+#: Input rows read ahead (and checked) before the first write: 20,000 rows are about ten hours of writing
+#: at the default limit, so the ETA is exact for any import a task finishes in a working day.
+LOOKAHEAD_ROWS = 20_000
 
 KeyValue = tuple[str, ...]
+#: Sends API fields as a new row and returns the row stored (``dp-N`` keys).
+InsertRow = Callable[[Mapping[str, Any]], dict[str, Any]]
+#: Sends changed API fields of the row with this id and returns the row stored.
+UpdateRow = Callable[[int, Mapping[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -32,25 +42,27 @@ class PreparedRow:
     key: KeyValue | None
 
 
-class RowApi(Protocol):
-    """The two writes the writer needs from the hook (raw rows with ``dp-N`` keys in and out)."""
+@dataclass(frozen=True)
+class Lookahead:
+    """The first input rows, checked; the rest, checked as they come; the total when all were read."""
 
-    def _insert_fields(
-        self, dataset_id: str, fields: Mapping[str, Any], conditions: Sequence[Mapping[str, Any]]
-    ) -> dict[str, Any]: ...
+    first: list[PreparedRow]
+    rest: Iterator[PreparedRow]
+    total: int | None
 
-    def _update_fields(
-        self,
-        dataset_id: str,
-        row_id: int,
-        fields: Mapping[str, Any],
-        conditions: Sequence[Mapping[str, Any]],
-    ) -> dict[str, Any]: ...
+    def rows(self) -> Iterator[PreparedRow]:
+        return chain(self.first, self.rest)
 
 
 class WritePlan:
     """
     Validate input rows against the schema and decide, per row, what to send.
+
+    Modes: ``upsert`` (default) updates the rows whose key exists — only the columns that differ, and nothing
+    at all when none does — and inserts the others; ``insert`` adds every row (with ``key``, a key that exists
+    already or repeats is a :class:`ConflictError`); ``ignore`` inserts new keys and leaves existing rows
+    alone; ``replace`` makes existing rows equal to the input row, clearing the columns it lacks. Every mode
+    but ``insert`` needs ``key``.
 
     :param key: key column names or ids: data points, or ``id`` (the row id: existing ids are updated,
         others inserted as new rows with new ids).
@@ -87,6 +99,30 @@ class WritePlan:
             parts.append(form_value(value))
         return PreparedRow(line, fields, tuple(parts))
 
+    def read_ahead(self, rows: Iterable[Mapping[str, Any]], limit: int = LOOKAHEAD_ROWS) -> Lookahead:
+        """Prepare the first ``limit`` rows now (a bad one raises before any write) and the rest lazily."""
+        source = iter(rows)
+        ahead = list(islice(source, limit + 1))
+        first = [self.prepare(row, line) for line, row in enumerate(ahead, start=1)]
+        rest = (self.prepare(row, line) for line, row in enumerate(source, start=len(ahead) + 1))
+        return Lookahead(first, rest, len(ahead) if len(ahead) <= limit else None)
+
+    def stored_by_key(
+        self, first: Sequence[PreparedRow], fetch: Callable[[], Iterable[Mapping[str, Any]]]
+    ) -> tuple[dict[KeyValue, dict[str, Any]], int]:
+        """
+        Return ``{key: stored row}`` and the count of stored rows repeating a key (read only when needed).
+
+        Nothing is read for a write without a key or without rows. Mode ``insert`` checks ``first``
+        against the map at once, so a conflict raises before any write.
+        """
+        if not self.key_names or not first:
+            return {}, 0
+        existing, duplicates = self.index(fetch())
+        if self.mode == "insert":
+            self.check_inserts(first, existing)
+        return existing, duplicates
+
     def key_of(self, raw: Mapping[str, Any]) -> KeyValue:
         """Return the key value of a stored row (API form)."""
         return tuple(
@@ -120,7 +156,7 @@ class WritePlan:
         return ConflictError(
             f"line {row.line} of the rows: a row with key {values} already exists in data set "
             f"{self.schema.name!r} (mode 'insert' adds rows; use 'upsert' to update them)",
-            service="CloudTables",
+            service=SERVICE,
         )
 
     def changes(self, row: PreparedRow, current: Mapping[str, Any]) -> dict[str, Any]:
@@ -145,24 +181,31 @@ class RowWriter:
 
     def __init__(
         self,
-        api: RowApi,
-        dataset_id: str,
         plan: WritePlan,
         existing: dict[KeyValue, dict[str, Any]],
-        conditions: Sequence[Mapping[str, Any]],
+        *,
+        insert: InsertRow,
+        update: UpdateRow,
     ) -> None:
-        self.api = api
-        self.dataset_id = dataset_id
         self.plan = plan
         self.existing = existing
-        self.conditions = conditions
+        self._insert = insert
+        self._update = update
         self.counts = {"inserted": 0, "updated": 0, "unchanged": 0, "ignored": 0}
+
+    def write_all(self, rows: Iterable[PreparedRow], progress: ProgressLogger) -> WriteResult:
+        """Write every row, one progress step each, and return the counts."""
+        for row in rows:
+            self.write(row)
+            progress.update(1)
+        progress.finish()
+        return self.result()
 
     def write(self, row: PreparedRow) -> None:
         plan = self.plan
         current = self.existing.get(row.key) if row.key is not None else None
         if current is None:
-            stored = self.api._insert_fields(self.dataset_id, row.fields, self.conditions)
+            stored = self._insert(row.fields)
             self.counts["inserted"] += 1
         elif plan.mode == "insert":
             raise plan.conflict(row)
@@ -174,9 +217,7 @@ class RowWriter:
             if not changed:
                 self.counts["unchanged"] += 1
                 return
-            stored = self.api._update_fields(
-                self.dataset_id, int(current[ROW_ID_KEY]), changed, self.conditions
-            )
+            stored = self._update(int(current[ROW_ID_KEY]), changed)
             self.counts["updated"] += 1
         if row.key is not None:
             self.existing[row.key] = stored  # a repeated key later in the input updates this row
@@ -191,3 +232,35 @@ class RowWriter:
             unchanged=c["unchanged"],
             ignored=c["ignored"],
         )
+
+
+def cannot_create(dataset: str, missing: NotFoundError) -> NotFoundError:
+    """Return the error for ``create=True`` on a missing data set: the API cannot create data sets."""
+    return NotFoundError(
+        f"data set {dataset!r} does not exist, and CloudTables cannot create data sets through its "
+        "API (create=True cannot help): create it in CloudTables first",
+        service=SERVICE,
+        status_code=missing.status_code,
+        errors=missing.errors,
+    )
+
+
+def delete_each(
+    row_ids: Iterable[Any],
+    delete: Callable[[int], object],
+    progress: ProgressLogger,
+    *,
+    gone: Callable[[Any], None],
+) -> int:
+    """Delete rows by id, one request each, and return how many were deleted; ``gone`` hears of rows already gone."""
+    deleted = 0
+    for row_id in row_ids:
+        try:
+            delete(int(row_id))
+        except NotFoundError:
+            gone(row_id)
+        else:
+            deleted += 1
+        progress.update(1)
+    progress.finish()
+    return deleted

@@ -1,5 +1,5 @@
 """
-Names for CloudTables ids, and rows between the API's form (ids) and the users' form (names).
+Names for CloudTables ids: data sets by name, columns and conditions by name, rows both ways.
 
 A data set's schema maps data point, link and computed value names to ``dp-N``, ``l-N`` and ``c-N``.
 
@@ -13,14 +13,16 @@ key (``dp-7``). Ids are accepted as keys everywhere names are.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from airflow_provider_cloud.exceptions import RowDataError
-from airflow_provider_cloud.hooks._cloudtables_wire import form_value
+from airflow_provider_cloud.exceptions import NotFoundError, RowDataError
+from airflow_provider_cloud.hooks.cloudtables.wire import SERVICE, form_value, normalize_conditions
 
 META_COLUMNS: tuple[str, ...] = ("id", "dv", "color")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 ColumnKind = Literal["datapoint", "link", "computed"]
 
 
@@ -68,6 +70,11 @@ class DatasetSchema:
         self.by_id = {c.id: c for c in self.columns}
         self.by_key = {**self.by_id, **{c.key: c for c in self.columns}}
 
+    @staticmethod
+    def is_id(dataset: str) -> bool:
+        """Tell whether ``dataset`` is a UUID, taken as a data set id without asking the service."""
+        return bool(_UUID.match(dataset))
+
     @property
     def keys(self) -> list[str]:
         """Return every row key users see: ``id``, ``dv``, ``color``, then the columns in schema order."""
@@ -77,6 +84,11 @@ class DatasetSchema:
     def point_names(self) -> dict[str, str]:
         """Return ``{id: name}`` of the data set's columns (used to name field errors)."""
         return {c.id: c.name for c in self.columns}
+
+    def column_types(self) -> dict[str, str]:
+        """Return ``{key: type}`` for every row key: the data point's type, else its kind; ``meta`` for ids."""
+        types = {c.key: str(c.type or c.kind) for c in self.columns}
+        return {key: types.get(key, "meta") for key in self.keys}
 
     def column(self, key: str) -> Column:
         """Return the column for a name or id, or raise ``ValueError`` naming the columns there are."""
@@ -138,6 +150,45 @@ class DatasetSchema:
     def writable_ids(self) -> list[str]:
         """Return the ids of the data points and links a write may set."""
         return [c.id for c in self.columns if c.writable]
+
+
+def find_dataset(dataset: str, datasets: Sequence[Mapping[str, Any]]) -> str:
+    """
+    Return the id of the data set whose id or name is ``dataset``, from the list the API gives.
+
+    :raises NotFoundError: no data set has that id or name.
+    :raises ValueError: several data sets have that name (use the id).
+    """
+    if any(str(d.get("id")) == dataset for d in datasets):
+        return dataset
+    named = [str(d.get("id")) for d in datasets if d.get("name") == dataset]
+    if len(named) > 1:
+        raise ValueError(f"{len(named)} data sets are named {dataset!r} ({', '.join(named)}): give the id")
+    if not named:
+        names = ", ".join(repr(d.get("name")) for d in datasets) or "none"
+        raise NotFoundError(
+            f"no data set has the id or name {dataset!r} (the data sets: {names})", service=SERVICE
+        )
+    return named[0]
+
+
+def conditions_for(conditions: Any, schema: DatasetSchema | None) -> list[dict[str, Any]]:
+    """
+    Return conditions in their documented form; with a schema, data point names become ``dp-N`` ids.
+
+    :raises ValueError: a malformed condition, or (with a schema) a name that is no data point.
+    """
+    items = normalize_conditions(conditions)
+    if schema is None:
+        return items
+    out = []
+    for item in items:
+        point = item.get("id") or item.get("name")
+        column = schema.column(str(point))
+        if column.kind != "datapoint":
+            raise ValueError(f"conditions apply to data points only; {point!r} is a {column.kind}")
+        out.append({"id": column.id, **{k: v for k, v in item.items() if k not in ("id", "name")}})
+    return out
 
 
 def _column(kind: ColumnKind, item: Mapping[str, Any], taken: set[str]) -> Column:

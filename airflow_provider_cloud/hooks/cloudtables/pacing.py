@@ -4,7 +4,9 @@ Client-side pacing for the CloudTables API, and progress lines whose ETA follows
 CloudTables allows 500 requests per 15 minutes and writes one row per request, so a hook that sends as fast
 as it can spends most of a long import waiting out 429s. :class:`RequestPacer` keeps the hook under the
 limit instead: a sliding window of at most ``limit`` requests in any ``window`` seconds, shared by every
-thread that uses the hook instance.
+thread that uses the hook instance, around every attempt of every request (retries reach the service too).
+A 429 that still comes (another client using the same key) is waited out by the HTTP core; tasks that share
+one key at the same time should split the limit between them (``rate_limit`` extras).
 
 A request holds a slot while it runs and is stamped when it ends. The service counts a request when it
 arrives, which is after the client started it and before the client saw the answer; stamping the end keeps
@@ -17,14 +19,20 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
+from airflow_provider_cloud.hooks.core import extra_number
 from airflow_provider_cloud.rows.progress import ProgressLogger
+
+DEFAULT_LIMIT = 500  # requests per window: the service's limit
+DEFAULT_WINDOW = 900.0  # seconds
 
 _IDLE_POLL = 0.05  # seconds between looks when every slot is held by a request still running
 _MAX_WAITS = 100_000  # a bound on the wait loop; reaching it means the clock does not move
 _MAX_SIMULATED = 1_000_000  # requests an ETA estimate looks ahead at most
+_LOG_WAITS_FROM = 5.0  # seconds: pacing waits at least this long are logged
 
 
 class RequestPacer:
@@ -163,3 +171,51 @@ class PacedProgress(ProgressLogger):
             return None
         left = max(0, self.total - self.done)
         return self._estimate(left) if left else 0.0
+
+
+def pacer_for(
+    extras: Mapping[str, Any],
+    limit: int | None,
+    window: float | None,
+    *,
+    conn_id: str,
+    sleep: Callable[[float], None],
+    logger: logging.Logger,
+) -> RequestPacer | None:
+    """
+    Return a hook's pacer, or ``None`` when the limit is 0 (pacing off); waits of 5 s or more are logged.
+
+    ``limit`` and ``window`` win over the ``rate_limit``/``rate_window`` extras, which win over the service's.
+    """
+    if limit is None:
+        limit = extra_number(extras, "rate_limit", DEFAULT_LIMIT, conn_id=conn_id, cast=int)
+    window = window or extra_number(extras, "rate_window", DEFAULT_WINDOW, conn_id=conn_id)
+    if limit == 0:
+        return None
+    rate, span = int(limit), float(window)
+
+    def log_wait(seconds: float) -> None:
+        if seconds >= _LOG_WAITS_FROM:
+            logger.info("Pacing to %d requests per %g s: waiting %.1f s", rate, span, seconds)
+
+    return RequestPacer(rate, span, sleep=sleep, on_wait=log_wait)
+
+
+def progress_logger(
+    logger: logging.Logger,
+    pacer: RequestPacer | None,
+    total: int | None,
+    *,
+    what: str,
+    every_seconds: float,
+) -> ProgressLogger:
+    """Return a progress logger for ``total`` requests; with a pacer, its ETA follows the pacer's schedule."""
+    if pacer is None:
+        return ProgressLogger(logger, what=what, total=total, every_seconds=every_seconds)
+    return PacedProgress(
+        logger,
+        estimate=lambda left: max(pacer.seconds_for(left), left * pacer.mean_request_seconds),
+        what=what,
+        total=total,
+        every_seconds=every_seconds,
+    )

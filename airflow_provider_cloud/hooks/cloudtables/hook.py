@@ -1,0 +1,386 @@
+"""
+``CloudTablesHook``: the CloudTables REST API (``/api/1``), hosted ``*.cloudtables.io`` and self-hosted (``/io/api/1``).
+
+The hook keeps what it learns (data set ids by name, schemas, data point names for error messages); its
+helpers return what they find.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import cached_property, partial
+from typing import Any, ClassVar, cast
+
+import requests
+
+from airflow_provider_cloud.exceptions import CloudApiError, NotFoundError
+from airflow_provider_cloud.hooks.cloudtables import pacing, reads, wire, writes
+from airflow_provider_cloud.hooks.cloudtables.rowcalls import RowCalls
+from airflow_provider_cloud.hooks.cloudtables.schema import DatasetSchema, conditions_for, find_dataset
+from airflow_provider_cloud.hooks.core import CloudApiHook
+from airflow_provider_cloud.hooks.rowstore import DatasetInfo, WriteResult
+from airflow_provider_cloud.rows.progress import ProgressLogger
+
+
+class CloudTablesHook(CloudApiHook):
+    """
+    Read, write and clean up CloudTables data sets and mint embed tokens, by data point names.
+
+    Data sets are addressed by id or by name (names are looked up once in ``GET /datasets``); data points by
+    name or ``dp-N`` id. Schemas are cached per hook and data set. The connection: host, the application's
+    host (``acme.cloudtables.io``) or the self-hosted domain (:func:`~.wire.endpoint_from_connection`);
+    password, the API key; extras ``clientId``, ``clientName`` (the service's audit trail), ``roles``
+    (default roles of minted tokens: a list or a comma-separated string), ``rate_limit``, ``rate_window``,
+    ``domain``, ``self_hosted``, ``ssl`` and the HTTP-core extras (timeouts, ``verify``, retries).
+
+    :param cloudtables_conn_id: the Airflow connection id (conn type ``cloudtables``).
+    :param rate_limit: requests per ``rate_window`` (default: the connection's ``rate_limit`` extra, else
+        500); ``0`` turns pacing off.
+    :param rate_window: seconds (default: the ``rate_window`` extra, else 900).
+    :param progress_every: seconds between progress lines of long writes and deletes.
+    """
+
+    conn_name_attr = "cloudtables_conn_id"
+    default_conn_name = "cloudtables_default"
+    conn_type = "cloudtables"
+    hook_name = "CloudTables"
+    service_name: ClassVar[str] = wire.SERVICE
+
+    def __init__(
+        self,
+        cloudtables_conn_id: str = default_conn_name,
+        *,
+        rate_limit: int | None = None,
+        rate_window: float | None = None,
+        progress_every: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(cloudtables_conn_id, **kwargs)
+        self.cloudtables_conn_id = cloudtables_conn_id
+        self._rate_limit_arg = rate_limit
+        self._rate_window_arg = rate_window
+        self.progress_every = progress_every
+        self._schemas: dict[str, DatasetSchema] = {}
+        self._dataset_ids: dict[str, str] = {}
+        self._point_names: dict[str, str] = {}
+
+    # -- connection ------------------------------------------------------------------------------
+
+    @cached_property
+    def endpoint(self) -> wire.CloudTablesEndpoint:
+        conn = self.connection
+        return wire.endpoint_from_connection(
+            conn.host, port=conn.port, schema=conn.schema, extras=self.extras, conn_id=self.conn_id
+        )
+
+    @cached_property
+    def base_url(self) -> str:
+        return self.endpoint.base
+
+    @cached_property
+    def client_params(self) -> list[tuple[str, str]]:
+        """Return ``clientId``/``clientName`` from the connection, as set."""
+        return wire.client_pairs(self.extras)
+
+    @cached_property
+    def default_roles(self) -> list[str]:
+        return wire.role_list(self.extras.get("roles"))
+
+    @cached_property
+    def pacer(self) -> pacing.RequestPacer | None:
+        """Return the request pacer, or ``None`` when the rate limit is 0 (pacing off)."""
+        limit, window, log = self._rate_limit_arg, self._rate_window_arg, self._logger()
+        return pacing.pacer_for(
+            self.extras, limit, window, conn_id=self.conn_id, sleep=self._sleep, logger=log
+        )
+
+    def _logger(self) -> logging.Logger:
+        return cast(logging.Logger, self.log)  # Airflow's logger has the Logger methods the helpers call
+
+    def progress(self, total: int | None, what: str = "rows") -> ProgressLogger:
+        """Return a progress logger for ``total`` paced requests, its ETA following the pacer."""
+        every = self.progress_every
+        return pacing.progress_logger(self._logger(), self.pacer, total, what=what, every_seconds=every)
+
+    # -- HTTP core hook points -------------------------------------------------------------------
+
+    def auth_headers(self) -> dict[str, str]:
+        return wire.key_header(self.connection.password)
+
+    def attempt_slot(self) -> contextlib.AbstractContextManager[Any]:
+        """Send each attempt inside a pacing slot (:mod:`.pacing`)."""
+        return self.pacer.slot() if self.pacer is not None else contextlib.nullcontext()
+
+    def error_messages(self, payload: Any, response: requests.Response) -> list[str]:
+        """Return ``error``, ``errors[].msg`` and ``fieldErrors`` (named data points), plus a hint on 401."""
+        messages = wire.error_messages(payload, self._point_names)
+        messages = messages or super().error_messages(payload, response)
+        if response.status_code == 401:
+            messages.append(f"the API key was refused: check the password of connection {self.conn_id!r}")
+        return messages
+
+    def check_body(self, payload: Any, response: requests.Response, where: str) -> None:
+        """Raise when a JSON body reports a failure, whatever the status (the API sends 200s)."""
+        if not wire.body_failed(payload):
+            return
+        errors = [self.scrub(m) for m in self.error_messages(payload, response)]
+        request_id = self.request_id(payload, response)
+        raise wire.body_error(
+            payload, errors, where=where, status_code=response.status_code, request_id=request_id
+        )
+
+    def _api(
+        self,
+        method: str,
+        *path: str | int,
+        form: Sequence[tuple[str, str]] = (),
+        conditions: Sequence[Mapping[str, Any]] = (),
+        client_in_query: bool = True,
+    ) -> Any:
+        client = self.client_params if client_in_query else []
+        query, body = wire.request_parts(method, client=client, form=form, conditions=conditions)
+        path_text = self.endpoint.api_path(*map(str, path))
+        return self.request_json(method, path_text, params=query or None, data=body or None)
+
+    # -- data sets and schemas -------------------------------------------------------------------
+
+    def test_connection(self) -> tuple[bool, str]:
+        """List the data sets (one cheap call) and report how many there are."""
+        try:
+            count = len(self.list_datasets())
+        except (CloudApiError, ValueError) as exc:
+            return False, self.scrub(str(exc))
+        kind = "hosted" if self.endpoint.hosted else "self-hosted"
+        return True, f"Connected to CloudTables ({kind}) at {self.base_url}: {count} data set(s)"
+
+    def list_datasets(self) -> list[dict[str, Any]]:
+        """Return the data sets as the API lists them: ``id``, ``name``, ``rowCount``, counters, ``lastData``."""
+        payload = self._api("GET", "datasets")
+        items = wire.answer_part(payload, "datasets", list, "GET datasets: no 'datasets' list in the answer")
+        self._dataset_ids.update((str(item.get("id")), str(item.get("id"))) for item in items)
+        return [dict(item) for item in items]
+
+    def resolve_dataset(self, dataset: str) -> str:
+        """
+        Return a data set's id from its id or its name.
+
+        A UUID is taken as an id without a request; anything else is looked up (once per hook) in the list.
+
+        :raises NotFoundError: no data set has that id or name.
+        :raises ValueError: several data sets have that name (use the id).
+        """
+        dataset = str(dataset or "").strip()
+        if not dataset:
+            raise ValueError("a data set id or name is required")
+        if DatasetSchema.is_id(dataset):
+            return dataset
+        if dataset not in self._dataset_ids:
+            self._dataset_ids[dataset] = find_dataset(dataset, self.list_datasets())
+        return self._dataset_ids[dataset]
+
+    def get_schema(self, dataset: str, *, refresh: bool = False) -> DatasetSchema:
+        """Return a data set's schema (names ⇄ ids, types; the API body in ``.raw``), cached per hook."""
+        dataset_id = self.resolve_dataset(dataset)
+        if refresh or dataset_id not in self._schemas:
+            payload = self._api("GET", "dataset", dataset_id, "schema")
+            failure = f"GET dataset/{dataset_id}/schema: no 'datapoints' in the answer"
+            wire.answer_part(payload, "datapoints", list, failure)
+            schema = DatasetSchema(dataset_id, payload)
+            self._schemas[dataset_id] = schema
+            self._point_names.update(schema.point_names)
+        return self._schemas[dataset_id]
+
+    def describe(self, dataset: str, *, refresh: bool = False) -> DatasetInfo:
+        """Return whether the data set exists and its columns by name (rows are keyed by the service)."""
+        try:
+            schema = self.get_schema(dataset, refresh=refresh)
+        except NotFoundError:
+            return DatasetInfo(dataset, exists=False)
+        return DatasetInfo(dataset, exists=True, columns=schema.column_types())
+
+    def get_columns(self, dataset: str) -> list[str]:
+        """Return the row keys of a data set: ``id``, ``dv``, ``color`` and the column names."""
+        return self.get_schema(dataset).keys
+
+    # -- rows -------------------------------------------------------------------------------------
+
+    def _row_calls(self, schema: DatasetSchema, conditions: Any) -> RowCalls:
+        """Return the row calls of a data set under ``conditions`` (names mapped to ``dp-N`` ids)."""
+        return RowCalls(self._api, schema.dataset_id, conditions_for(conditions, schema))
+
+    def iter_rows(
+        self,
+        dataset: str,
+        *,
+        where: Mapping[str, Any] | None = None,
+        columns: Sequence[str] | None = None,
+        order_by: str | Sequence[str] | None = None,
+        page_size: int | None = None,
+        conditions: Any = None,
+    ) -> Iterator[dict[str, Any]]:
+        """
+        Yield a data set's rows by name, filtered, projected and sorted on this side (:mod:`.reads`).
+
+        ``where`` uses the filter language of :mod:`airflow_provider_cloud.rows.filters`; ``order_by`` is one
+        column or several, ``"-col"`` descending, nulls last; ``conditions`` (CloudTables access conditions)
+        filter on the server; ``page_size`` is ignored (one request returns every row).
+        """
+        del page_size
+
+        def fetch(schema: DatasetSchema) -> list[dict[str, Any]]:
+            return self._row_calls(schema, conditions).rows()
+
+        load = partial(self.get_schema, dataset)
+        return reads.select_rows(load, fetch, where=where, columns=columns, order_by=order_by)
+
+    def get_rows(self, dataset: str, **kwargs: Any) -> list[dict[str, Any]]:
+        """Return every row of :meth:`iter_rows` as a list."""
+        return list(self.iter_rows(dataset, **kwargs))
+
+    def get_row(self, dataset: str, row_id: int, *, conditions: Any = None) -> dict[str, Any]:
+        """Return one row by its id, by name."""
+        schema = self.get_schema(dataset)
+        return schema.row_out(self._row_calls(schema, conditions).get(int(row_id)))
+
+    def insert_row(
+        self, dataset: str, values: Mapping[str, Any], *, conditions: Any = None
+    ) -> dict[str, Any]:
+        """Insert a row (keys: names or ids; links: row ids) and return it as stored."""
+        schema = self.get_schema(dataset)
+        fields = schema.fields_in(values)
+        return schema.row_out(self._row_calls(schema, conditions).insert(fields))
+
+    def update_row(
+        self, dataset: str, row_id: int, values: Mapping[str, Any], *, conditions: Any = None
+    ) -> dict[str, Any]:
+        """Update some columns of a row (others keep their values; ``dv`` goes up by one); return it as stored."""
+        schema = self.get_schema(dataset)
+        fields = schema.fields_in(values)
+        return schema.row_out(self._row_calls(schema, conditions).update(int(row_id), fields))
+
+    def delete_row(self, dataset: str, row_id: int, *, conditions: Any = None) -> None:
+        """Delete one row by its id."""
+        schema = self.get_schema(dataset)
+        self._row_calls(schema, conditions).delete(int(row_id))
+
+    def write_rows(
+        self,
+        dataset: str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        mode: str = "upsert",
+        key: str | Sequence[str] | None = None,
+        create: bool = False,
+        batch_size: int | None = None,
+        conditions: Any = None,
+    ) -> WriteResult:
+        """
+        Write rows (keys: names or ids) one request each, paced, and return counts.
+
+        The modes, and the reads and checks before the first write: :class:`~.writes.WritePlan`.
+
+        :param create: CloudTables cannot create data sets through its API: a missing data set is an error
+            either way, with a message saying so.
+        :param batch_size: ignored: the API writes one row per request.
+        """
+        del batch_size
+        try:
+            schema = self.get_schema(dataset)
+        except NotFoundError as exc:
+            if create:
+                raise writes.cannot_create(dataset, exc) from None
+            raise
+        plan = writes.WritePlan(schema, mode, key)
+        calls = self._row_calls(schema, conditions)
+        ahead = plan.read_ahead(rows)
+        existing, duplicates = plan.stored_by_key(ahead.first, calls.rows)
+        if duplicates:
+            self.log.warning(
+                "%d rows of %s repeat a key; writes go to the first of each", duplicates, dataset
+            )
+        writer = writes.RowWriter(plan, existing, insert=calls.insert, update=calls.update)
+        result = writer.write_all(ahead.rows(), self.progress(ahead.total))
+        self.log.info("Wrote %s to %s: %s", f"{result.rows:,} rows", dataset, result.as_dict())
+        return result
+
+    def delete_rows(
+        self,
+        dataset: str,
+        *,
+        where: Mapping[str, Any] | None = None,
+        dry_run: bool = False,
+        conditions: Any = None,
+    ) -> int:
+        """
+        Delete the rows matching ``where`` (``{}``: every row) and return how many were deleted.
+
+        One read finds the matching rows; each is then deleted by id (one request each, paced). A row
+        deleted meanwhile by someone else is not counted. ``dry_run`` only counts.
+        """
+        if where is None:
+            raise ValueError("delete_rows needs where=... (use where={} to delete every row)")
+        schema = self.get_schema(dataset)
+        found = self.iter_rows(schema.dataset_id, where=where, columns=["id"], conditions=conditions)
+        matching = [row["id"] for row in found]
+        if dry_run:
+            return len(matching)
+        return writes.delete_each(
+            matching,
+            self._row_calls(schema, conditions).delete,
+            self.progress(len(matching), "deletions"),
+            gone=lambda row_id: self.log.info("Row %s of %s was already gone", row_id, dataset),
+        )
+
+    # -- embedding --------------------------------------------------------------------------------
+
+    def create_access_token(
+        self,
+        dataset: str | None = None,
+        *,
+        roles: Sequence[str] | str | None = None,
+        conditions: Any = None,
+        duration: int | None = None,
+        client_id: str | None = None,
+        client_name: str | None = None,
+        client_meta: Any = None,
+    ) -> str:
+        """
+        Mint an access token for embedding and return it (masked in logs at once).
+
+        :param dataset: the data set the token is for; when given, conditions naming data points are sent
+            with their ``dp-N`` ids. The token itself is not bound to a data set by the API.
+        :param roles: role names; default: the connection's ``roles`` extra.
+        :param conditions: see :func:`~.wire.normalize_conditions`.
+        :param duration: seconds until first use / idle timeout (the service's default is 20 minutes).
+        :param client_id: the end user the token is for (default: the connection's ``clientId``).
+        :param client_name: that user's display name (default: the connection's ``clientName``).
+        """
+        schema = self.get_schema(dataset) if dataset is not None else None
+        form = wire.access_form(
+            roles=wire.role_list(roles) if roles is not None else self.default_roles,
+            duration=duration,
+            client_id=client_id or self.extras.get("clientId"),
+            client_name=client_name or self.extras.get("clientName"),
+            client_meta=client_meta,
+        )
+        conds = conditions_for(conditions, schema)
+        payload = self._api("POST", "access", form=form, conditions=conds, client_in_query=False)
+        token: str = wire.answer_part(payload, "token", str, "POST access: no token in the answer")
+        self.register_secret(token)
+        return token
+
+    def loader_url(self, dataset: str, style: str = "d") -> str:
+        """Return the URL of a data set's embedded-table loader script."""
+        wire.check_style(style)
+        return self.endpoint.loader_url(self.resolve_dataset(dataset), style)
+
+    def script_tag(self, dataset: str, token: str, style: str = "d") -> str:
+        """
+        Return ``<script src=".../loader/{id}/table/{style}" data-token="..."></script>`` for a page.
+
+        ``style``: ``d`` (default), ``auto``, ``bs``, ``bs4``, ``dt``, ``zf``, ``ju``, ``se`` or ``no``.
+        """
+        wire.check_style(style)
+        return wire.script_tag(self.endpoint, self.resolve_dataset(dataset), token, style)
