@@ -109,19 +109,12 @@ def write_body(response: requests.Response, target: ObjectStoragePath, *, where:
             for chunk in response.iter_content(CHUNK_SIZE):
                 out.write(chunk)
                 size += len(chunk)
-        except requests.Timeout as exc:
-            raise ApiTimeoutError(
-                f"GET {where}: the download stalled",
-                service=SERVICE,
-                errors=[scrub(str(exc))],
-                retryable=True,
-            ) from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise ApiConnectionError(
-                f"GET {where}: the download broke off after {size} bytes",
-                service=SERVICE,
-                errors=[scrub(str(exc))],
-                retryable=True,
+        except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            stalled = isinstance(exc, requests.Timeout)
+            cls = ApiTimeoutError if stalled else ApiConnectionError
+            what = "stalled" if stalled else f"broke off after {size} bytes"
+            raise cls(
+                f"GET {where}: the download {what}", service=SERVICE, errors=[scrub(str(exc))], retryable=True
             ) from None
     return size
 
