@@ -1,8 +1,8 @@
 """
 ``KloudlessHook``: the connection's settings and the account's URLs; every method delegates to a helper.
 
-The helpers (``wire``, ``events``, ``storage``, ``oauth``) get a narrow callable of this hook, such as
-``request_json`` on one URL, and plain values; they return what they learned and never hold the hook.
+The helpers get plain values and, to send a request, a narrow callable such as ``request_json``; they
+return what they learned and never hold the hook.
 """
 
 from __future__ import annotations
@@ -249,12 +249,7 @@ class KloudlessHook(CloudApiHook):
         headers: Mapping[str, str] | None = None,
         api_version: int | str | None = None,
     ) -> Any:
-        """
-        Send ``method uri`` to the upstream service's own API through Kloudless (``POST .../raw``).
-
-        ``data`` and ``headers`` are forwarded (``wire.raw_request``). Return the upstream answer: decoded
-        JSON when it is JSON, else the raw bytes.
-        """
+        """Send ``method uri`` on to the upstream API (``POST .../raw``); return its JSON, else its bytes."""
         sent = wire.raw_request(method, uri, data=data, headers=headers, raw_headers=self.raw_headers)
         response = self.request_account("POST", "raw", api_version=api_version, **sent)
         with contextlib.closing(response):
