@@ -24,11 +24,14 @@ Every error this provider raises, as one tree.
     └── UnsupportedConnectionError      a connection type without the hook an operator needs
 
 Status codes live on attributes, never only in message text: catch the class, or read ``status_code``.
+A failure crosses from a trigger to its task as an error event (:func:`error_event`), from which
+:func:`error_from_event` rebuilds the same class.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 
@@ -232,3 +235,56 @@ def _rebuild_row_error(cls: type[RowDataError], reason: str, kwargs: dict[str, o
 
 class UnsupportedConnectionError(AirflowException):
     """The connection's type has no hook that can do what the operator asks."""
+
+
+# -- error events: a failure on the triggerer, raised again on the worker ----------------------------------
+
+
+def error_event(exc: BaseException, scrub: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """
+    Return a secret-free ``{"status": "error", "message", "error_type", ...}`` trigger payload for a failure.
+
+    For a :class:`CloudApiError` it also carries what rebuilds the same error on the worker: ``service``,
+    ``status_code``, ``detail`` (the error's own message), ``errors`` and ``request_id``. ``scrub`` (the
+    hook's, when there is one) takes secrets out of every text.
+    """
+
+    def clean(text: str) -> str:
+        return scrub(text) if scrub is not None else text
+
+    payload: dict[str, Any] = {
+        "status": "error",
+        "message": clean(str(exc) or type(exc).__name__),
+        "error_type": type(exc).__name__,
+    }
+    if isinstance(exc, CloudApiError):
+        payload.update(
+            service=exc.service,
+            status_code=exc.status_code,
+            detail=clean(exc.message),
+            errors=[clean(str(e)) for e in exc.errors],
+            request_id=exc.request_id,
+        )
+    return payload
+
+
+def error_from_event(
+    event: Mapping[str, Any], *, service: str = "cloud", message: str = "the trigger failed"
+) -> AirflowException:
+    """
+    Rebuild the error an :func:`error_event` reported: the same class of this module if known.
+
+    ``service`` and ``message`` stand in for what the event leaves out.
+    """
+    cls = globals().get(str(event.get("error_type") or ""))
+    if isinstance(cls, type) and issubclass(cls, CloudApiError) and "detail" in event:
+        status_code = event.get("status_code")
+        errors = event.get("errors")
+        return cls(
+            str(event["detail"]),
+            service=str(event.get("service") or service),
+            status_code=status_code if isinstance(status_code, int) else None,
+            errors=[str(e) for e in errors] if isinstance(errors, list) else [],
+            request_id=str(event["request_id"]) if event.get("request_id") else None,
+        )
+    return AirflowException(str(event.get("message") or message))

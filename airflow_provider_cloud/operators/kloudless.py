@@ -16,8 +16,7 @@ from airflow.sdk import BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_cloud.exceptions import NotFoundError
-from airflow_provider_cloud.hooks._kloudless_storage import ROOT_FOLDER
-from airflow_provider_cloud.hooks.kloudless import KloudlessHook
+from airflow_provider_cloud.hooks.kloudless import ROOT_FOLDER, KloudlessHook
 from airflow_provider_cloud.operators._kloudless_selection import (
     DEFAULT_EVENT_TYPES,
     FileFilter,

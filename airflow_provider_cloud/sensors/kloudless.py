@@ -11,14 +11,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, Variable, conf
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
 
-from airflow_provider_cloud import exceptions
-from airflow_provider_cloud.exceptions import CloudApiError
-from airflow_provider_cloud.hooks.kloudless import KloudlessHook
-from airflow_provider_cloud.triggers.kloudless import (
+from airflow_provider_cloud.exceptions import error_from_event
+from airflow_provider_cloud.hooks.kloudless import (
     DEFAULT_MAX_EVENTS,
     Cursor,
     EventBatch,
-    KloudlessEventsTrigger,
+    KloudlessHook,
     check_max_events,
     check_poll_interval,
     check_start_from,
@@ -27,6 +25,7 @@ from airflow_provider_cloud.triggers.kloudless import (
     read_events,
     resolve_start_cursor,
 )
+from airflow_provider_cloud.triggers.kloudless import KloudlessEventsTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -122,7 +121,9 @@ class KloudlessEventsSensor(BaseSensorOperator):
         if self._start is None:
             stored = self.stored_cursor()
             if stored is None:
-                stored = resolve_start_cursor(self.hook, self.start_from)
+                stored = resolve_start_cursor(
+                    self.start_from, latest=self.hook.get_latest_cursor, oldest=self.hook.get_oldest_cursor
+                )
                 self.log.info("No stored cursor: starting from the %s cursor, %s", self.start_from, stored)
             else:
                 self.log.info("Reading Kloudless events after the stored cursor %s", stored)
@@ -133,7 +134,7 @@ class KloudlessEventsSensor(BaseSensorOperator):
         start = self.start_cursor()
         position = start if self._position is None else self._position
         batch = read_events(
-            self.hook,
+            self.hook.iter_events,
             position,
             event_types=self.event_types,
             max_events=self.max_events,
@@ -192,22 +193,5 @@ class KloudlessEventsSensor(BaseSensorOperator):
         if status == "timeout":
             raise AirflowSensorTimeout(str(event.get("message") or "no Kloudless events before the timeout"))
         if status == "error":
-            raise error_from_event(event)
+            raise error_from_event(event, service="kloudless", message="the Kloudless events trigger failed")
         raise AirflowException(f"{self.task_id}: unknown trigger event status {status!r}")
-
-
-def error_from_event(event: Mapping[str, Any]) -> AirflowException:
-    """Rebuild the error a trigger reported: the same :mod:`~airflow_provider_cloud.exceptions` class if known."""
-    message = str(event.get("message") or "the Kloudless events trigger failed")
-    cls = getattr(exceptions, str(event.get("error_type") or ""), None)
-    if isinstance(cls, type) and issubclass(cls, CloudApiError) and "detail" in event:
-        status_code = event.get("status_code")
-        errors = event.get("errors")
-        return cls(
-            str(event["detail"]),
-            service=str(event.get("service") or "kloudless"),
-            status_code=status_code if isinstance(status_code, int) else None,
-            errors=[str(e) for e in errors] if isinstance(errors, list) else [],
-            request_id=str(event["request_id"]) if event.get("request_id") else None,
-        )
-    return AirflowException(message)

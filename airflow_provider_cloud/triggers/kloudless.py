@@ -1,169 +1,35 @@
 """
 Wait for Kloudless events after a cursor, on the triggerer: the deferred half of ``KloudlessEventsSensor``.
 
-The module also holds what the sensor and both triggers share: reading one bounded batch of events after a
-cursor (:func:`read_events`), resolving where to start when no cursor is stored (:func:`resolve_start_cursor`)
-and validating their arguments.
-
-How a batch is cut: at most ``max_events`` events of the wanted types are returned, and the batch's cursor
-points exactly after the last event *read*, so events of other types are skipped and the cursor moves past
-them. A consumer that commits the batch's cursor has therefore seen every event of its types between the two
-cursors, exactly once per commit (at-least-once when a run fails before committing).
+How a batch is cut, and the argument checks, are shared with the sensor and the asset-watcher trigger; they
+live with the events in :mod:`airflow_provider_cloud.hooks.kloudless`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator
+from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_cloud.exceptions import CloudApiError
-from airflow_provider_cloud.hooks.kloudless import KloudlessHook
-
-if TYPE_CHECKING:
-    from airflow_provider_cloud.hooks.core import CloudApiHook
-
-Cursor = str | int
-"""An events cursor: opaque, an integer or a string depending on the service."""
-
-START_FROM = ("latest", "oldest")
-MAX_EVENTS_LIMIT = 1000
-"""The largest batch a sensor or trigger returns: XCom and trigger payloads stay small."""
-DEFAULT_MAX_EVENTS = 100
-DEFAULT_POLL_INTERVAL = 60.0
-
-
-def normalize_event_types(event_types: str | Iterable[str] | None) -> list[str] | None:
-    """Return the event types as a list without duplicates (order kept), or ``None`` for all types."""
-    if event_types is None:
-        return None
-    items = [event_types] if isinstance(event_types, str) else list(event_types)
-    out: list[str] = []
-    for item in items:
-        if not isinstance(item, str) or not item.strip():
-            raise ValueError(f"event types must be non-empty strings, got {item!r}")
-        if item.strip() not in out:
-            out.append(item.strip())
-    if not out:
-        raise ValueError("event_types is empty: give None to accept every event type")
-    return out
-
-
-def check_max_events(max_events: int) -> int:
-    """Return ``max_events`` if it is an integer from 1 to :data:`MAX_EVENTS_LIMIT`, else raise ValueError."""
-    if isinstance(max_events, bool) or not isinstance(max_events, int):
-        raise ValueError(f"max_events must be an integer, got {max_events!r}")
-    if not 1 <= max_events <= MAX_EVENTS_LIMIT:
-        raise ValueError(f"max_events must be from 1 to {MAX_EVENTS_LIMIT}, got {max_events}")
-    return max_events
-
-
-def check_start_from(start_from: str) -> str:
-    """Return ``start_from`` if it is ``latest`` or ``oldest``, else raise ValueError."""
-    if start_from not in START_FROM:
-        raise ValueError(f"start_from must be one of {START_FROM}, got {start_from!r}")
-    return start_from
-
-
-def check_poll_interval(poll_interval: float) -> float:
-    """Return the poll interval as a float if it is a positive number of seconds, else raise ValueError."""
-    if isinstance(poll_interval, bool) or not isinstance(poll_interval, int | float) or poll_interval <= 0:
-        raise ValueError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}")
-    return float(poll_interval)
-
-
-def is_missing_cursor(cursor: object) -> bool:
-    """Tell whether a cursor value means "none stored yet": ``None``, an empty string or ``"None"``."""
-    return cursor is None or (isinstance(cursor, str) and cursor.strip() in ("", "None"))
-
-
-@dataclass(frozen=True)
-class EventBatch:
-    """Events read after ``previous_cursor``; ``cursor`` points just after the last event read."""
-
-    previous_cursor: Cursor
-    cursor: Cursor
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        return len(self.events)
-
-    def as_xcom(self) -> dict[str, Any]:
-        """Return ``{"cursor", "previous_cursor", "count", "events"}``, the sensor's XCom value."""
-        return {
-            "cursor": self.cursor,
-            "previous_cursor": self.previous_cursor,
-            "count": self.count,
-            "events": self.events,
-        }
-
-
-def resolve_start_cursor(hook: KloudlessHook, start_from: str) -> Cursor:
-    """Return where to start when no cursor is stored: the latest cursor, or before the oldest retained event."""
-    if check_start_from(start_from) == "oldest":
-        return hook.get_oldest_cursor()
-    return hook.get_latest_cursor()
-
-
-def read_events(
-    hook: KloudlessHook,
-    cursor: Cursor,
-    *,
-    event_types: list[str] | None = None,
-    max_events: int = DEFAULT_MAX_EVENTS,
-    page_size: int | None = None,
-) -> EventBatch:
-    """
-    Read at most ``max_events`` events of ``event_types`` after ``cursor`` (blocking; run it in a thread).
-
-    :raises CursorExpiredError: the cursor is older than the events the service retains.
-    """
-    stream = hook.iter_events(cursor, page_size=page_size, max_events=max_events, types=event_types)
-    events = [dict(event) for event in stream]
-    return EventBatch(
-        previous_cursor=cursor, cursor=cursor if stream.cursor is None else stream.cursor, events=events
-    )
-
-
-async def create_hook(conn_id: str, account_id: str | int | None) -> KloudlessHook:
-    """Build a :class:`KloudlessHook` inside a trigger, resolving its connection the async-safe way."""
-    hook = await KloudlessHook.async_create(conn_id, account_id=account_id)
-    if not isinstance(hook, KloudlessHook):  # async_create is typed as returning the base class
-        raise TypeError(f"KloudlessHook.async_create returned {type(hook).__name__}")
-    return hook
-
-
-def error_payload(exc: BaseException, hook: CloudApiHook | None) -> dict[str, Any]:
-    """
-    Return a secret-free ``{"status": "error", "message", "error_type", ...}`` trigger payload for a failure.
-
-    For a :class:`CloudApiError` it also carries what rebuilds the same error on the worker: ``service``,
-    ``status_code``, ``detail`` (the error's own message), ``errors`` and ``request_id``.
-    """
-
-    def clean(text: str) -> str:
-        return hook.scrub(text) if hook is not None else text
-
-    payload: dict[str, Any] = {
-        "status": "error",
-        "message": clean(str(exc) or type(exc).__name__),
-        "error_type": type(exc).__name__,
-    }
-    if isinstance(exc, CloudApiError):
-        payload.update(
-            service=exc.service,
-            status_code=exc.status_code,
-            detail=clean(exc.message),
-            errors=[clean(str(e)) for e in exc.errors],
-            request_id=exc.request_id,
-        )
-    return payload
+from airflow_provider_cloud.exceptions import error_event
+from airflow_provider_cloud.hooks.kloudless import (
+    DEFAULT_MAX_EVENTS,
+    DEFAULT_POLL_INTERVAL,
+    Cursor,
+    EventBatch,
+    KloudlessHook,
+    check_max_events,
+    check_poll_interval,
+    check_start_from,
+    is_missing_cursor,
+    normalize_event_types,
+    read_events,
+    resolve_start_cursor,
+)
 
 
 class KloudlessEventsTrigger(BaseTrigger):
@@ -238,13 +104,18 @@ class KloudlessEventsTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook: KloudlessHook | None = None
         try:
-            hook = await create_hook(self.conn_id, self.account_id)
+            hook = await KloudlessHook.async_create(self.conn_id, account_id=self.account_id)
             start = self.cursor
             if start is None:
-                start = await asyncio.to_thread(resolve_start_cursor, hook, self.start_from)
+                start = await asyncio.to_thread(
+                    resolve_start_cursor,
+                    self.start_from,
+                    latest=hook.get_latest_cursor,
+                    oldest=hook.get_oldest_cursor,
+                )
             payload = await self._poll_until_events(hook, start)
         except (AirflowException, ValueError) as exc:
-            payload = error_payload(exc, hook)
+            payload = error_event(exc, hook.scrub if hook is not None else None)
             self.log.error("Kloudless events trigger failed: %s", payload["message"])
         finally:
             if hook is not None:
@@ -257,7 +128,7 @@ class KloudlessEventsTrigger(BaseTrigger):
         while True:
             batch = await asyncio.to_thread(
                 read_events,
-                hook,
+                hook.iter_events,
                 position,
                 event_types=self.event_types,
                 max_events=self.max_events,

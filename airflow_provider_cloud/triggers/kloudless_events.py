@@ -36,15 +36,14 @@ from typing import Any, Protocol
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from airflow_provider_cloud.exceptions import CloudApiError, CursorExpiredError
-from airflow_provider_cloud.hooks.kloudless import KloudlessHook
-from airflow_provider_cloud.triggers.kloudless import (
+from airflow_provider_cloud.hooks.kloudless import (
     DEFAULT_MAX_EVENTS,
     DEFAULT_POLL_INTERVAL,
     Cursor,
     EventBatch,
+    KloudlessHook,
     check_max_events,
     check_poll_interval,
-    create_hook,
     normalize_event_types,
     read_events,
 )
@@ -205,7 +204,7 @@ class KloudlessEventsEventTrigger(BaseEventTrigger):
     async def _poll_once(self, store: StateStore) -> EventBatch | None:
         """Poll once; return the batch read, or ``None`` when this poll only positioned the cursor."""
         if self._hook is None:
-            self._hook = await create_hook(self.conn_id, self.account_id)
+            self._hook = await KloudlessHook.async_create(self.conn_id, account_id=self.account_id)
         hook = self._hook
         try:
             return await self._poll(hook, store)
@@ -232,7 +231,7 @@ class KloudlessEventsEventTrigger(BaseEventTrigger):
             return None
         return await asyncio.to_thread(
             read_events,
-            hook,
+            hook.iter_events,
             cursor,
             event_types=self.event_types,
             max_events=self.max_events,

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from airflow.sdk.module_loading import import_string
 
-from airflow_provider_cloud.exceptions import AuthenticationError, ServerError
-from airflow_provider_cloud.sensors.kloudless import error_from_event
+from airflow_provider_cloud.exceptions import AuthenticationError, ServerError, error_from_event
 from airflow_provider_cloud.testing.kloudless import KloudlessEmulator
 from airflow_provider_cloud.triggers.kloudless import KloudlessEventsTrigger
 from airflow_provider_cloud.triggers.kloudless_events import (

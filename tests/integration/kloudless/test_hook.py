@@ -394,16 +394,6 @@ def _local_file(monkeypatch: pytest.MonkeyPatch, content: bytes) -> str:
     return path
 
 
-@pytest.fixture
-def memory_dir() -> Iterator[ObjectStoragePath]:
-    from airflow_provider_cloud.rows.paths import as_storage_path
-
-    base = as_storage_path(f"memory://kloudless-tests/{secrets.token_hex(6)}")
-    yield base
-    if base.fs.exists(base.path):
-        base.fs.rm(base.path, recursive=True)
-
-
 @pytest.mark.parametrize("where", ["file", "memory"])
 def test_download_to_file_and_memory(
     hook, kloudless_emulator, kloudless_account_id, tmp_path, memory_dir, where

@@ -19,7 +19,6 @@ from airflow_provider_cloud.operators.kloudless import (
     KloudlessUploadFileOperator,
     file_path,
 )
-from airflow_provider_cloud.rows.paths import as_storage_path
 from airflow_provider_cloud.sensors.kloudless import KloudlessEventsSensor
 
 pytestmark = pytest.mark.integration
@@ -64,14 +63,6 @@ def sensor_xcom(conn_id: str) -> dict[str, Any]:
     done = sensor.poke({})
     assert done.is_done
     return done.xcom_value
-
-
-@pytest.fixture
-def memory_dir() -> Iterator[ObjectStoragePath]:
-    base = as_storage_path(f"memory://kloudless-file-operators/{secrets.token_hex(6)}")
-    yield base
-    if base.fs.exists(base.path):
-        base.fs.rm(base.path, recursive=True)
 
 
 @pytest.fixture
