@@ -62,7 +62,12 @@ def loopback(host: str) -> str:
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
-    """A threading HTTP server that hands every request to ``app`` and tracks its open connections."""
+    """
+    A threading HTTP server that hands every request to ``app``.
+
+    Each connection has a daemon thread (a forgotten emulator never holds up the interpreter's exit), so the
+    server tracks them itself to shut and join them: ``socketserver`` joins only non-daemon threads.
+    """
 
     daemon_threads = True
 
@@ -81,27 +86,36 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self.latency = latency
         self.max_body = max_body
         self.idle_timeout = idle_timeout
-        self._connections: set[socket.socket] = set()
+        self._connections: dict[socket.socket, threading.Thread] = {}
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name=f"{self.version} connection",
+        )
+        thread.daemon = True
         with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
+            self._connections[request] = thread
+        thread.start()
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
-            self._connections.discard(request)
+            self._connections.pop(request, None)
         super().shutdown_request(request)
 
-    def close_connections(self) -> None:
-        """Shut down open connections, so that handler threads waiting on idle keep-alive ones end."""
+    def close_connections(self, timeout: float) -> None:
+        """Shut down open connections (idle keep-alive ones included) and join their threads."""
         with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
+            connections = list(self._connections.items())
+        for connection, _ in connections:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + timeout
+        for _, thread in connections:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Log a broken connection at debug level instead of printing a traceback to stderr."""
@@ -258,7 +272,7 @@ class ServerThread:
         if server is None:
             return
         server.shutdown()
-        server.close_connections()
+        server.close_connections(STOP_TIMEOUT)
         server.server_close()
         if thread is not None:
             thread.join(STOP_TIMEOUT)

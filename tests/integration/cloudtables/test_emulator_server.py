@@ -215,6 +215,24 @@ def test_fail_next_with_custom_bodies(ct: CloudTablesEmulator) -> None:
     assert "Retry-After" not in custom.headers
 
 
+def test_rate_limit_next_answers_429_in_the_endpoint_shape(ct: CloudTablesEmulator, world: World) -> None:
+    ct.rate_limit_next(2, retry_after=5)
+    access = requests.post(api(ct, "/access"), data={"key": ct.api_key}, timeout=5)
+    delete = requests.delete(api(ct, f"/dataset/{world.airports}/1"), params={"key": ct.api_key}, timeout=5)
+    assert (access.status_code, access.headers["Retry-After"]) == (429, "5")
+    assert access.json() == {"errors": [{"msg": "Emulated failure (HTTP 429)", "name": "key"}]}
+    assert (delete.status_code, delete.json()["success"]) == (429, False)
+    assert len(ct.rows(world.airports)) == 3
+    assert get(ct, "/datasets").status_code == 200
+
+
+def test_clear_faults_drops_pending_failures(ct: CloudTablesEmulator) -> None:
+    ct.fail_next(3, 503)
+    ct.clear_faults()
+    assert ct.pending_failures == 0
+    assert get(ct, "/datasets").status_code == 200
+
+
 def test_fail_next_spares_the_loader(ct: CloudTablesEmulator, world: World) -> None:
     ct.fail_next(1)
     assert requests.get(ct.loader_url(world.airports), timeout=5).status_code == 200
