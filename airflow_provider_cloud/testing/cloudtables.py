@@ -81,23 +81,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 from airflow_provider_cloud.testing._cloudtables.backend import CloudTablesBackend
 from airflow_provider_cloud.testing._cloudtables.rate_limit import RateLimiter
 from airflow_provider_cloud.testing._cloudtables.records import AccessToken, SeenRequest, random_secret
 from airflow_provider_cloud.testing._cloudtables.routes import LOADER_STYLES, CloudTablesRoutes
+from airflow_provider_cloud.testing._emulator.base import Emulator
 from airflow_provider_cloud.testing._emulator.faults import Body, Fault, Faults
 from airflow_provider_cloud.testing._emulator.messages import RequestLog
-from airflow_provider_cloud.testing._emulator.server import ServerThread, loopback
 
 __all__ = ["LOADER_STYLES", "AccessToken", "CloudTablesEmulator", "SeenRequest"]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
-class CloudTablesEmulator:
+class CloudTablesEmulator(Emulator):
     """A CloudTables REST API on 127.0.0.1, in a daemon thread; a context manager."""
 
     def __init__(
@@ -110,72 +109,26 @@ class CloudTablesEmulator:
         rate_window: float = 900.0,
         request_log_size: int = 1000,
     ) -> None:
-        self._host = loopback(host)
-        self._requested_port = port
         self._api_key = api_key if api_key is not None else random_secret(24)
         if not self._api_key:
             raise ValueError("api_key must not be empty")
         self._lock = threading.RLock()
         self._backend = CloudTablesBackend(self._lock)
-        self._faults = Faults(self._lock)
         self._limiter = RateLimiter(rate_limit, rate_window, self._lock)
         self._seen: RequestLog[SeenRequest] = RequestLog(request_log_size, self._lock)
+        faults = Faults(self._lock)
         routes = CloudTablesRoutes(
-            self._backend, api_key=self._api_key, faults=self._faults, limiter=self._limiter, seen=self._seen
+            self._backend, api_key=self._api_key, faults=faults, limiter=self._limiter, seen=self._seen
         )
-        self._server = ServerThread(
+        super().__init__(
             routes,
+            faults,
+            host=host,
+            port=port,
             name="CloudTables emulator",
             version="CloudTablesEmulator/1.0",
-            latency=lambda: self._faults.latency,
             max_body=MAX_BODY_BYTES,
-            idle_timeout=30.0,
         )
-
-    # ----------------------------------------------------------------- lifecycle
-
-    def start(self) -> CloudTablesEmulator:
-        """Bind the port, start serving in a daemon thread, and return once it is ready."""
-        self._server.start(self._host, self._requested_port)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, close open connections and the socket, and join the threads; no-op when not running."""
-        self._server.stop()
-
-    def __enter__(self) -> CloudTablesEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._server.running
-
-    @property
-    def host(self) -> str:
-        return self._host
-
-    @property
-    def port(self) -> int:
-        """Return the bound port (the requested one until started)."""
-        port = self._server.port
-        if port is None:
-            if self._requested_port == 0:
-                raise RuntimeError("the CloudTables emulator has no port until it is started")
-            return self._requested_port
-        return port
-
-    @property
-    def url(self) -> str:
-        """Return the base URL, e.g. ``http://127.0.0.1:8123``."""
-        return f"http://{self._host}:{self.port}"
 
     @property
     def api_key(self) -> str:
@@ -286,26 +239,9 @@ class CloudTablesEmulator:
         """Make the next ``count`` API requests answer 429 with ``Retry-After``, in the endpoint's error shape."""
         self._faults.add(count, Fault(429, retry_after))
 
-    def clear_faults(self) -> None:
-        """Drop failures injected but not yet answered."""
-        self._faults.clear()
-
-    @property
-    def pending_failures(self) -> int:
-        return self._faults.pending
-
-    @property
-    def latency(self) -> float:
-        """Seconds added before every reply is written (the request is handled at once)."""
-        return self._faults.latency
-
-    @latency.setter
-    def latency(self, seconds: float) -> None:
-        self._faults.latency = seconds
-
     def set_latency(self, seconds: float) -> None:
         """Add ``seconds`` before every reply (0 turns it off)."""
-        self._faults.latency = seconds
+        self.latency = seconds
 
     @property
     def requests_seen(self) -> list[SeenRequest]:

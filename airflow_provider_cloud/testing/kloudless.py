@@ -51,12 +51,11 @@ import copy
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
+from airflow_provider_cloud.testing._emulator.base import Emulator
 from airflow_provider_cloud.testing._emulator.faults import Faults
 from airflow_provider_cloud.testing._emulator.messages import RequestLog
-from airflow_provider_cloud.testing._emulator.server import ServerThread, loopback
 from airflow_provider_cloud.testing._kloudless.backend import AccountState, KloudlessBackend
 from airflow_provider_cloud.testing._kloudless.errors import CURSOR_EXPIRED, KloudlessApiError, injected_fault
 from airflow_provider_cloud.testing._kloudless.records import iso, opaque_id
@@ -68,7 +67,7 @@ __all__ = ["CURSOR_EXPIRED", "KloudlessApiError", "KloudlessEmulator"]
 REQUEST_LOG_SIZE = 1000
 
 
-class KloudlessEmulator:
+class KloudlessEmulator(Emulator):
     """A Kloudless v1 API on 127.0.0.1: start it, create accounts and tokens, point a client at :attr:`url`."""
 
     def __init__(
@@ -81,62 +80,30 @@ class KloudlessEmulator:
         retention_seconds: float = 86400,
         retention_max_events: int = 10000,
     ) -> None:
-        self._host = loopback(host)
-        self._requested_port = port
         self._backend = KloudlessBackend(
             api_key=api_key or secrets.token_urlsafe(24),
             app_id=app_id or "app-" + secrets.token_hex(6),
             retention_seconds=retention_seconds,
             retention_max_events=retention_max_events,
         )
-        self._faults = Faults(self._backend.lock)
         self._seen: RequestLog[dict[str, Any]] = RequestLog(REQUEST_LOG_SIZE, self._backend.lock)
-        routes = KloudlessRoutes(self._backend, faults=self._faults, seen=self._seen)
-        self._server = ServerThread(
+        faults = Faults(self._backend.lock)
+        routes = KloudlessRoutes(self._backend, faults=faults, seen=self._seen)
+        super().__init__(
             routes,
+            faults,
+            host=host,
+            port=port,
             name="Kloudless emulator",
             version="KloudlessEmulator/1.0",
-            latency=lambda: self._faults.latency,
             idle_timeout=60.0,
         )
 
     # ---- life cycle ----------------------------------------------------------------------------
 
-    def start(self) -> KloudlessEmulator:
+    def start(self) -> Self:
         """Bind the port, serve in a daemon thread and wait until it is serving (no-op if running)."""
-        if not self._server.running:
-            self._server.start(self._host, self._requested_port)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, close open connections and join the threads (no-op if stopped)."""
-        self._server.stop()
-
-    def __enter__(self) -> KloudlessEmulator:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        """Return whether the server is serving."""
-        return self._server.running
-
-    @property
-    def port(self) -> int:
-        """Return the bound port (start first)."""
-        port = self._server.port
-        if port is None:
-            raise RuntimeError("the emulator is not running: call start() or use it as a context manager")
-        return port
-
-    @property
-    def url(self) -> str:
-        """Return the base URL, e.g. ``http://127.0.0.1:PORT`` (the SDK's ``configuration["base_url"]``)."""
-        return f"http://{self._host}:{self.port}"
+        return self if self.running else super().start()
 
     @property
     def api_base(self) -> str:
@@ -281,24 +248,6 @@ class KloudlessEmulator:
     def rate_limit_next(self, count: int = 1, retry_after: float = 1) -> None:
         """Make the next ``count`` requests answer 429 too_many_requests with ``Retry-After``."""
         self._faults.add(count, injected_fault(429, "too_many_requests", retry_after))
-
-    def clear_faults(self) -> None:
-        """Drop failures injected but not yet answered."""
-        self._faults.clear()
-
-    @property
-    def pending_failures(self) -> int:
-        """Return how many injected failures are still to be answered."""
-        return self._faults.pending
-
-    @property
-    def latency(self) -> float:
-        """Return the seconds added before every reply is written (the request is handled at once)."""
-        return self._faults.latency
-
-    @latency.setter
-    def latency(self, seconds: float) -> None:
-        self._faults.latency = seconds
 
     @property
     def requests_seen(self) -> list[dict[str, Any]]:

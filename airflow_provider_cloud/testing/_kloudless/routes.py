@@ -184,12 +184,6 @@ def folder_create(backend: KloudlessBackend, request: Request, params: Mapping[s
     return json_reply(201 if created else 200, state.storage.metadata(node, raw=_raw_data(request)))
 
 
-def folder_get(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    state = _account(backend, request, params)
-    node = state.storage.get(params["id"], "folder")
-    return json_reply(200, state.storage.metadata(node, raw=_raw_data(request)))
-
-
 def folder_contents(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
     state = _account(backend, request, params)
     nodes = state.storage.contents(params["id"], recursive=flag(request, "recursive"))
@@ -197,6 +191,15 @@ def folder_contents(backend: KloudlessBackend, request: Request, params: Mapping
     chunk, next_page = paginate(nodes, page, size)
     objects = [state.storage.metadata(node, raw=_raw_data(request)) for node in chunk]
     return json_reply(200, _object_list(objects, "storage", page=page, next_page=next_page))
+
+
+def _get(kind: Kind) -> Endpoint:
+    def get(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+        state = _account(backend, request, params)
+        node = state.storage.get(params["id"], kind)
+        return json_reply(200, state.storage.metadata(node, raw=_raw_data(request)))
+
+    return get
 
 
 def _update(kind: Kind) -> Endpoint:
@@ -260,12 +263,6 @@ def file_upload(backend: KloudlessBackend, request: Request, params: Mapping[str
         overwrite=flag(request, "overwrite"),
     )
     return json_reply(201 if created else 200, state.storage.metadata(node, raw=_raw_data(request)))
-
-
-def file_get(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    state = _account(backend, request, params)
-    node = state.storage.get(params["id"], "file")
-    return json_reply(200, state.storage.metadata(node, raw=_raw_data(request)))
 
 
 def file_overwrite(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
@@ -354,13 +351,13 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, Endpoint]]] = [
     (re.compile(_ACCOUNT + r"/storage/folders/?"), {"POST": folder_create}),
     (
         re.compile(_ACCOUNT + r"/storage/folders/(?P<id>[^/]+)/?"),
-        {"GET": folder_get, "PATCH": _update("folder"), "DELETE": _delete("folder")},
+        {"GET": _get("folder"), "PATCH": _update("folder"), "DELETE": _delete("folder")},
     ),
     (re.compile(_ACCOUNT + r"/storage/folders/(?P<id>[^/]+)/contents/?"), {"GET": folder_contents}),
     (re.compile(_ACCOUNT + r"/storage/files/?"), {"POST": file_upload}),
     (
         re.compile(_ACCOUNT + r"/storage/files/(?P<id>[^/]+)/?"),
-        {"GET": file_get, "PUT": file_overwrite, "PATCH": _update("file"), "DELETE": _delete("file")},
+        {"GET": _get("file"), "PUT": file_overwrite, "PATCH": _update("file"), "DELETE": _delete("file")},
     ),
     (re.compile(_ACCOUNT + r"/storage/files/(?P<id>[^/]+)/contents/?"), {"GET": file_download}),
     (re.compile(_ACCOUNT + r"/cal/calendars/?"), {"GET": calendars_list}),
