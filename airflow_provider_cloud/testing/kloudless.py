@@ -7,7 +7,8 @@ reference is silent.
 **Implemented**
 
 - Auth: ``Authorization: Bearer <token>`` (one account; mint with :meth:`~KloudlessEmulator.create_token`,
-  or through OAuth) and ``Authorization: APIKey <key>`` (the whole app). Accounts by numeric id or ``me``.
+  or through OAuth) and ``Authorization: APIKey <key>`` (the whole app). Accounts by numeric id or ``me``
+  (``me`` needs a Bearer token [I]); the 401/403 error_codes of each case [I].
 - Accounts: ``GET /accounts`` (page, page_size 1-1000 default 10, enabled, admin; a Bearer token sees its own
   account only) and ``GET /accounts/{id|me}``.
 - Events: ``GET .../events/latest`` → ``{"cursor": <int>}``; ``GET .../events`` with ``cursor`` (also
@@ -15,20 +16,23 @@ reference is silent.
   "remaining", "type": "object_list", "api": "events"}``; caught up → empty page with the same cursor.
   Events: ``id`` (opaque, unique), ``event_id`` (int, unique), ``account``, ``action``, ``type`` (add, delete,
   update, rename, move, copy, restore), ``modified``, ``ip``, ``user_id``, ``metadata``. Retention by age
-  and count. The SDK's ``get_paging_iterator()`` stops on the first empty page and sets ``latest_cursor``.
+  and count; a cursor older than the retained events is 400 ``cursor_expired`` [I]; cursors are integers, or
+  strings inside a ``from``/``until`` window [I]. The SDK's ``get_paging_iterator()`` stops on the first empty
+  page and sets ``latest_cursor``.
 - Storage: folder metadata, contents (page/page_size/recursive, ``page`` + ``next_page``; a page past the end
   is a 404), create (``conflict_if_exists``), rename/move (``PATCH`` name/parent_id), delete (``recursive``);
   file upload (``X-Kloudless-Metadata`` + raw body, ``overwrite``), metadata, download (streamed in chunks),
   overwrite (``PUT``), rename/move, delete. Every change emits its event (add, update, rename, move, delete).
+  Root id ``root``, status codes, ordering and page sizes [I].
 - Calendar: ``GET .../cal/calendars``, ``.../cal/calendars/{id|primary}``, list/create/get/delete events of a
   calendar (creating or deleting emits an ``add`` / ``delete`` event).
 - Pass-through: ``.../raw`` (any method) with ``X-Kloudless-Raw-Method`` and ``X-Kloudless-Raw-URI``; there
-  is no upstream service, so the answer is a JSON echo of what would be forwarded:
+  is no upstream service, so the answer is a JSON echo of what would be forwarded [I]:
   ``{"emulated": true, "account", "service", "method", "uri", "headers", "body", "body_size"}``.
 - OAuth: ``GET /oauth`` (302 to ``redirect_uri?code=...&state=...``, or ``?error=...``), ``POST /oauth/token``
   (the body is read as a form whatever the Content-Type, e.g. the SDK's ``application/form-urlencoded``;
   one-time codes) and ``GET /oauth/token`` (token verification). :meth:`~KloudlessEmulator.authorize` mints a
-  code without the browser leg.
+  code without the browser leg. The service an authorization connects, code lifetime and error bodies [I].
 - Headers: ``X-Kloudless-Raw-Data: true`` adds a ``raw`` object to accounts and storage metadata;
   ``X-Kloudless-As-User`` becomes the ``user_id`` of the events a request causes; ``X-Kloudless-Raw-Headers``
   must be a JSON object (else 400) and is forwarded in the raw echo. :attr:`~KloudlessEmulator.requests_seen`
@@ -37,7 +41,7 @@ reference is silent.
   documented error_code table. Faults: :meth:`~KloudlessEmulator.fail_next`,
   :meth:`~KloudlessEmulator.rate_limit_next` (429 + ``Retry-After``), :meth:`~KloudlessEmulator.clear_faults`,
   :attr:`~KloudlessEmulator.latency` (added before each reply is written).
-- ``/v1`` and ``/v2`` are served alike; any other ``/vN`` answers 404.
+- ``/v1`` and ``/v2`` are served alike [I]; any other ``/vN`` answers 404.
 
 **Not implemented**: comma-separated account ids and tokens; the Meta/Management API (``/meta``, applications,
 API keys, webhooks); storage search, recent, links, permissions, properties, thumbnails, copy, multipart
