@@ -12,6 +12,7 @@ service's error shape.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import logging
 import socket
@@ -228,14 +229,15 @@ class ServerThread:
         max_body: int | None = None,
         idle_timeout: float = 30.0,
     ) -> None:
-        self._app = app
         self._name = name
-        self._options: dict[str, Any] = {
-            "version": version,
-            "latency": latency,
-            "max_body": max_body,
-            "idle_timeout": idle_timeout,
-        }
+        self._bind = functools.partial(
+            EmulatorHTTPServer,
+            app=app,
+            version=version,
+            latency=latency,
+            max_body=max_body,
+            idle_timeout=idle_timeout,
+        )
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -252,7 +254,7 @@ class ServerThread:
         """Bind ``host:port`` (0: a free port), serve on a daemon thread, and return once it is serving."""
         if self._server is not None:
             raise RuntimeError(f"the {self._name} is already running")
-        server = EmulatorHTTPServer((host, port), self._app, **self._options)
+        server = self._bind((host, port))
         ready = threading.Event()
 
         def serve() -> None:
