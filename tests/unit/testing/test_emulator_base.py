@@ -1,7 +1,8 @@
-"""Both emulators' fault knobs go through the one shared queue, and share its latency and stop rules."""
+"""Both emulators on the shared base: one fault queue, latency on the reply, the same life cycle."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -118,3 +119,33 @@ def test_stop_closes_pooled_keep_alive_connections(target: Target, session: requ
     assert time.monotonic() - started < 5
     with pytest.raises(requests.exceptions.ConnectionError):
         target.read(session)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("emulator_class", [CloudTablesEmulator, KloudlessEmulator])
+def test_a_requested_port_is_known_before_the_start(
+    emulator_class: type[CloudTablesEmulator] | type[KloudlessEmulator],
+) -> None:
+    with pytest.raises(RuntimeError, match="no port until it is started"):
+        _ = emulator_class().url
+    port = free_port()
+    emulator = emulator_class(host="localhost", port=port)
+    assert (emulator.host, emulator.port, emulator.url) == ("127.0.0.1", port, f"http://127.0.0.1:{port}")
+    with emulator:
+        assert emulator.running
+        assert emulator.port == port
+    assert not emulator.running
+
+
+def test_starting_twice_is_refused_by_cloudtables_and_ignored_by_kloudless() -> None:
+    with CloudTablesEmulator() as ct, pytest.raises(RuntimeError, match="already running"):
+        ct.start()
+    with KloudlessEmulator() as kl:
+        port = kl.port
+        assert kl.start() is kl
+        assert (kl.running, kl.port) == (True, port)
