@@ -1,4 +1,4 @@
-"""Records the Kloudless emulator keeps (accounts, token grants, files, calendars) and their JSON shapes."""
+"""Records the Kloudless emulator keeps (accounts, token grants, files, calendars, seen requests), their JSON."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import base64
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+from airflow_provider_cloud.testing._emulator.messages import Request
 
 FOLDER_MIME_TYPE = "inode/directory"
 EVENT_TYPES = frozenset({"add", "delete", "update", "rename", "move", "copy", "restore"})
@@ -32,6 +34,23 @@ SERVICE_NAMES = {
     "google_calendar": "Google Calendar",
     "outlook_calendar": "Outlook Calendar",
 }
+
+
+def seen_request(request: Request) -> dict[str, Any]:
+    """Return a request as the request log keeps it: the Authorization credential masked (its scheme kept)."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        if name.lower() == "authorization":
+            scheme, _, credential = value.partition(" ")
+            value = f"{scheme} ***" if credential else "***"
+        headers[name] = value
+    return {
+        "method": request.method,
+        "path": request.path,
+        "query": request.query,
+        "headers": headers,
+        "body_size": len(request.body),
+    }
 
 
 def iso(moment: datetime) -> str:

@@ -37,6 +37,7 @@ from airflow_provider_cloud.testing._kloudless.params import (
     parse_form,
     raw_headers,
 )
+from airflow_provider_cloud.testing._kloudless.records import seen_request
 from airflow_provider_cloud.testing._kloudless.storage import ROOT_ID, Kind
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,6 @@ DEFAULT_PAGE_SIZE = 100
 #: Documented default page size of ``GET /accounts``.
 DEFAULT_ACCOUNTS_PAGE_SIZE = 10
 _VERSION = re.compile(r"^/v(\d+)(/.*)?$")
-_MASKED = "***"
 
 Endpoint = Callable[[KloudlessBackend, Request, Mapping[str, str]], Reply]
 
@@ -65,15 +65,7 @@ class KloudlessRoutes:
 
     def handle(self, request: Request) -> Reply:
         request_id = secrets.token_hex(8)
-        self._seen.record(
-            {
-                "method": request.method,
-                "path": request.path,
-                "query": request.query,
-                "headers": _masked_headers(request),
-                "body_size": len(request.body),
-            }
-        )
+        self._seen.record(seen_request(request))
         with self._backend.lock:
             try:
                 fault = self._faults.take()
@@ -90,17 +82,6 @@ class KloudlessRoutes:
 
     def error_reply(self, error: EmulatorError) -> Reply:
         return error_reply(error, secrets.token_hex(8))
-
-
-def _masked_headers(request: Request) -> dict[str, str]:
-    """Return the request headers with the Authorization credential masked (the scheme is kept)."""
-    headers: dict[str, str] = {}
-    for name, value in request.headers.items():
-        if name.lower() == "authorization":
-            scheme, _, credential = value.partition(" ")
-            value = f"{scheme} {_MASKED}" if credential else _MASKED
-        headers[name] = value
-    return headers
 
 
 def _account(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> AccountState:
