@@ -1,15 +1,6 @@
 """
-A local emulator of the CloudTables REST API, for tests that must not touch the real service.
+A local emulator of the CloudTables REST API (walkthrough: the README's "The emulators").
 
-::
-
-    with CloudTablesEmulator() as ct:
-        airports = ct.add_dataset("Airports", [("Name", "text"), ("Runways", "number")])
-        ct.seed_rows(airports, [{"Name": "Edinburgh", "Runways": 1}])
-        requests.get(f"{ct.url}/api/1/dataset/{airports}", params={"key": ct.api_key}).json()
-        # {"data": [{"id": 1, "dv": 0, "color": None, "dp-1": "Edinburgh", "dp-2": 1}]}
-
-It is a real HTTP/1.1 server (``ThreadingHTTPServer``) on 127.0.0.1 in a daemon thread, standard library only.
 Tags: [R] read in the official clients or docs; [I] inferred, a choice made here because the real API is silent.
 
 Implemented
@@ -70,8 +61,9 @@ Implemented
   ``{"errors": [{"msg", "name"}]}`` (``name`` is the parameter); ``DELETE`` a row ->
   ``{"success": false, "error": msg}``; field errors -> ``{"error": msg, "fieldErrors": [{"name", "status"}]}``;
   everything else -> ``{"error": msg}``.
-- Test knobs: :meth:`~CloudTablesEmulator.fail_next`, :attr:`~CloudTablesEmulator.latency`,
-  :attr:`~CloudTablesEmulator.requests_seen` (bounded), :attr:`~CloudTablesEmulator.tokens`,
+- Test knobs: :meth:`~CloudTablesEmulator.fail_next`, :meth:`~CloudTablesEmulator.rate_limit_next`,
+  :meth:`~CloudTablesEmulator.clear_faults`, :attr:`~CloudTablesEmulator.latency` (added before each reply is
+  written), :attr:`~CloudTablesEmulator.requests_seen` (bounded), :attr:`~CloudTablesEmulator.tokens`,
   :meth:`~CloudTablesEmulator.reset`. One lock guards all state.
 
 Not implemented
@@ -87,23 +79,24 @@ Not implemented
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
-from airflow_provider_cloud.testing._cloudtables.app import LOADER_STYLES, CloudTablesApp
-from airflow_provider_cloud.testing._cloudtables.controls import Controls, Fault, SeenRequest
-from airflow_provider_cloud.testing._cloudtables.models import CloudTablesBackend
-from airflow_provider_cloud.testing._cloudtables.records import AccessToken, random_secret
-from airflow_provider_cloud.testing._cloudtables.server import EmulatorHTTPServer
-from airflow_provider_cloud.testing._serving import serve_in_thread, stop_serving
+from airflow_provider_cloud.testing._cloudtables.backend import CloudTablesBackend
+from airflow_provider_cloud.testing._cloudtables.rate_limit import RateLimiter
+from airflow_provider_cloud.testing._cloudtables.records import AccessToken, SeenRequest, random_secret
+from airflow_provider_cloud.testing._cloudtables.routes import LOADER_STYLES, CloudTablesRoutes
+from airflow_provider_cloud.testing._emulator.base import Emulator
+from airflow_provider_cloud.testing._emulator.faults import Body, Fault, Faults
+from airflow_provider_cloud.testing._emulator.messages import RequestLog
 
 __all__ = ["LOADER_STYLES", "AccessToken", "CloudTablesEmulator", "SeenRequest"]
 
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
-class CloudTablesEmulator:
+
+class CloudTablesEmulator(Emulator):
     """A CloudTables REST API on 127.0.0.1, in a daemon thread; a context manager."""
 
     def __init__(
@@ -116,71 +109,26 @@ class CloudTablesEmulator:
         rate_window: float = 900.0,
         request_log_size: int = 1000,
     ) -> None:
-        self._host = _loopback(host)
-        self._requested_port = port
         self._api_key = api_key if api_key is not None else random_secret(24)
         if not self._api_key:
             raise ValueError("api_key must not be empty")
         self._lock = threading.RLock()
         self._backend = CloudTablesBackend(self._lock)
-        self._controls = Controls(
-            self._lock, rate_limit=rate_limit, rate_window=rate_window, log_size=request_log_size
+        self._limiter = RateLimiter(rate_limit, rate_window, self._lock)
+        self._seen: RequestLog[SeenRequest] = RequestLog(request_log_size, self._lock)
+        faults = Faults(self._lock)
+        routes = CloudTablesRoutes(
+            self._backend, api_key=self._api_key, faults=faults, limiter=self._limiter, seen=self._seen
         )
-        self._app = CloudTablesApp(self._backend, self._controls, lambda: self._api_key)
-        self._server: EmulatorHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # ----------------------------------------------------------------- lifecycle
-
-    def start(self) -> CloudTablesEmulator:
-        """Bind the port, start serving in a daemon thread, and return once it is ready."""
-        if self._server is not None:
-            raise RuntimeError("the CloudTables emulator is already running")
-        server = EmulatorHTTPServer((self._host, self._requested_port), self._app)
-        self._thread = serve_in_thread(server, name="cloudtables-emulator")
-        self._server = server
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, close the socket and join the thread; does nothing when not running."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        stop_serving(server, thread)
-        self._server = self._thread = None
-
-    def __enter__(self) -> CloudTablesEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    @property
-    def host(self) -> str:
-        return self._host
-
-    @property
-    def port(self) -> int:
-        """Return the bound port (the requested one until started)."""
-        if self._server is None:
-            if self._requested_port == 0:
-                raise RuntimeError("the CloudTables emulator has no port until it is started")
-            return self._requested_port
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """Return the base URL, e.g. ``http://127.0.0.1:8123``."""
-        return f"http://{self._host}:{self.port}"
+        super().__init__(
+            routes,
+            faults,
+            host=host,
+            port=port,
+            name="CloudTables emulator",
+            version="CloudTablesEmulator/1.0",
+            max_body=MAX_BODY_BYTES,
+        )
 
     @property
     def api_key(self) -> str:
@@ -267,14 +215,16 @@ class CloudTablesEmulator:
         """Drop data sets, rows, tokens, counters, faults, latency, rate-limit history and the request log."""
         with self._lock:
             self._backend.reset()
-            self._controls.reset()
+            self._faults.reset()
+            self._limiter.reset()
+            self._seen.clear()
 
     def fail_next(
         self,
         count: int = 1,
         status: int = 500,
         *,
-        body: Mapping[str, Any] | list[Any] | str | bytes | None = None,
+        body: Body | None = None,
         retry_after: int | float | str | None = None,
     ) -> None:
         """
@@ -283,42 +233,20 @@ class CloudTablesEmulator:
         ``body``: a JSON-able object, or ``str``/``bytes`` sent as text (e.g. a proxy's HTML page); by default
         the endpoint's own error shape. ``retry_after`` is sent as the ``Retry-After`` header when given.
         """
-        self._controls.add_faults(count, Fault(status, body, retry_after))
+        self._faults.add(count, Fault(status, retry_after, body=body))
 
-    @property
-    def pending_failures(self) -> int:
-        return self._controls.pending_faults
-
-    @property
-    def latency(self) -> float:
-        """Seconds added before every response is sent."""
-        return self._controls.latency
-
-    @latency.setter
-    def latency(self, seconds: float) -> None:
-        self._controls.latency = seconds
+    def rate_limit_next(self, count: int = 1, retry_after: int | float = 1) -> None:
+        """Make the next ``count`` API requests answer 429 with ``Retry-After``, in the endpoint's error shape."""
+        self._faults.add(count, Fault(429, retry_after))
 
     def set_latency(self, seconds: float) -> None:
-        """Add ``seconds`` before every response (0 turns it off)."""
-        self._controls.latency = seconds
+        """Add ``seconds`` before every reply (0 turns it off)."""
+        self.latency = seconds
 
     @property
     def requests_seen(self) -> list[SeenRequest]:
         """Return the most recent requests (method, path, query, form, json, headers, body, status)."""
-        return self._controls.seen
+        return self._seen.entries()
 
     def clear_requests_seen(self) -> None:
-        self._controls.clear_seen()
-
-
-def _loopback(host: str) -> str:
-    """Return ``host`` if it is an IPv4 loopback address (``localhost`` means 127.0.0.1), else refuse it."""
-    if host == "localhost":
-        return "127.0.0.1"
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"the emulator binds a loopback IPv4 address only, not {host!r}") from None
-    if address.version != 4 or not address.is_loopback:
-        raise ValueError(f"the emulator binds a loopback IPv4 address only, not {host!r}")
-    return host
+        self._seen.clear()

@@ -1,20 +1,14 @@
 """
-A local emulator of the Kloudless v1 API: a real HTTP server on 127.0.0.1, in a daemon thread.
+A local emulator of the Kloudless v1 API (walkthrough and inferred choices: the README's "The emulators").
 
-::
-
-    with KloudlessEmulator() as kl:
-        account_id = kl.create_account()
-        token = kl.create_token(account_id)
-        kloudless.configuration["base_url"] = kl.url      # the official SDK works unchanged
-        account = kloudless.Account(token=token)           # → {kl.url}/v1/accounts/me
-
-Paths are ``{url}/v1/...`` (:attr:`KloudlessEmulator.api_base`). Standard library only.
+Paths are ``{url}/v1/...`` (:attr:`KloudlessEmulator.api_base`). [I] marks a choice made here because the
+reference is silent.
 
 **Implemented**
 
 - Auth: ``Authorization: Bearer <token>`` (one account; mint with :meth:`~KloudlessEmulator.create_token`,
-  or through OAuth) and ``Authorization: APIKey <key>`` (the whole app). Accounts by numeric id or ``me``.
+  or through OAuth) and ``Authorization: APIKey <key>`` (the whole app). Accounts by numeric id or ``me``
+  (``me`` needs a Bearer token [I]); the 401/403 error_codes of each case [I].
 - Accounts: ``GET /accounts`` (page, page_size 1-1000 default 10, enabled, admin; a Bearer token sees its own
   account only) and ``GET /accounts/{id|me}``.
 - Events: ``GET .../events/latest`` → ``{"cursor": <int>}``; ``GET .../events`` with ``cursor`` (also
@@ -22,88 +16,62 @@ Paths are ``{url}/v1/...`` (:attr:`KloudlessEmulator.api_base`). Standard librar
   "remaining", "type": "object_list", "api": "events"}``; caught up → empty page with the same cursor.
   Events: ``id`` (opaque, unique), ``event_id`` (int, unique), ``account``, ``action``, ``type`` (add, delete,
   update, rename, move, copy, restore), ``modified``, ``ip``, ``user_id``, ``metadata``. Retention by age
-  and count. The SDK's ``get_paging_iterator()`` stops on the first empty page and sets ``latest_cursor``.
+  and count; a cursor older than the retained events is 400 ``cursor_expired`` [I]; cursors are integers, or
+  strings inside a ``from``/``until`` window [I]. The SDK's ``get_paging_iterator()`` stops on the first empty
+  page and sets ``latest_cursor``.
 - Storage: folder metadata, contents (page/page_size/recursive, ``page`` + ``next_page``; a page past the end
   is a 404), create (``conflict_if_exists``), rename/move (``PATCH`` name/parent_id), delete (``recursive``);
   file upload (``X-Kloudless-Metadata`` + raw body, ``overwrite``), metadata, download (streamed in chunks),
   overwrite (``PUT``), rename/move, delete. Every change emits its event (add, update, rename, move, delete).
+  Root id ``root``, status codes, ordering and page sizes [I].
 - Calendar: ``GET .../cal/calendars``, ``.../cal/calendars/{id|primary}``, list/create/get/delete events of a
   calendar (creating or deleting emits an ``add`` / ``delete`` event).
 - Pass-through: ``.../raw`` (any method) with ``X-Kloudless-Raw-Method`` and ``X-Kloudless-Raw-URI``; there
-  is no upstream service, so the answer is a JSON echo of what would be forwarded:
+  is no upstream service, so the answer is a JSON echo of what would be forwarded [I]:
   ``{"emulated": true, "account", "service", "method", "uri", "headers", "body", "body_size"}``.
 - OAuth: ``GET /oauth`` (302 to ``redirect_uri?code=...&state=...``, or ``?error=...``), ``POST /oauth/token``
   (the body is read as a form whatever the Content-Type, e.g. the SDK's ``application/form-urlencoded``;
   one-time codes) and ``GET /oauth/token`` (token verification). :meth:`~KloudlessEmulator.authorize` mints a
-  code without the browser leg.
+  code without the browser leg. The service an authorization connects, code lifetime and error bodies [I].
 - Headers: ``X-Kloudless-Raw-Data: true`` adds a ``raw`` object to accounts and storage metadata;
   ``X-Kloudless-As-User`` becomes the ``user_id`` of the events a request causes; ``X-Kloudless-Raw-Headers``
   must be a JSON object (else 400) and is forwarded in the raw echo. :attr:`~KloudlessEmulator.requests_seen`
   keeps the last 1000 requests (method, path, query, headers with the Authorization credential masked).
 - Errors: ``{"status_code", "error_code", "message", "id"}`` (+ ``conflicting_resource_id`` on 409), with the
   documented error_code table. Faults: :meth:`~KloudlessEmulator.fail_next`,
-  :meth:`~KloudlessEmulator.rate_limit_next` (429 + ``Retry-After``), :attr:`~KloudlessEmulator.latency`.
-- ``/v1`` and ``/v2`` are served alike; any other ``/vN`` answers 404.
+  :meth:`~KloudlessEmulator.rate_limit_next` (429 + ``Retry-After``), :meth:`~KloudlessEmulator.clear_faults`,
+  :attr:`~KloudlessEmulator.latency` (added before each reply is written).
+- ``/v1`` and ``/v2`` are served alike [I]; any other ``/vN`` answers 404.
 
 **Not implemented**: comma-separated account ids and tokens; the Meta/Management API (``/meta``, applications,
 API keys, webhooks); storage search, recent, links, permissions, properties, thumbnails, copy, multipart
 uploads, quotas, the Task API; ``upstream_cursor``; scope enforcement (scopes are recorded only); token expiry;
 calendar create/update/delete and event update or time filters; CRM and other APIs.
-
-**Inferred choices [I]** (the reference is silent; written down here so tests can rely on them):
-
-- Cursors are opaque to clients. Inside they are the per-account position of the last event seen (1, 2, ...),
-  answered as JSON integers; a ``from``/``until`` query answers strings ``"<position>u<until µs>"`` so the
-  next pages stay in the window. Without ``cursor`` or ``from`` the stream starts at the oldest retained event.
-  Default events page size 1000.
-- A cursor older than the oldest retained event: **400, error_code ``cursor_expired``**, message "... is older
-  than the events retained ...". A malformed cursor, or one ahead of the stream: 400 ``invalid_parameters``.
-  ``cursor`` with ``from``/``until``, or ``until`` without ``from``: 400 ``invalid_parameters`` - so the SDK's
-  paging iterator, which resends the first query's parameters, cannot page a ``from``/``until`` query.
-- ``me`` with an API key: 400 ``invalid_parameters``. A Bearer token on another account's id: 403
-  ``permission_denied``. No Authorization: 401 ``authentication_required``; unknown scheme or wrong API key:
-  401 ``unauthorized``; unknown or revoked token: 401 ``invalid_token``.
-- Event ``id`` is an opaque unique string and ``event_id`` a unique increasing integer: dedupe on either
-  (the 1.x SDK's live tests matched delete events by ``id == file id``; the emulator does not copy that).
-  ``action`` is ``+`` (add/update/copy/restore), ``-`` (delete) or ``M`` (rename/move). ``ip`` is null unless
-  given to :meth:`~KloudlessEmulator.produce_event`. Delete events carry the last metadata of the item.
-- Storage: root id ``root``; unique names per folder (409 ``naming_conflict``); folder ``mime_type``
-  ``inode/directory``; file mime type guessed from the name; downloads are ``application/octet-stream``; an
-  upload or folder create answers 201 (200 when overwriting or returning an existing folder); deletes answer
-  204; contents list folders first, by name; default page size 100; a recursive folder delete emits one
-  ``delete`` per item, children first; the root cannot be deleted, renamed or moved (403).
-- OAuth: ``GET /oauth`` connects a new account (service from the first scope word, e.g. ``box:normal.storage``
-  → ``box``; ``all``/``any`` → ``gdrive``) unless an ``account_id`` parameter names an existing one; codes last
-  10 minutes (emulator clock); exchange errors carry the Kloudless body plus OAuth ``error`` and
-  ``error_description``; the token answer is ``{"access_token", "token_type": "bearer", "account_id",
-  "scope"}``.
-- ``reset()`` also clears latency, the clock offset and the request log; ids start again at 1.
-- Helpers raise :class:`KloudlessApiError` with the status and error_code the API would answer.
 """
 
 from __future__ import annotations
 
 import copy
 import secrets
-import threading
 from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
+from airflow_provider_cloud.testing._emulator.base import Emulator
+from airflow_provider_cloud.testing._emulator.faults import Faults
+from airflow_provider_cloud.testing._emulator.messages import RequestLog
 from airflow_provider_cloud.testing._kloudless.backend import AccountState, KloudlessBackend
-from airflow_provider_cloud.testing._kloudless.errors import CURSOR_EXPIRED, KloudlessApiError
-from airflow_provider_cloud.testing._kloudless.handler import EmulatorHTTPServer
-from airflow_provider_cloud.testing._kloudless.models import iso, opaque_id
+from airflow_provider_cloud.testing._kloudless.errors import CURSOR_EXPIRED, KloudlessApiError, injected_fault
+from airflow_provider_cloud.testing._kloudless.records import iso, opaque_id
+from airflow_provider_cloud.testing._kloudless.routes import KloudlessRoutes
 from airflow_provider_cloud.testing._kloudless.storage import ROOT_ID
-from airflow_provider_cloud.testing._serving import serve_in_thread, stop_serving
 
 __all__ = ["CURSOR_EXPIRED", "KloudlessApiError", "KloudlessEmulator"]
 
-_LOOPBACK = {"127.0.0.1", "localhost"}
+REQUEST_LOG_SIZE = 1000
 
 
-class KloudlessEmulator:
+class KloudlessEmulator(Emulator):
     """A Kloudless v1 API on 127.0.0.1: start it, create accounts and tokens, point a client at :attr:`url`."""
 
     def __init__(
@@ -116,63 +84,30 @@ class KloudlessEmulator:
         retention_seconds: float = 86400,
         retention_max_events: int = 10000,
     ) -> None:
-        if host not in _LOOPBACK:
-            raise ValueError(f"the emulator binds the loopback interface only, not {host!r}")
-        self._host = "127.0.0.1"
-        self._requested_port = port
         self._backend = KloudlessBackend(
             api_key=api_key or secrets.token_urlsafe(24),
             app_id=app_id or "app-" + secrets.token_hex(6),
             retention_seconds=retention_seconds,
             retention_max_events=retention_max_events,
         )
-        self._server: EmulatorHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._seen: RequestLog[dict[str, Any]] = RequestLog(REQUEST_LOG_SIZE, self._backend.lock)
+        faults = Faults(self._backend.lock)
+        routes = KloudlessRoutes(self._backend, faults=faults, seen=self._seen)
+        super().__init__(
+            routes,
+            faults,
+            host=host,
+            port=port,
+            name="Kloudless emulator",
+            version="KloudlessEmulator/1.0",
+            idle_timeout=60.0,
+        )
 
     # ---- life cycle ----------------------------------------------------------------------------
 
-    def start(self) -> KloudlessEmulator:
+    def start(self) -> Self:
         """Bind the port, serve in a daemon thread and wait until it is serving (no-op if running)."""
-        if self._server is not None:
-            return self
-        server = EmulatorHTTPServer((self._host, self._requested_port), self._backend)
-        name = f"kloudless-emulator-{server.server_address[1]}"
-        self._thread = serve_in_thread(server, name=name, poll_interval=0.05)
-        self._server = server
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, close open connections and join the threads (no-op if stopped)."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        stop_serving(server, thread)
-        self._server = self._thread = None
-
-    def __enter__(self) -> KloudlessEmulator:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        """Return whether the server is serving."""
-        return self._server is not None
-
-    @property
-    def port(self) -> int:
-        """Return the bound port (start first)."""
-        if self._server is None:
-            raise RuntimeError("the emulator is not running: call start() or use it as a context manager")
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """Return the base URL, e.g. ``http://127.0.0.1:PORT`` (the SDK's ``configuration["base_url"]``)."""
-        return f"http://{self._host}:{self.port}"
+        return self if self.running else super().start()
 
     @property
     def api_base(self) -> str:
@@ -190,8 +125,11 @@ class KloudlessEmulator:
         return self._backend.app_id
 
     def reset(self) -> None:
-        """Drop accounts, tokens, files, events, faults, latency and the request log; keep the key and app id."""
-        self._backend.reset()
+        """Drop accounts, tokens, files, events, faults, latency, the clock offset and the request log (not the key)."""
+        with self._backend.lock:
+            self._backend.reset()
+            self._faults.reset()
+            self._seen.clear()
 
     # ---- accounts, tokens, OAuth ---------------------------------------------------------------
 
@@ -228,7 +166,7 @@ class KloudlessEmulator:
         self, account_id: int, *, redirect_uri: str = "http://localhost/callback", scope: str = "all"
     ) -> str:
         """Return a one-time code for ``POST /v1/oauth/token``, as if the user had approved the app."""
-        return self._backend.oauth.issue_code(account_id, redirect_uri=redirect_uri, scope=scope)
+        return self._backend.issue_code(account_id, redirect_uri=redirect_uri, scope=scope)
 
     # ---- events --------------------------------------------------------------------------------
 
@@ -309,31 +247,16 @@ class KloudlessEmulator:
         retry_after: float | None = None,
     ) -> None:
         """Make the next ``count`` requests fail with ``status`` (a 429 always carries ``Retry-After``)."""
-        self._backend.fail_next(count, status, error_code=error_code, retry_after=retry_after)
+        self._faults.add(count, injected_fault(status, error_code, retry_after))
 
     def rate_limit_next(self, count: int = 1, retry_after: float = 1) -> None:
         """Make the next ``count`` requests answer 429 too_many_requests with ``Retry-After``."""
-        self._backend.fail_next(count, 429, error_code="too_many_requests", retry_after=retry_after)
-
-    def clear_faults(self) -> None:
-        """Drop failures injected but not yet answered."""
-        self._backend.clear_faults()
-
-    @property
-    def latency(self) -> float:
-        """Return the seconds every request waits before it is answered."""
-        return self._backend.latency
-
-    @latency.setter
-    def latency(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("latency must be >= 0")
-        self._backend.latency = float(seconds)
+        self._faults.add(count, injected_fault(429, "too_many_requests", retry_after))
 
     @property
     def requests_seen(self) -> list[dict[str, Any]]:
         """Return the last 1000 requests: method, path, query, headers (credentials masked), body_size."""
-        return self._backend.requests_seen()
+        return copy.deepcopy(self._seen.entries())
 
     # ---- helpers -------------------------------------------------------------------------------
 

@@ -14,8 +14,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, parse_qsl
 
-from airflow_provider_cloud.testing._cloudtables.errors import BadRequest
+from airflow_provider_cloud.testing._cloudtables.errors import BadRequest, CloudTablesApiError
 
 CONDITION_OPS = ("=", "!=", "<", "<=", ">=", ">")
 _BRACKETED_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])+)$")
@@ -68,6 +69,52 @@ def _listify(value: Any) -> Any:
     if converted and all(key.isdigit() for key in converted):
         return [converted[key] for key in sorted(converted, key=int)]
     return converted
+
+
+def decode_body(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[str, list[str]], Any]:
+    """
+    Return a body's parameters, its form fields (for the request log) and its JSON value.
+
+    Form bodies as the clients send them; ``application/json`` as a convenience [I]; anything else is 415.
+    """
+    if not body.strip():
+        return {}, {}, None
+    media_type = content_type.split(";")[0].strip().lower()
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("The request body is not UTF-8", name="body") from None
+    if media_type == "application/json" or media_type.endswith("+json"):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise BadRequest("The request body is not valid JSON", name="body") from None
+        if not isinstance(value, dict):
+            raise BadRequest("A JSON request body must be an object", name="body")
+        return value, {}, value
+    if media_type in ("", "application/x-www-form-urlencoded"):
+        pairs = parse_qsl(text, keep_blank_values=True)
+        return nest_pairs(pairs), parse_qs(text, keep_blank_values=True), None
+    raise CloudTablesApiError(415, f"Unsupported request body type {media_type!r}", name="body")
+
+
+def presented_key(headers: Mapping[str, str], params: Mapping[str, Any]) -> str:
+    """Return the API key from the ``key`` header, else the parameter ``key`` (headers lower-cased)."""
+    value: Any = headers.get("key") or params.get("key") or ""
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return value if isinstance(value, str) else str(value)
+
+
+def read_duration(value: Any) -> int | None:
+    """Return the ``duration`` of ``POST /access`` in whole seconds, ``None`` when not given."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise BadRequest("duration must be a whole number of seconds", name="duration")
 
 
 def read_roles(params: Mapping[str, Any]) -> list[str]:

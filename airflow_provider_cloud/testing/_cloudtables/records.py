@@ -1,4 +1,4 @@
-"""Records the CloudTables emulator stores: data sets with their points and links, rows, access tokens."""
+"""Records the CloudTables emulator keeps: data sets with their points and links, rows, tokens, seen requests."""
 
 from __future__ import annotations
 
@@ -103,6 +103,20 @@ class AccessToken:
     client_name: Any
     client_meta: Any
     created_at: str
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """One request the emulator answered, as a test may want to check it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    form: dict[str, list[str]]
+    json: Any
+    headers: dict[str, str]
+    body: bytes
+    status: int
 
 
 def link_values(raw: Any) -> list[int]:

@@ -1,11 +1,10 @@
 """
-Private parts of the Kloudless v1 emulator; import it from ``airflow_provider_cloud.testing.kloudless``.
+Internals of the Kloudless v1 emulator; import ``KloudlessEmulator`` from ``airflow_provider_cloud.testing.kloudless``.
 
-Layout (the moto shape): ``errors`` (the API's error bodies), ``models`` (records, their JSON, shared
-parsers), ``feed`` (the events stream of one account), ``storage`` (the file tree of one account),
-``calendar`` (the primary calendar of one account), ``oauth`` (authorize, code exchange, verification),
-``backend`` (all state behind one lock, methods named after API operations), ``routes`` (path → endpoint)
-and ``handler`` (HTTP mechanics: body, request log, latency, faults).
+Layout (the same file names as ``_cloudtables``): ``routes`` (path -> endpoint, answers in the API's shape),
+``backend`` (all state behind one lock, one method per API operation), ``records`` (what is stored, and its
+JSON), ``errors`` (the error body and the error_code table), ``params`` (query values, paging, bodies), and the
+parts of one account the backend composes: ``feed`` (events), ``storage`` (files), ``calendar``, ``oauth``.
 """
 
 from __future__ import annotations

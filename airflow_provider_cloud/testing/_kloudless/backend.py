@@ -1,5 +1,5 @@
 """
-All emulator state behind one lock: accounts, tokens, OAuth codes, storage, calendars, event streams, faults.
+All Kloudless state behind one lock: accounts, tokens, OAuth codes, storage, calendars, event streams.
 
 Methods mirror API operations and raise :class:`KloudlessApiError` with the documented status and
 error_code. Callers hold :attr:`KloudlessBackend.lock` (an ``RLock``) around every use; the public helpers
@@ -11,37 +11,29 @@ from __future__ import annotations
 import copy
 import secrets
 import threading
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
+from airflow_provider_cloud.testing._kloudless import oauth
 from airflow_provider_cloud.testing._kloudless.calendar import CalendarStore
-from airflow_provider_cloud.testing._kloudless.errors import (
-    DEFAULT_ERROR_CODE_BY_STATUS,
-    KloudlessApiError,
-    api_error,
-    invalid_parameters,
-    not_found,
-)
+from airflow_provider_cloud.testing._kloudless.errors import api_error, invalid_parameters, not_found
 from airflow_provider_cloud.testing._kloudless.feed import EventFeed
-from airflow_provider_cloud.testing._kloudless.models import (
+from airflow_provider_cloud.testing._kloudless.params import MAX_PAGE_SIZE, first, parse_int, parse_iso
+from airflow_provider_cloud.testing._kloudless.records import (
     ACTION_BY_EVENT_TYPE,
     EVENT_TYPES,
-    MAX_PAGE_SIZE,
     AccountRecord,
+    Principal,
+    TokenGrant,
     iso,
     opaque_id,
-    parse_int,
-    parse_iso,
 )
-from airflow_provider_cloud.testing._kloudless.oauth import OAuthFlow, first
 from airflow_provider_cloud.testing._kloudless.storage import StorageTree
 
 #: [I] Events per page when ``page_size`` is not given (the docs call page_size "advisory").
 DEFAULT_EVENTS_PAGE_SIZE = 1000
-REQUEST_LOG_SIZE = 1000
 
 
 @dataclass
@@ -52,37 +44,6 @@ class AccountState:
     storage: StorageTree
     calendars: CalendarStore
     feed: EventFeed
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the app (API key) or one account (Bearer token)."""
-
-    scheme: Literal["apikey", "bearer"]
-    account_id: int | None = None
-    token: str | None = None
-
-
-@dataclass(frozen=True)
-class TokenGrant:
-    """What a Bearer token gives access to."""
-
-    account_id: int
-    scope: str
-    created: datetime
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One injected failure."""
-
-    status: int
-    error_code: str
-    retry_after: float | None
-
-
-def _format_seconds(seconds: float) -> str:
-    return str(int(seconds)) if float(seconds).is_integer() else str(seconds)
 
 
 class KloudlessBackend:
@@ -103,16 +64,13 @@ class KloudlessBackend:
     def _clear(self) -> None:
         self._accounts: dict[int, AccountState] = {}
         self._tokens: dict[str, TokenGrant] = {}
-        self.oauth = OAuthFlow(self)
-        self._faults: deque[Fault] = deque()
-        self._requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
+        self._codes = oauth.CodeStore()
         self._clock_offset = timedelta()
         self._next_account_id = 1
         self._next_event_id = 1
-        self.latency = 0.0
 
     def reset(self) -> None:
-        """Drop accounts, tokens, codes, files, events, faults, latency, the clock offset and the request log."""
+        """Drop accounts, tokens, codes, files, events and the clock offset; ids start again at 1."""
         with self.lock:
             self._clear()
 
@@ -182,6 +140,32 @@ class KloudlessBackend:
         """Return every account, by id."""
         return [self._accounts[key] for key in sorted(self._accounts)]
 
+    def list_accounts(
+        self, principal: Principal, *, enabled: bool | None, admin: bool | None
+    ) -> list[AccountState]:
+        """Answer ``GET /accounts``: every account for the app, its own for a Bearer token; filtered."""
+        states = self.accounts() if principal.account_id is None else [self.state(principal.account_id)]
+        if enabled is not None:
+            states = [s for s in states if s.record.active == enabled]
+        if admin is not None:
+            states = [s for s in states if s.record.admin == admin]
+        return states
+
+    def passthrough(
+        self, state: AccountState, method: str, uri: str, headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        """Answer ``.../raw``: echo the upstream request the real API would forward (there is no upstream)."""
+        return {
+            "emulated": True,
+            "account": state.record.id,
+            "service": state.record.service,
+            "method": method.strip().upper(),
+            "uri": uri,
+            "headers": dict(headers),
+            "body": body.decode("utf-8", errors="replace"),
+            "body_size": len(body),
+        }
+
     def create_token(self, account_id: int, *, scope: str = "all") -> str:
         """Mint a Bearer token for one account."""
         with self.lock:
@@ -236,6 +220,56 @@ class KloudlessBackend:
         if principal.scheme == "bearer" and principal.account_id != account_id:
             raise api_error("permission_denied", f"This token does not grant access to account {account_id}.")
         return self.state(account_id)
+
+    # ---- OAuth ------------------------------------------------------------------------------------
+
+    def issue_code(self, account_id: int, *, redirect_uri: str, scope: str = "all") -> str:
+        """Create a one-time authorization code for an account."""
+        with self.lock:
+            self.state(account_id)
+            return self._codes.issue(account_id, redirect_uri=redirect_uri, scope=scope, now=self.now())
+
+    def authorize(self, query: Mapping[str, list[str]]) -> str:
+        """Answer ``GET /oauth``: the ``Location`` to redirect the browser to (a code, or an error)."""
+        redirect_uri = first(query, "redirect_uri")
+        if not redirect_uri:
+            raise invalid_parameters("'redirect_uri' is required.")
+        state = first(query, "state")
+        scope = first(query, "scope") or "all"
+        if first(query, "client_id") != self.app_id:
+            return oauth.redirect(
+                redirect_uri, state, error="invalid_client", error_description="Unknown client_id."
+            )
+        if first(query, "response_type") != "code":
+            description = "Only response_type=code is supported."
+            return oauth.redirect(
+                redirect_uri, state, error="unsupported_response_type", error_description=description
+            )
+        account_ref = first(query, "account_id")
+        if account_ref is None:
+            service, apis = oauth.service_for_scope(scope)
+            account = self.create_account(service=service, account="", apis=apis, scope=scope).record
+            account.account = f"oauth-user-{account.id}@example.com"
+            account_id = account.id
+        elif account_ref.isdigit() and self.has_account(int(account_ref)):
+            account_id = int(account_ref)
+        else:
+            description = f"No account {account_ref}."
+            return oauth.redirect(redirect_uri, state, error="invalid_request", error_description=description)
+        code = self.issue_code(account_id, redirect_uri=redirect_uri, scope=scope)
+        return oauth.redirect(redirect_uri, state, code=code)
+
+    def exchange_code(self, form: Mapping[str, str]) -> dict[str, Any]:
+        """Answer ``POST /oauth/token``: exchange a one-time code for a Bearer token."""
+        oauth.check_client(form, app_id=self.app_id, api_key=self.api_key)
+        code = self._codes.redeem(form.get("code", ""), redirect_uri=form.get("redirect_uri"), now=self.now())
+        return oauth.token_answer(self.create_token(code.account_id, scope=code.scope), code)
+
+    def verify_token(self, principal: Principal) -> dict[str, Any]:
+        """Answer ``GET /oauth/token``: what the Bearer token is."""
+        if principal.token is None:
+            raise api_error("authentication_required", "Token verification needs a Bearer token.")
+        return oauth.verification(self.grant(principal.token), self.app_id)
 
     # ---- events ----------------------------------------------------------------------------------
 
@@ -313,47 +347,3 @@ class KloudlessBackend:
         with self.lock:
             self._prune(state)
             return copy.deepcopy(state.feed.retained())
-
-    # ---- faults and the request log --------------------------------------------------------------
-
-    def fail_next(
-        self, count: int, status: int, *, error_code: str | None, retry_after: float | None
-    ) -> None:
-        """Make the next ``count`` requests fail with ``status``."""
-        if count < 0 or not 400 <= status <= 599:
-            raise ValueError("count must be >= 0 and status an HTTP error status (400-599)")
-        code = error_code or DEFAULT_ERROR_CODE_BY_STATUS.get(
-            status, "internal_error" if status >= 500 else "bad_request"
-        )
-        if status == 429 and retry_after is None:
-            retry_after = 1
-        with self.lock:
-            self._faults.extend([Fault(status, code, retry_after)] * count)
-
-    def take_fault(self) -> KloudlessApiError | None:
-        """Pop the next injected failure, as the error to answer."""
-        if not self._faults:
-            return None
-        fault = self._faults.popleft()
-        message = (
-            "Too many requests: check the Retry-After header."
-            if fault.status == 429
-            else f"Injected failure (HTTP {fault.status})."
-        )
-        headers = {"Retry-After": _format_seconds(fault.retry_after)} if fault.retry_after is not None else {}
-        return KloudlessApiError(fault.status, fault.error_code, message, headers=headers)
-
-    def clear_faults(self) -> None:
-        """Drop pending injected failures."""
-        with self.lock:
-            self._faults.clear()
-
-    def record_request(self, entry: dict[str, Any]) -> None:
-        """Keep a request in the bounded log."""
-        with self.lock:
-            self._requests.append(entry)
-
-    def requests_seen(self) -> list[dict[str, Any]]:
-        """Return a copy of the request log, oldest first."""
-        with self.lock:
-            return copy.deepcopy(list(self._requests))

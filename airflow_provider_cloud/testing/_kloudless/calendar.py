@@ -13,13 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from airflow_provider_cloud.testing._kloudless.errors import invalid_parameters, not_found
-from airflow_provider_cloud.testing._kloudless.models import (
+from airflow_provider_cloud.testing._kloudless.params import parse_iso
+from airflow_provider_cloud.testing._kloudless.records import (
     AccountRecord,
     CalendarEventRecord,
     CalendarRecord,
     iso,
     opaque_id,
-    parse_iso,
 )
 
 PRIMARY = "primary"

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from airflow_provider_cloud.testing._emulator.errors import EmulatorError
+from airflow_provider_cloud.testing._emulator.faults import Fault
+from airflow_provider_cloud.testing._emulator.messages import Reply, json_reply
 
 #: The error_code → status table of the Kloudless docs (copied in the community Ruby SDK's error.rb).
 STATUS_BY_ERROR_CODE: dict[str, int] = {
@@ -57,8 +62,8 @@ DEFAULT_ERROR_CODE_BY_STATUS: dict[int, str] = {
 CURSOR_EXPIRED = "cursor_expired"
 
 
-class KloudlessApiError(Exception):
-    """An error answer of the API: raised by the backend, written out by the handler."""
+class KloudlessApiError(EmulatorError):
+    """An error answer of the API: raised by the backend, written out by the routes."""
 
     def __init__(
         self,
@@ -66,14 +71,11 @@ class KloudlessApiError(Exception):
         error_code: str,
         message: str,
         *,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         **extra: Any,
     ) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(status, message, headers=headers)
         self.error_code = error_code
-        self.message = message
-        self.headers = dict(headers or {})
         self.extra = extra
 
     def body(self, request_id: str) -> dict[str, Any]:
@@ -100,3 +102,33 @@ def invalid_parameters(message: str) -> KloudlessApiError:
 def not_found(message: str = "The requested resource was not found.") -> KloudlessApiError:
     """Return a 404 ``not_found`` error."""
     return api_error("not_found", message)
+
+
+def error_reply(error: EmulatorError, request_id: str) -> Reply:
+    """Answer an error; one that is not a :class:`KloudlessApiError` gets the error_code of its status."""
+    if not isinstance(error, KloudlessApiError):
+        code = DEFAULT_ERROR_CODE_BY_STATUS.get(error.status, "bad_request")
+        error = KloudlessApiError(error.status, code, error.message, headers=error.headers)
+    return json_reply(error.status, error.body(request_id), error.headers)
+
+
+def injected_fault(status: int, error_code: str | None, retry_after: float | None) -> Fault:
+    """Return the fault ``fail_next`` queues: the error_code of the status by default, a 429 waits 1 s by default."""
+    if not 400 <= status <= 599:
+        raise ValueError("status must be an HTTP error status (400-599)")
+    code = error_code or DEFAULT_ERROR_CODE_BY_STATUS.get(
+        status, "internal_error" if status >= 500 else "bad_request"
+    )
+    if status == 429 and retry_after is None:
+        retry_after = 1
+    return Fault(status, retry_after, code=code)
+
+
+def fault_error(fault: Fault) -> KloudlessApiError:
+    """Return an injected fault as the error to answer."""
+    message = (
+        "Too many requests: check the Retry-After header."
+        if fault.status == 429
+        else f"Injected failure (HTTP {fault.status})."
+    )
+    return KloudlessApiError(fault.status, fault.code or "internal_error", message, headers=fault.headers())

@@ -1,20 +1,46 @@
-"""Routes of the emulated API: path patterns under ``/v1``, each method mapped to an endpoint function."""
+"""
+Routes of the Kloudless emulator: path patterns under ``/vN``, each method mapped to an endpoint function.
+
+Every request is logged (the Authorization credential masked), then, under the backend's lock, an injected
+fault is answered or the endpoint runs; errors are answered in the API's shape with a fresh request id.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from email.message import Message
 from typing import Any
 from urllib.parse import quote, unquote
 
+from airflow_provider_cloud.testing._emulator.errors import EmulatorError
+from airflow_provider_cloud.testing._emulator.faults import Faults
+from airflow_provider_cloud.testing._emulator.messages import Reply, Request, RequestLog, json_reply
 from airflow_provider_cloud.testing._kloudless.backend import AccountState, KloudlessBackend
-from airflow_provider_cloud.testing._kloudless.errors import api_error, invalid_parameters, not_found
-from airflow_provider_cloud.testing._kloudless.models import MAX_PAGE_SIZE, paginate, parse_bool, parse_int
-from airflow_provider_cloud.testing._kloudless.oauth import first, parse_form
+from airflow_provider_cloud.testing._kloudless.errors import (
+    KloudlessApiError,
+    api_error,
+    error_reply,
+    fault_error,
+    invalid_parameters,
+    not_found,
+)
+from airflow_provider_cloud.testing._kloudless.params import (
+    first,
+    flag,
+    json_body,
+    page_args,
+    paginate,
+    parse_bool,
+    parse_form,
+    raw_headers,
+)
+from airflow_provider_cloud.testing._kloudless.records import seen_request
 from airflow_provider_cloud.testing._kloudless.storage import ROOT_ID, Kind
+
+logger = logging.getLogger(__name__)
 
 #: API versions served (``/v1`` and, identically, ``/v2``) [I]; any other ``/vN`` is a 404.
 SUPPORTED_VERSIONS = frozenset({1, 2})
@@ -24,41 +50,38 @@ DEFAULT_PAGE_SIZE = 100
 DEFAULT_ACCOUNTS_PAGE_SIZE = 10
 _VERSION = re.compile(r"^/v(\d+)(/.*)?$")
 
-
-@dataclass
-class Request:
-    """What the handler read from the wire."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: Message
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        """Return a request header (case-insensitive), or ``None``."""
-        return self.headers.get(name)
-
-
-@dataclass
-class Reply:
-    """What the handler writes back."""
-
-    status: int
-    body: bytes = b""
-    content_type: str | None = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def json_reply(status: int, data: Any) -> Reply:
-    """Return a JSON reply."""
-    return Reply(status, json.dumps(data).encode())
-
-
 Endpoint = Callable[[KloudlessBackend, Request, Mapping[str, str]], Reply]
 
 
-# ---- helpers --------------------------------------------------------------------------------------
+class KloudlessRoutes:
+    """Turn one request into one reply: log it, answer an injected fault or route it, shape the errors."""
+
+    def __init__(
+        self, backend: KloudlessBackend, *, faults: Faults, seen: RequestLog[dict[str, Any]]
+    ) -> None:
+        self._backend = backend
+        self._faults = faults
+        self._seen = seen
+
+    def handle(self, request: Request) -> Reply:
+        request_id = secrets.token_hex(8)
+        self._seen.record(seen_request(request))
+        with self._backend.lock:
+            try:
+                fault = self._faults.take()
+                if fault is not None:
+                    raise fault_error(fault)
+                raw_headers(request)  # validates X-Kloudless-Raw-Headers on every request
+                return dispatch(self._backend, request)
+            except KloudlessApiError as error:
+                return error_reply(error, request_id)
+            except Exception:
+                logger.exception("kloudless emulator: %s %s failed", request.method, request.path)
+                failure = KloudlessApiError(500, "internal_error", "The emulator failed on this request.")
+                return error_reply(failure, request_id)
+
+    def error_reply(self, error: EmulatorError) -> Reply:
+        return error_reply(error, secrets.token_hex(8))
 
 
 def _account(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> AccountState:
@@ -73,32 +96,6 @@ def _raw_data(request: Request) -> bool:
     return (request.header("X-Kloudless-Raw-Data") or "").strip().lower() == "true"
 
 
-def _flag(request: Request, name: str, default: bool = False) -> bool:
-    value = first(request.query, name)
-    return default if value is None else parse_bool(name, value)
-
-
-def _page_args(request: Request, default_size: int) -> tuple[int, int]:
-    page_text, size_text = first(request.query, "page"), first(request.query, "page_size")
-    page = 1 if page_text is None else parse_int("page", page_text, low=1)
-    size = default_size if size_text is None else parse_int("page_size", size_text, low=1, high=MAX_PAGE_SIZE)
-    return page, size
-
-
-def _json_body(request: Request) -> dict[str, Any]:
-    if not request.body.strip():
-        return {}
-    try:
-        data = json.loads(request.body)
-    except ValueError:
-        if request.body.lstrip().startswith((b"{", b"[")):
-            raise api_error("bad_request", "The request body is not valid JSON.") from None
-        return parse_form(request.body)
-    if not isinstance(data, dict):
-        raise api_error("bad_request", "The request body must be a JSON object.")
-    return data
-
-
 def _object_list(objects: list[dict[str, Any]], api: str, **extra: Any) -> dict[str, Any]:
     return {"objects": objects, "count": len(objects), **extra, "type": "object_list", "api": api}
 
@@ -107,30 +104,27 @@ def _object_list(objects: list[dict[str, Any]], api: str, **extra: Any) -> dict[
 
 
 def oauth_authorize(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    location = backend.oauth.authorize(request.query)
+    location = backend.authorize(request.query)
     return Reply(302, content_type=None, headers={"Location": location, "Cache-Control": "no-store"})
 
 
 def oauth_exchange(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    return json_reply(200, backend.oauth.exchange(parse_form(request.body)))
+    return json_reply(200, backend.exchange_code(parse_form(request.body)))
 
 
 def oauth_verify(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    return json_reply(200, backend.oauth.verify(backend.authenticate(request.header("Authorization"))))
+    return json_reply(200, backend.verify_token(backend.authenticate(request.header("Authorization"))))
 
 
 def list_accounts(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
     principal = backend.authenticate(request.header("Authorization"))
-    if principal.account_id is not None:
-        states = [backend.state(principal.account_id)]
-    else:
-        states = backend.accounts()
     enabled, admin = first(request.query, "enabled"), first(request.query, "admin")
-    if enabled is not None:
-        states = [s for s in states if s.record.active == parse_bool("enabled", enabled)]
-    if admin is not None:
-        states = [s for s in states if s.record.admin == parse_bool("admin", admin)]
-    page, size = _page_args(request, DEFAULT_ACCOUNTS_PAGE_SIZE)
+    states = backend.list_accounts(
+        principal,
+        enabled=None if enabled is None else parse_bool("enabled", enabled),
+        admin=None if admin is None else parse_bool("admin", admin),
+    )
+    page, size = page_args(request, DEFAULT_ACCOUNTS_PAGE_SIZE)
     chunk, _ = paginate(states, page, size)
     objects = [s.record.to_json(raw=_raw_data(request)) for s in chunk]
     return json_reply(200, _object_list(objects, "meta", total=len(states), page=page))
@@ -157,7 +151,7 @@ def events_list(backend: KloudlessBackend, request: Request, params: Mapping[str
 
 def folder_create(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
     state = _account(backend, request, params)
-    body = _json_body(request)
+    body = json_body(request)
     name, parent_id = body.get("name"), body.get("parent_id", ROOT_ID)
     if not isinstance(name, str) or not isinstance(parent_id, str):
         raise invalid_parameters("'name' and 'parent_id' (strings) are required.")
@@ -166,30 +160,33 @@ def folder_create(backend: KloudlessBackend, request: Request, params: Mapping[s
         name,
         now=backend.now(),
         user=_user(request, state),
-        conflict_if_exists=_flag(request, "conflict_if_exists"),
+        conflict_if_exists=flag(request, "conflict_if_exists"),
     )
     return json_reply(201 if created else 200, state.storage.metadata(node, raw=_raw_data(request)))
 
 
-def folder_get(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    state = _account(backend, request, params)
-    node = state.storage.get(params["id"], "folder")
-    return json_reply(200, state.storage.metadata(node, raw=_raw_data(request)))
-
-
 def folder_contents(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
     state = _account(backend, request, params)
-    nodes = state.storage.contents(params["id"], recursive=_flag(request, "recursive"))
-    page, size = _page_args(request, DEFAULT_PAGE_SIZE)
+    nodes = state.storage.contents(params["id"], recursive=flag(request, "recursive"))
+    page, size = page_args(request, DEFAULT_PAGE_SIZE)
     chunk, next_page = paginate(nodes, page, size)
     objects = [state.storage.metadata(node, raw=_raw_data(request)) for node in chunk]
     return json_reply(200, _object_list(objects, "storage", page=page, next_page=next_page))
 
 
+def _get(kind: Kind) -> Endpoint:
+    def get(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
+        state = _account(backend, request, params)
+        node = state.storage.get(params["id"], kind)
+        return json_reply(200, state.storage.metadata(node, raw=_raw_data(request)))
+
+    return get
+
+
 def _update(kind: Kind) -> Endpoint:
     def update(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
         state = _account(backend, request, params)
-        body = _json_body(request)
+        body = json_body(request)
         name, parent_id = body.get("name"), body.get("parent_id")
         if (name is not None and not isinstance(name, str)) or (
             parent_id is not None and not isinstance(parent_id, str)
@@ -215,7 +212,7 @@ def _delete(kind: Kind) -> Endpoint:
             params["id"],
             kind,
             user=_user(request, state),
-            recursive=_flag(request, "recursive"),
+            recursive=flag(request, "recursive"),
         )
         return Reply(204, content_type=None)
 
@@ -244,15 +241,9 @@ def file_upload(backend: KloudlessBackend, request: Request, params: Mapping[str
         request.body,
         now=backend.now(),
         user=_user(request, state),
-        overwrite=_flag(request, "overwrite"),
+        overwrite=flag(request, "overwrite"),
     )
     return json_reply(201 if created else 200, state.storage.metadata(node, raw=_raw_data(request)))
-
-
-def file_get(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    state = _account(backend, request, params)
-    node = state.storage.get(params["id"], "file")
-    return json_reply(200, state.storage.metadata(node, raw=_raw_data(request)))
 
 
 def file_overwrite(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
@@ -273,7 +264,7 @@ def file_download(backend: KloudlessBackend, request: Request, params: Mapping[s
 
 def calendars_list(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
     state = _account(backend, request, params)
-    page, size = _page_args(request, DEFAULT_PAGE_SIZE)
+    page, size = page_args(request, DEFAULT_PAGE_SIZE)
     chunk, next_page = paginate(state.calendars.calendars(), page, size)
     objects = [state.calendars.calendar_json(c) for c in chunk]
     return json_reply(200, _object_list(objects, "calendar", page=page, next_page=next_page))
@@ -286,7 +277,7 @@ def calendar_get(backend: KloudlessBackend, request: Request, params: Mapping[st
 
 def calendar_events_list(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
     state = _account(backend, request, params)
-    page, size = _page_args(request, DEFAULT_PAGE_SIZE)
+    page, size = page_args(request, DEFAULT_PAGE_SIZE)
     chunk, next_page = paginate(state.calendars.events(params["calendar"]), page, size)
     objects = [state.calendars.event_json(e) for e in chunk]
     return json_reply(200, _object_list(objects, "calendar", page=page, next_page=next_page))
@@ -295,7 +286,7 @@ def calendar_events_list(backend: KloudlessBackend, request: Request, params: Ma
 def calendar_event_create(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
     state = _account(backend, request, params)
     event = state.calendars.create_event(
-        params["calendar"], _json_body(request), now=backend.now(), user=_user(request, state)
+        params["calendar"], json_body(request), now=backend.now(), user=_user(request, state)
     )
     return json_reply(201, state.calendars.event_json(event))
 
@@ -316,40 +307,15 @@ def calendar_event_delete(backend: KloudlessBackend, request: Request, params: M
 
 
 def raw_passthrough(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    """Echo, as JSON, the upstream request the real API would forward (no upstream service exists here)."""
     state = _account(backend, request, params)
     method, uri = request.header("X-Kloudless-Raw-Method"), request.header("X-Kloudless-Raw-URI")
     if not method or not uri:
         raise invalid_parameters("The X-Kloudless-Raw-Method and X-Kloudless-Raw-URI headers are required.")
-    forwarded = dict(raw_headers(request))
+    headers = raw_headers(request)
     content_type = request.header("Content-Type")
     if content_type and request.body:
-        forwarded.setdefault("Content-Type", content_type)
-    echo = {
-        "emulated": True,
-        "account": state.record.id,
-        "service": state.record.service,
-        "method": method.strip().upper(),
-        "uri": uri,
-        "headers": forwarded,
-        "body": request.body.decode("utf-8", errors="replace"),
-        "body_size": len(request.body),
-    }
-    return json_reply(200, echo)
-
-
-def raw_headers(request: Request) -> dict[str, str]:
-    """Parse ``X-Kloudless-Raw-Headers`` (a JSON object of strings), or answer 400 invalid_parameters."""
-    text = request.header("X-Kloudless-Raw-Headers")
-    if text is None:
-        return {}
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise invalid_parameters("X-Kloudless-Raw-Headers must be a JSON object.")
-    return {str(key): str(value) for key, value in data.items()}
+        headers.setdefault("Content-Type", content_type)
+    return json_reply(200, backend.passthrough(state, method, uri, headers, request.body))
 
 
 # ---- the table ------------------------------------------------------------------------------------
@@ -366,13 +332,13 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, Endpoint]]] = [
     (re.compile(_ACCOUNT + r"/storage/folders/?"), {"POST": folder_create}),
     (
         re.compile(_ACCOUNT + r"/storage/folders/(?P<id>[^/]+)/?"),
-        {"GET": folder_get, "PATCH": _update("folder"), "DELETE": _delete("folder")},
+        {"GET": _get("folder"), "PATCH": _update("folder"), "DELETE": _delete("folder")},
     ),
     (re.compile(_ACCOUNT + r"/storage/folders/(?P<id>[^/]+)/contents/?"), {"GET": folder_contents}),
     (re.compile(_ACCOUNT + r"/storage/files/?"), {"POST": file_upload}),
     (
         re.compile(_ACCOUNT + r"/storage/files/(?P<id>[^/]+)/?"),
-        {"GET": file_get, "PUT": file_overwrite, "PATCH": _update("file"), "DELETE": _delete("file")},
+        {"GET": _get("file"), "PUT": file_overwrite, "PATCH": _update("file"), "DELETE": _delete("file")},
     ),
     (re.compile(_ACCOUNT + r"/storage/files/(?P<id>[^/]+)/contents/?"), {"GET": file_download}),
     (re.compile(_ACCOUNT + r"/cal/calendars/?"), {"GET": calendars_list}),

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from airflow_provider_cloud.testing._kloudless.errors import api_error, invalid_parameters, not_found
-from airflow_provider_cloud.testing._kloudless.models import FOLDER_MIME_TYPE, AccountRecord, Node, iso
+from airflow_provider_cloud.testing._kloudless.records import FOLDER_MIME_TYPE, AccountRecord, Node, iso
 
 ROOT_ID = "root"
 #: Called for every change: event type, metadata of the item, user id of who made the change.

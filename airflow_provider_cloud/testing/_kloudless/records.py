@@ -1,4 +1,4 @@
-"""Records the emulator keeps, their JSON shapes, and the small parsers every endpoint shares."""
+"""Records the Kloudless emulator keeps (accounts, token grants, files, calendars, seen requests), their JSON."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from airflow_provider_cloud.testing._kloudless.errors import invalid_parameters, not_found
+from airflow_provider_cloud.testing._emulator.messages import Request
 
 FOLDER_MIME_TYPE = "inode/directory"
 EVENT_TYPES = frozenset({"add", "delete", "update", "rename", "move", "copy", "restore"})
@@ -34,43 +34,28 @@ SERVICE_NAMES = {
     "google_calendar": "Google Calendar",
     "outlook_calendar": "Outlook Calendar",
 }
-MAX_PAGE_SIZE = 1000
+
+
+def seen_request(request: Request) -> dict[str, Any]:
+    """Return a request as the request log keeps it: the Authorization credential masked (its scheme kept)."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        if name.lower() == "authorization":
+            scheme, _, credential = value.partition(" ")
+            value = f"{scheme} ***" if credential else "***"
+        headers[name] = value
+    return {
+        "method": request.method,
+        "path": request.path,
+        "query": request.query,
+        "headers": headers,
+        "body_size": len(request.body),
+    }
 
 
 def iso(moment: datetime) -> str:
     """Format a moment as the API does: ISO 8601 in UTC, to the second, with a ``Z``."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(name: str, text: str) -> datetime:
-    """Parse an ISO 8601 query value (a naive value is taken as UTC), or answer 400 invalid_parameters."""
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError:
-        raise invalid_parameters(f"'{name}' must be an ISO 8601 timestamp, not {text!r}.") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def parse_bool(name: str, text: str) -> bool:
-    """Parse a boolean query value (true/false, 1/0, any case), or answer 400 invalid_parameters."""
-    lowered = text.strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    raise invalid_parameters(f"'{name}' must be true or false, not {text!r}.")
-
-
-def parse_int(name: str, text: str, *, low: int, high: int | None = None) -> int:
-    """Parse an integer query value within ``[low, high]``, or answer 400 invalid_parameters."""
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise invalid_parameters(f"'{name}' must be an integer, not {text!r}.") from None
-    if value < low or (high is not None and value > high):
-        upper = f" and {high}" if high is not None else " or more"
-        raise invalid_parameters(f"'{name}' must be between {low}{upper}, not {value}.")
-    return value
 
 
 def opaque_id(prefix: str, *parts: object) -> str:
@@ -79,19 +64,22 @@ def opaque_id(prefix: str, *parts: object) -> str:
     return prefix + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def paginate(items: list[Any], page: int, page_size: int) -> tuple[list[Any], int | None]:
-    """
-    Cut one page out of ``items`` (pages count from 1).
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the app (API key) or one account (Bearer token)."""
 
-    Returns the page and the next page number (``None`` on the last page). A page past the end, other
-    than page 1, is a 404: the SDK's generic iterator treats that as the end of the list.
-    """
-    start = (page - 1) * page_size
-    if page > 1 and start >= len(items):
-        raise not_found(f"Page {page} does not exist.")
-    chunk = items[start : start + page_size]
-    next_page = page + 1 if start + page_size < len(items) else None
-    return chunk, next_page
+    scheme: Literal["apikey", "bearer"]
+    account_id: int | None = None
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What a Bearer token gives access to."""
+
+    account_id: int
+    scope: str
+    created: datetime
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from urllib.parse import parse_qs, urlsplit
 
@@ -626,6 +627,29 @@ def test_api_versions_unknown_paths_and_methods(kl, http, token):
     assert_error(http.get(kl.url + "/v3/accounts/me", headers=bearer(token)), 404, "not_found")
     assert_error(get(http, kl, "/nowhere", token), 404, "not_found")
     assert_error(http.delete(kl.api_base + "/accounts/me", headers=bearer(token)), 405, "method_not_allowed")
+
+
+def test_options_and_unreadable_bodies_are_answered_in_the_error_shape(kl, http, token):
+    assert_error(http.options(kl.api_base + "/accounts/me", headers=bearer(token)), 405, "method_not_allowed")
+    with socket.create_connection(("127.0.0.1", kl.port), timeout=5) as sock:
+        sock.sendall(b"POST /v1/accounts/me HTTP/1.1\r\nHost: x\r\nContent-Length: many\r\n\r\n")
+        answer = sock.makefile("rb").read()  # the server closes the connection after answering
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"Connection: close" in head
+    error = json.loads(body)
+    assert (error["status_code"], error["error_code"]) == (400, "bad_request")
+    assert error["message"] == "Content-Length is not a number"
+    assert error["id"]
+
+
+def test_pending_failures_counts_what_is_left(kl, http, token):
+    kl.fail_next(2, status=500)
+    assert kl.pending_failures == 2
+    assert_error(get(http, kl, "/accounts/me", token), 500, "internal_error")
+    assert kl.pending_failures == 1
+    kl.clear_faults()
+    assert kl.pending_failures == 0
 
 
 def test_reset_drops_state_but_keeps_credentials(kl, http, account_id, token):
