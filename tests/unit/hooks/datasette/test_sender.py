@@ -7,7 +7,7 @@ import time
 
 import requests
 
-from airflow_provider_cloud.hooks._datasette_writer import _HandOff, _SentBody
+from airflow_provider_cloud.hooks.datasette.sender import _HandOff, _SentBody
 
 
 def caller_putting(hand_off: _HandOff, items: list[str]) -> tuple[threading.Thread, list[str]]:
