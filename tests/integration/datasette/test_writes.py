@@ -276,7 +276,7 @@ def test_a_413_halves_the_batch_until_it_fits(
 ) -> None:
     hook = make_hook(tuned_server)
     hook.create_table(fresh_table_name, {"id": "integer", "text": "text"}, pk="id")
-    hook.__dict__["max_post_body_bytes"] = 10_000_000  # as if the server's settings were not readable
+    hook.max_post_body_bytes = 10_000_000  # as if the server's settings were not readable
     seen = record_responses(hook)
     rows = wide_rows(250)
 
@@ -321,7 +321,7 @@ def test_max_insert_rows_is_learned_from_the_error(
     hook: DatasetteHook, datasette_server: DatasetteServer, fresh_table_name: str
 ) -> None:
     hook.create_table(fresh_table_name, {"id": "integer", "v": "text"}, pk="id")
-    hook.__dict__["max_insert_rows"] = 1000  # wrong on purpose: the session server allows 100
+    hook.max_insert_rows = 1000  # wrong on purpose: the session server allows 100
     seen = record_responses(hook)
     rows = [{"id": i, "v": f"v{i}"} for i in range(1, 1501)]
 

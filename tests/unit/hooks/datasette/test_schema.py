@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from airflow_provider_cloud.exceptions import NotFoundError, PermissionDeniedError
-from airflow_provider_cloud.hooks.datasette import DatasetteHook
 from airflow_provider_cloud.hooks.datasette.schema import facts_from_ddl
 from airflow_provider_cloud.hooks.rowstore import DatasetInfo
 from tests.fake_transport import FakeTransport, Reply
@@ -109,14 +107,6 @@ PEOPLE_PAGE = {
 PEOPLE = DatasetInfo(
     "people", exists=True, columns={"id": "integer", "name": "text", "score": "real"}, keys=("id",)
 )
-
-
-@pytest.fixture
-def hook(monkeypatch):
-    conn = {"conn_type": "datasette", "host": "https://ds.example.test", "password": "dstok_schema"}
-    conn["extra"] = {"database": "data"}
-    monkeypatch.setenv("AIRFLOW_CONN_DS_SCHEMA", json.dumps(conn))
-    return DatasetteHook("ds_schema", retry_limit=0)
 
 
 def query_of(sent):
