@@ -365,9 +365,7 @@ class DatasetteHook(CloudApiHook):
             sql = f"delete from {quote_identifier(dataset)} where {sql_where}"
             return self.execute_write(sql, params, database=database)
         except PermissionDeniedError:
-            self.log.info(
-                "The token may not run SQL writes; deleting matching rows of %s one by one", dataset
-            )
+            self.log.info("The token may not run SQL writes; deleting rows of %s one by one", dataset)
         pks = self.get_primary_keys(dataset, database=database) or ["rowid"]
         rows = self.iter_rows(dataset, where=where, columns=pks, database=database)
         return writes.delete_keys(self.request_json, db, dataset, [[row[k] for k in pks] for row in rows])

@@ -1,5 +1,7 @@
 """
-Datasette wire details: URL paths (tilde encoding), filters as query parameters and as SQL, JSON values.
+Datasette wire details: URL paths, filters as query parameters and as SQL, JSON values, settings.
+
+Also the two narrow things the helpers get from the hook: ``RequestJson`` and ``Log``.
 
 The filter language of ``DESIGN.md`` maps onto Datasette's table filters; the SQL form used for bulk deletes
 repeats the SQL that Datasette itself generates for those filters, so that a dry run (which counts through
