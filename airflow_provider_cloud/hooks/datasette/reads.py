@@ -46,15 +46,14 @@ def iter_rows(
     order_by: str | Sequence[str] | None,
     size: int,
 ) -> Iterator[dict[str, Any]]:
-    """Yield the rows of the table page at ``url`` (absolute), ``size`` a page, the next page read ahead."""
+    """Return the rows of the table page at ``url`` (absolute) lazily, ``size`` a page, the next read ahead."""
     checked = needs_client_check(filters)
     wanted = list(columns) if columns else None
     params: list[tuple[str, str]] = [("_size", str(size)), ("_nofacet", "1"), ("_nosuggest", "1")]
     params += [("_col", c) for c in columns_to_fetch(wanted, checked)]
     params += sort_params(order_by)
     params += filters_to_params(filters)
-    pages = _pages(get_json, url, params, checked, wanted)
-    yield from prefetched(pages, name="datasette-read-ahead")
+    return prefetched(_pages(get_json, url, params, checked, wanted), name="datasette-read-ahead")
 
 
 def _pages(
