@@ -76,8 +76,8 @@ def test_read_ahead_lowers_it_while_reading_and_restores_it_when_closed_early():
 
 
 def test_batch_writer_lowers_it_while_sending_and_restores_it_on_close():
-    from airflow_provider_cloud.hooks._batches import BatchPlanner
-    from airflow_provider_cloud.hooks._datasette_writer import BatchWriter
+    from airflow_provider_cloud.hooks.datasette.batches import BatchPlanner
+    from airflow_provider_cloud.hooks.datasette.sender import BatchWriter
 
     seen: list[float] = []
 
@@ -87,7 +87,7 @@ def test_batch_writer_lowers_it_while_sending_and_restores_it_on_close():
             return {"ok": True}
 
     planner = BatchPlanner(max_rows=2, max_bytes=10_000)
-    with BatchWriter(Hook(), "/db/t/-/insert", "insert", planner, alter=False) as writer:  # type: ignore[arg-type]
+    with BatchWriter(Hook().request_json, "/db/t/-/insert", "insert", alter=False) as writer:
         for index in range(1, 6):
             for batch in planner.add({"id": index}, index):
                 writer.submit(batch)

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from airflow_provider_cloud.exceptions import NotFoundError
-from airflow_provider_cloud.hooks.datasette import DatasetteHook
 from tests.fake_transport import FakeTransport, Reply
 
 NOT_FOUND = Reply(404, json={"ok": False, "error": "Not found", "errors": ["Not found"], "status": 404})
-
-
-@pytest.fixture
-def hook(monkeypatch):
-    conn = {"conn_type": "datasette", "host": "https://old.example.test", "password": "dstok_legacy_token"}
-    conn["extra"] = {"database": "data"}
-    monkeypatch.setenv("AIRFLOW_CONN_OLD_DATASETTE", json.dumps(conn))
-    return DatasetteHook("old_datasette", retry_limit=0)
 
 
 def test_sql_falls_back_to_the_legacy_database_route(hook):

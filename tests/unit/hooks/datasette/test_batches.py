@@ -9,7 +9,7 @@ import random
 import pytest
 
 from airflow_provider_cloud.exceptions import RowDataError
-from airflow_provider_cloud.hooks._batches import BatchPlanner
+from airflow_provider_cloud.hooks.datasette.batches import BatchPlanner
 
 
 def plan(rows, **kwargs):
@@ -155,7 +155,7 @@ def test_a_list_after_the_row_limit_dropped_is_cut_to_the_new_limit():
 
 def stdlib_encoded(rows):
     """What the json module alone makes of the rows (the reference for the msgspec fast path)."""
-    from airflow_provider_cloud.hooks._batches import _ENCODER
+    from airflow_provider_cloud.hooks.datasette.batches import _ENCODER
 
     return _ENCODER.encode(rows).encode("utf-8")
 
@@ -176,14 +176,14 @@ def stdlib_encoded(rows):
     ],
 )
 def test_encoding_gives_what_the_json_module_gives(rows):
-    from airflow_provider_cloud.hooks._batches import encode_rows
+    from airflow_provider_cloud.hooks.datasette.batches import encode_rows
 
     assert json.loads(encode_rows(rows, first_index=1)) == json.loads(stdlib_encoded(rows))
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
 def test_nan_and_infinity_are_refused_naming_the_row_even_beside_nulls(bad):
-    from airflow_provider_cloud.hooks._batches import encode_rows
+    from airflow_provider_cloud.hooks.datasette.batches import encode_rows
 
     rows = [{"a": None, "f": 1.0}, {"a": "x:null", "f": 2.0}, {"a": None, "f": bad}]
     with pytest.raises(RowDataError, match=r"line 12: cannot encode the row as JSON: Out of range float"):
@@ -191,7 +191,7 @@ def test_nan_and_infinity_are_refused_naming_the_row_even_beside_nulls(bad):
 
 
 def test_lone_surrogates_are_refused_naming_the_row():
-    from airflow_provider_cloud.hooks._batches import encode_rows
+    from airflow_provider_cloud.hooks.datasette.batches import encode_rows
 
     with pytest.raises(RowDataError, match="line 2: cannot encode the row as JSON"):
         encode_rows([{"a": "fine"}, {"a": "bad \udc80"}], first_index=1)

@@ -1,13 +1,21 @@
-"""The Datasette batch writer's hand-off: the caller waits while the sender gets a request out."""
+"""
+The Datasette batch sender: the hand-off (the caller waits while the sender gets a request out), and the
+row limit it learns from a refusal and reports instead of writing it anywhere.
+"""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from typing import Any
 
+import pytest
 import requests
 
-from airflow_provider_cloud.hooks._datasette_writer import _HandOff, _SentBody
+from airflow_provider_cloud.exceptions import BadRequestError
+from airflow_provider_cloud.hooks.datasette.batches import Batch
+from airflow_provider_cloud.hooks.datasette.sender import BatchWriter, _HandOff, _SentBody
 
 
 def caller_putting(hand_off: _HandOff, items: list[str]) -> tuple[threading.Thread, list[str]]:
@@ -76,3 +84,52 @@ def test_a_sent_body_tells_once_it_is_handed_over_and_goes_with_a_content_length
     assert list(chunks) == []
     assert calls == ["sent"]
     assert b"".join(body) == b'{"rows":[]}'  # a retry sends it again
+
+
+def recording_server(limit: int) -> tuple[list[int], Any]:
+    """Return the sizes of the batches posted (negative: refused) and a ``post`` that allows ``limit`` rows."""
+    sizes: list[int] = []
+
+    def post(method: str, path: str, *, data: Any, headers: Any, idempotent: bool) -> dict[str, bool]:
+        rows = json.loads(b"".join(data))["rows"]
+        if len(rows) > limit:
+            sizes.append(-len(rows))
+            too_many = f"Too many rows, maximum allowed is {limit}"
+            raise BadRequestError(too_many, service="Datasette", status_code=400, errors=[too_many])
+        sizes.append(len(rows))
+        return {"ok": True}
+
+    return sizes, post
+
+
+def batch_of(first: int, last: int) -> Batch:
+    return Batch(frozenset({"id"}), [{"id": i} for i in range(first, last + 1)], first)
+
+
+def test_the_row_limit_taught_by_a_refusal_is_kept_and_later_batches_are_split_before_they_go():
+    sizes, post = recording_server(limit=2)
+
+    with BatchWriter(post, "/db/t/-/insert", "insert", alter=False) as writer:
+        writer.submit(batch_of(1, 5))
+        writer.submit(batch_of(6, 8))
+
+    assert writer.learned_max_rows == 2
+    assert sizes == [-5, 2, 2, 1, 2, 1]  # one refusal only: the second batch was split before it went
+    assert (writer.rows, writer.batches) == (8, 5)
+
+
+def test_a_refusal_the_limit_does_not_explain_fails_the_batch_and_teaches_nothing():
+    def post(method: str, path: str, **kwargs: Any) -> None:
+        raise BadRequestError(
+            "UNIQUE constraint failed", service="Datasette", errors=["UNIQUE constraint failed"]
+        )
+
+    writer = BatchWriter(post, "/db/t/-/insert", "insert", alter=False)
+    batch = Batch(frozenset({"id"}), [{"id": 3}, {"id": 9}], 3, indices=[3, 9])
+
+    with pytest.raises(BadRequestError) as caught:
+        writer.send(batch)
+
+    assert caught.value.errors[-1] == "in the batch of rows 3-9; none of that batch was written"
+    assert writer.learned_max_rows is None
+    assert (writer.rows, writer.batches) == (0, 0)

@@ -1,5 +1,7 @@
 """
-Datasette wire details kept out of the hook: tilde encoding, filters as query parameters and as SQL, JSON values.
+Datasette wire details: URL paths, filters as query parameters and as SQL, JSON values, settings.
+
+Also the two narrow things the helpers get from the hook: ``RequestJson`` and ``Log``.
 
 The filter language of ``DESIGN.md`` maps onto Datasette's table filters; the SQL form used for bulk deletes
 repeats the SQL that Datasette itself generates for those filters, so that a dry run (which counts through
@@ -17,11 +19,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from airflow_provider_cloud.rows.filters import Filter
+
+SERVICE = "Datasette"
+
+#: The hook's ``request_json`` as its helpers get it: ``(method, path, **request options) -> JSON``.
+RequestJson = Callable[..., Any]
+
+
+class Log(Protocol):
+    """What the helpers log with: the hook's logger (Airflow's) or one of the standard library."""
+
+    def info(self, msg: str, /, *args: Any) -> object: ...
+
 
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
@@ -44,6 +58,21 @@ _SQL_TEMPLATES = {
 }
 
 
+def settings_with_extras(settings: Mapping[str, Any], extras: Mapping[str, Any]) -> dict[str, Any]:
+    """
+    Return the server's settings with the limits it hides taken from connection extras.
+
+    What the server reports wins over an extra: an extra above the server's real limit would get every
+    first batch refused, and one below it would slow writes for no reason (``batch_size`` is the way to
+    send smaller batches).
+    """
+    merged = dict(settings)
+    for name in ("max_insert_rows", "max_post_body_bytes", "max_returned_rows"):
+        if merged.get(name) in (None, "") and extras.get(name) not in (None, ""):
+            merged[name] = int(extras[name])
+    return merged
+
+
 def tilde_encode(value: str) -> str:
     """Encode a table name or key value for a Datasette URL (``my.table`` → ``my~2Etable``)."""
     out = []
@@ -57,9 +86,24 @@ def tilde_encode(value: str) -> str:
     return "".join(out)
 
 
-def row_path(key_values: Sequence[Any]) -> str:
-    """Return the URL part naming one row: tilde-encoded key values joined by commas."""
-    return ",".join(tilde_encode(str(v)) for v in key_values)
+def database_path(database: str) -> str:
+    """Return the URL path of a database: ``/{db}``."""
+    return f"/{tilde_encode(database)}"
+
+
+def table_path(database: str, table: str) -> str:
+    """Return the URL path of a table: ``/{db}/{table}`` (add ``.json``, ``/-/insert``, ...)."""
+    return f"/{tilde_encode(database)}/{tilde_encode(table)}"
+
+
+def key_values(key: Sequence[Any] | Any) -> list[Any]:
+    """Return a row's primary key values: a list or tuple for a compound key, else one value."""
+    return list(key) if isinstance(key, list | tuple) else [key]
+
+
+def row_path(key: Sequence[Any] | Any) -> str:
+    """Return the URL part naming one row: its tilde-encoded key values joined by commas."""
+    return ",".join(tilde_encode(str(v)) for v in key_values(key))
 
 
 def quote_identifier(name: str) -> str:
@@ -74,6 +118,37 @@ def param_text(value: Any) -> str:
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     return str(value)
+
+
+def query_param(value: Any) -> str:
+    """Render a named SQL parameter for a query string (booleans as 1/0, NULL as empty)."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return "" if value is None else str(value)
+
+
+def sort_params(order_by: str | Sequence[str] | None) -> list[tuple[str, str]]:
+    """Return ``_sort``/``_sort_desc`` for one column (``"-col"`` descending); Datasette sorts by one."""
+    if not order_by:
+        return []
+    items = [order_by] if isinstance(order_by, str) else list(order_by)
+    if len(items) > 1:
+        raise ValueError("Datasette sorts table pages by one column; give order_by one column")
+    column = items[0]
+    return [("_sort_desc", column[1:])] if column.startswith("-") else [("_sort", column)]
+
+
+def columns_to_fetch(wanted: Sequence[str] | None, checked: Sequence[Filter]) -> list[str]:
+    """
+    Return the ``_col`` values for a page request: the wanted columns plus those re-checked client-side.
+
+    ``rowid`` is left out: Datasette rejects ``_col=rowid`` (400), and always sends the row id of a rowid
+    table anyway. Without any ``_col`` Datasette sends every column, which the caller then trims.
+    """
+    if wanted is None:
+        return []
+    names = [*wanted, *(f.column for f in checked if f.column not in wanted)]
+    return [c for c in dict.fromkeys(names) if c != "rowid"]
 
 
 def _is_true(value: Any) -> bool:
@@ -195,7 +270,7 @@ def infer_column_types(rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
 _MAX_ROWS = re.compile(r"maximum allowed is (\d+)", re.IGNORECASE)
 
 
-def learned_max_rows(errors: Iterable[str]) -> int | None:
+def max_rows_from(errors: Iterable[str]) -> int | None:
     """Read the batch limit from Datasette's ``Too many rows, maximum allowed is N`` error."""
     for error in errors:
         match = _MAX_ROWS.search(error)

@@ -14,17 +14,15 @@ each request would go out later, with the server idle meanwhile.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow_provider_cloud.exceptions import BadRequestError, PayloadTooLargeError
-from airflow_provider_cloud.hooks._batches import Batch, BatchPlanner
-from airflow_provider_cloud.hooks._datasette_wire import learned_max_rows
 from airflow_provider_cloud.hooks.core import quick_thread_switching
-
-if TYPE_CHECKING:
-    from airflow_provider_cloud.hooks.datasette import DatasetteHook
+from airflow_provider_cloud.hooks.datasette.batches import Batch
+from airflow_provider_cloud.hooks.datasette.wire import Log, RequestJson, max_rows_from
 
 _STOP = object()
 _EMPTY = object()
@@ -99,25 +97,40 @@ class BatchWriter:
     """
     Post batches to ``/-/insert`` or ``/-/upsert``; halve on 413; learn ``max_insert_rows`` from the error.
 
-    Use as a context manager around the loop that submits batches.
+    What it learns it keeps (``learned_max_rows``, and batches over it are split before they go); the
+    caller applies it to its planner and its own limit. Use as a context manager around the loop that
+    submits batches.
+
+    :param post: the hook's ``request_json``.
+    :param known_columns: the table's columns, when known: ``alter`` is sent only with a batch that
+        brings new ones, since it costs the server an extra permission check on every write.
     """
 
     def __init__(
-        self, hook: DatasetteHook, path: str, mode: str, planner: BatchPlanner, *, alter: bool
+        self,
+        post: RequestJson,
+        path: str,
+        mode: str,
+        *,
+        alter: bool,
+        known_columns: set[str] | None = None,
+        log: Log | None = None,
     ) -> None:
-        self.hook = hook
+        self.post = post
         self.path = path
-        self.planner = planner
         self.flags: dict[str, Any] = {}
         if mode in ("ignore", "replace"):
             self.flags[mode] = True
         self.alter = alter
-        #: The table's columns, when known: ``alter`` is sent only with a batch that brings new ones,
-        #: since it costs the server an extra permission check on every write.
-        self.known_columns: set[str] | None = None
+        self.known_columns = set(known_columns) if known_columns is not None else None
+        self.log: Log = log or logging.getLogger(__name__)
         self.idempotent = mode != "insert"
         self.rows = 0
         self.batches = 0
+        #: The row limit a 400 "Too many rows, maximum allowed is N" taught (``None``: none yet).
+        self.learned_max_rows: int | None = None
+        #: Whether a batch went with ``alter``: the table may have new columns.
+        self.sent_alter = False
         self._hand_off = _HandOff()
         self._sent_batch: Any = None
         self._error: BaseException | None = None
@@ -182,25 +195,29 @@ class BatchWriter:
 
     def send(self, batch: Batch) -> None:
         """Send one batch now (on the calling thread)."""
+        limit = self.learned_max_rows
+        if limit is not None and len(batch) > limit:  # planned before the limit was learned
+            for part in batch.split(limit):
+                self.send(part)
+            return
         flags = self.flags
         adds_columns = self.alter and (self.known_columns is None or not batch.columns <= self.known_columns)
         if adds_columns:
             flags = {**flags, "alter": True}
+            self.sent_alter = True  # even should it fail: whether the server altered the table is unknown
         try:
             body = _SentBody(batch.body(**flags), self._body_sent)
-            self.hook.request_json("POST", self.path, data=body, headers=_JSON, idempotent=self.idempotent)
+            self.post("POST", self.path, data=body, headers=_JSON, idempotent=self.idempotent)
         except BadRequestError as exc:
-            limit = learned_max_rows(exc.errors)
+            limit = max_rows_from(exc.errors)
             if limit is None or limit >= len(batch):
                 exc.errors.append(
                     f"in the batch of rows {batch.first_index}-{batch.last_index}; none of that batch was written"
                 )
                 raise
-            self.hook.__dict__["max_insert_rows"] = limit
-            self.planner.max_rows = limit
-            self.hook.log.info("Datasette allows %d rows per write; sending smaller batches", limit)
-            for part in batch.split(limit):
-                self.send(part)
+            self.learned_max_rows = limit
+            self.log.info("Datasette allows %d rows per write; sending smaller batches", limit)
+            self.send(batch)
             return
         except PayloadTooLargeError:
             if len(batch) == 1:

@@ -1,0 +1,15 @@
+"""
+Datasette: the hook (``hook``) and its helpers, one concern a module.
+
+``wire`` (URL paths, filters as parameters and SQL), ``schema`` (a table's facts in one request), ``reads``
+(pages, counts, queries), ``writes`` (``write_rows``: key checks, creating the table, planning), ``batches``
+(the planner and row encoding) and ``sender`` (the background thread that posts batches). Code outside
+this package imports what is exported here.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_cloud.hooks.datasette.hook import DatasetteHook
+from airflow_provider_cloud.hooks.datasette.writes import COLUMN_TYPES
+
+__all__ = ["COLUMN_TYPES", "DatasetteHook"]

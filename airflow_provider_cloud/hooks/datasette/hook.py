@@ -1,0 +1,399 @@
+"""
+Hook for the Datasette 1.0 JSON API: self-hosted Datasette and Datasette Cloud.
+
+Connection: host = base URL, password = API token (``dstok_…`` or ``dsatok_…``), extra ``database`` = the
+default database; extras ``max_insert_rows`` and ``max_post_body_bytes`` stand in when the server's
+``/-/settings.json`` is not readable, plus the HTTP-core extras (timeouts, ``verify``, retry limits).
+The hook keeps the connection, the server's limits and the facts of the tables it saw (cached until it
+creates, alters or drops one, or runs SQL); ``reads``, ``writes`` and ``schema`` do the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import cached_property
+from typing import Any, ClassVar
+
+from airflow_provider_cloud.exceptions import CloudApiError, NotFoundError, PermissionDeniedError
+from airflow_provider_cloud.hooks.core import CloudApiHook
+from airflow_provider_cloud.hooks.datasette import reads, schema, writes
+from airflow_provider_cloud.hooks.datasette.wire import (
+    SERVICE,
+    database_path,
+    filters_to_sql,
+    quote_identifier,
+    row_path,
+    settings_with_extras,
+    table_path,
+)
+from airflow_provider_cloud.hooks.rowstore import DatasetInfo, WriteMode, WriteResult, check_write_mode
+from airflow_provider_cloud.rows.filters import Filter, parse_filters
+
+_DEFAULT_MAX_ROWS = 100
+_DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+_MAX_PAGE = 1000
+
+
+class DatasetteHook(CloudApiHook):
+    """
+    Read, write and clean up Datasette tables through the 1.0 JSON API.
+
+    :param datasette_conn_id: the Airflow connection id (conn type ``datasette``).
+    :param database: the database to use; defaults to the connection's ``database`` extra, else the
+        server's only database.
+    """
+
+    conn_name_attr = "datasette_conn_id"
+    default_conn_name = "datasette_default"
+    conn_type = "datasette"
+    hook_name = "Datasette"
+    service_name: ClassVar[str] = SERVICE
+
+    def __init__(
+        self, datasette_conn_id: str = default_conn_name, *, database: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(datasette_conn_id, **kwargs)
+        self.datasette_conn_id = datasette_conn_id
+        self._database_arg = database
+        self._facts: dict[tuple[str, str], DatasetInfo] = {}
+
+    def auth_headers(self) -> dict[str, str]:
+        token = self.connection.password
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Make one cheap authenticated call and report who the token acts as."""
+        try:
+            actor = self.get_actor()
+            version = self.get_versions().get("datasette", {}).get("version", "unknown")
+        except (CloudApiError, ValueError) as exc:
+            return False, str(exc)
+        if actor is None:
+            if self.connection.password:
+                return False, "Datasette did not recognise the token: requests would be anonymous"
+            return True, f"Connected to Datasette {version} at {self.base_url} anonymously (no token set)"
+        return True, f"Connected to Datasette {version} at {self.base_url} as actor {actor.get('id')!r}"
+
+    def get_actor(self) -> dict[str, Any] | None:
+        """Return the actor the token acts as (``None`` for anonymous)."""
+        payload = self.request_json("GET", "/-/actor.json")
+        return payload.get("actor") if isinstance(payload, Mapping) else None
+
+    def get_versions(self) -> dict[str, Any]:
+        """Return the server's ``/-/versions.json``."""
+        return dict(self.request_json("GET", "/-/versions.json") or {})
+
+    @cached_property
+    def settings(self) -> dict[str, Any]:
+        """Return the server's settings; connection extras fill in what it hides (``settings_with_extras``)."""
+        try:
+            found = dict(self.request_json("GET", "/-/settings.json") or {})
+        except (NotFoundError, PermissionDeniedError):
+            found = {}
+        return settings_with_extras(found, self.extras)
+
+    @cached_property
+    def max_insert_rows(self) -> int:
+        """Rows per write: the server's setting, or what a refused write taught (see ``write_rows``)."""
+        return int(self.settings.get("max_insert_rows") or _DEFAULT_MAX_ROWS)
+
+    @cached_property
+    def max_post_body_bytes(self) -> int:
+        return int(self.settings.get("max_post_body_bytes") or _DEFAULT_MAX_BYTES)
+
+    @cached_property
+    def max_page_size(self) -> int:
+        return min(_MAX_PAGE, int(self.settings.get("max_returned_rows") or _MAX_PAGE))
+
+    def list_databases(self) -> list[str]:
+        """Return the names of the server's databases (the internal one left out)."""
+        payload = self.request_json("GET", "/-/databases.json")
+        items = payload.get("databases", []) if isinstance(payload, Mapping) else payload
+        return [d["name"] for d in items or [] if d.get("name") != "_internal"]
+
+    @cached_property
+    def database(self) -> str:
+        """Return the database in use: the hook argument, the ``database`` extra or the only one."""
+        name = self._database_arg or self.extras.get("database") or self.connection.schema
+        if name and name not in ("http", "https"):
+            return str(name)
+        names = self.list_databases()
+        if len(names) == 1:
+            return names[0]
+        raise ValueError(
+            f"Connection {self.conn_id!r}: set the 'database' extra; the server has {names or 'no databases'}"
+        )
+
+    def _path(self, table: str, database: str | None) -> str:
+        return table_path(database or self.database, table)
+
+    def list_tables(self, *, database: str | None = None) -> list[str]:
+        """Return the table names of a database that the token may see."""
+        payload = self.request_json("GET", f"{database_path(database or self.database)}.json")
+        tables = payload.get("tables", []) if isinstance(payload, Mapping) else []
+        return [t["name"] for t in tables if not t.get("hidden")]
+
+    def describe(self, dataset: str, *, refresh: bool = False, database: str | None = None) -> DatasetInfo:
+        """Return whether the table exists, its columns and types, and its primary key (see ``schema``)."""
+        place = (database or self.database, dataset)
+        if refresh or place not in self._facts:
+            self._facts[place] = schema.read_facts(self.request_json, place[0], dataset)
+        return self._facts[place]
+
+    def _forget(self, table: str | None, database: str | None) -> None:
+        """Drop the cached facts of a table this hook changed (``None``: of every table)."""
+        places = list(self._facts) if table is None else [(database or self.database, table)]
+        for place in places:
+            self._facts.pop(place, None)
+
+    def _existing(self, table: str, database: str | None) -> DatasetInfo:
+        info = self.describe(table, database=database)
+        if not info.exists:
+            where = f"database {database or self.database!r}"
+            raise NotFoundError(f"table {table!r} not found in {where}", service=SERVICE, status_code=404)
+        return info
+
+    def table_exists(self, table: str, *, database: str | None = None) -> bool:
+        """Tell whether a table exists (and the token may see it)."""
+        return self.describe(table, database=database).exists
+
+    def get_table_info(
+        self, table: str, *, database: str | None = None, count: bool = False
+    ) -> dict[str, Any]:
+        """
+        Return ``{"columns": {name: {type, notnull, default, is_pk}}, "primary_keys": [...], "count"}``.
+
+        Asks the table page each time. ``count`` is ``None`` unless asked for: counting a large table
+        costs the server a full scan.
+        """
+        payload = self.request_json(
+            "GET", f"{self._path(table, database)}.json", params=schema.page_params(count)
+        )
+        return schema.table_info(payload)
+
+    def get_columns(self, table: str, *, database: str | None = None) -> list[str]:
+        """Return the table's column names, in table order."""
+        return self._existing(table, database).column_names
+
+    def get_primary_keys(self, table: str, *, database: str | None = None) -> list[str]:
+        """Return the table's primary key columns (``[]`` for a rowid table)."""
+        return list(self._existing(table, database).keys)
+
+    def _filters(self, table: str, where: Mapping[str, Any] | None, database: str | None) -> list[Filter]:
+        """Parse ``where`` and check its columns exist (asking again once before refusing one)."""
+        filters = parse_filters(where)
+        if filters and schema.unknown_columns(filters, self._existing(table, database).columns):
+            schema.refuse_unknown(
+                table, filters, self.describe(table, refresh=True, database=database).columns
+            )
+        return filters
+
+    def count_rows(
+        self, table: str, *, where: Mapping[str, Any] | None = None, database: str | None = None
+    ) -> int:
+        """Count the rows of a table that match ``where`` (exactly: see ``reads.count_rows``)."""
+        filters = self._filters(table, where, database)
+        counted = reads.count_rows(self.request_json, database or self.database, table, filters, log=self.log)
+        if counted is None:
+            columns = [f.column for f in filters] or None
+            counted = sum(1 for _ in self.iter_rows(table, where=where, columns=columns, database=database))
+        return counted
+
+    def iter_rows(
+        self,
+        dataset: str,
+        *,
+        where: Mapping[str, Any] | None = None,
+        columns: Sequence[str] | None = None,
+        order_by: str | Sequence[str] | None = None,
+        page_size: int | None = None,
+        database: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """
+        Yield the rows of a table lazily, one page at a time (keyset paging, largest page by default).
+
+        :param where: filters in the DESIGN language, e.g. ``{"age__gte": 18}``. ``contains`` and
+            ``startswith`` are checked again on each row: Datasette's ``LIKE`` ignores case and wildcards.
+        :param columns: the columns to return (others, primary keys included, are left out).
+        :param order_by: one column, ``"-col"`` for descending.
+        """
+        filters = self._filters(dataset, where, database)
+        size = min(page_size or self.max_page_size, self.max_page_size)
+        url = self.url_for(f"{self._path(dataset, database)}.json")
+        yield from reads.iter_rows(
+            self.request_json, url, filters, columns=columns, order_by=order_by, size=size
+        )
+
+    def get_row(self, table: str, key: Sequence[Any] | Any, *, database: str | None = None) -> dict[str, Any]:
+        """Return one row by its primary key value(s)."""
+        return reads.get_row(self.request_json, database or self.database, table, key)
+
+    def query(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, database: str | None = None
+    ) -> list[dict[str, Any]]:
+        """
+        Run a read-only SQL query with named ``:params`` and return all its rows.
+
+        :raises BadRequestError: when the server truncated the result (over ``max_returned_rows``):
+            page with :meth:`iter_query` or :meth:`iter_rows` instead; results are never cut silently.
+        """
+        payload = reads.run_query(self.request_json, database or self.database, sql, params)
+        return reads.rows_of_query(payload, lambda: self.settings.get("max_returned_rows", 1000))
+
+    def iter_query(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        page_size: int | None = None,
+        database: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield every row of a query, paging with LIMIT/OFFSET (give the query a stable ORDER BY)."""
+        size = min(page_size or self.max_page_size, self.max_page_size)
+        yield from reads.iter_query(lambda page: self.query(page, params, database=database), sql, size)
+
+    def create_table(
+        self,
+        table: str,
+        columns: Mapping[str, str] | Sequence[Mapping[str, Any]],
+        *,
+        pk: str | Sequence[str] | None = None,
+        database: str | None = None,
+    ) -> dict[str, Any]:
+        """
+        Create a table from column definitions.
+
+        :param columns: ``{"name": "text"|"integer"|"float"|"blob"}`` or Datasette column dicts.
+        :param pk: the primary key column, or several for a compound key; ``None`` for a rowid table.
+        """
+        body = writes.create_body(table, columns, pk)
+        try:
+            path = f"{database_path(database or self.database)}/-/create"
+            return dict(self.request_json("POST", path, json_body=body))
+        finally:
+            self._forget(table, database)
+
+    def write_rows(
+        self,
+        dataset: str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        mode: WriteMode | str = "upsert",
+        key: str | Sequence[str] | None = None,
+        create: bool = False,
+        alter: bool = False,
+        batch_size: int | None = None,
+        database: str | None = None,
+    ) -> WriteResult:
+        """
+        Write rows in batches sized to the server's limits and return counts.
+
+        Rows are grouped by column set so that no column is written as NULL by accident.
+
+        :param mode: ``insert`` (fails on an existing key), ``ignore`` (keeps existing rows), ``replace``
+            (replaces whole rows) or ``upsert`` (updates the given columns by key, inserts new keys).
+        :param key: the key column(s); with ``create`` it becomes the new table's primary key, otherwise
+            it must match the table's primary key.
+        :param create: create the table from the first batch's columns and types if it does not exist.
+        :param alter: add columns the table lacks instead of failing.
+        :param batch_size: rows per request, at most the server's ``max_insert_rows``.
+        """
+        check_write_mode(mode)
+        db, info = database or self.database, self.describe(dataset, database=database)
+        write = writes.TableWrite(
+            self.request_json, db, info, mode=mode, key=key, create=create, alter=alter, log=self.log
+        )
+        limit = min(batch_size or self.max_insert_rows, self.max_insert_rows)
+        try:
+            return write.run(rows, max_rows=limit, max_bytes=self.max_post_body_bytes)
+        finally:
+            if write.learned_max_rows is not None:
+                self.max_insert_rows = write.learned_max_rows
+            if write.facts_changed:
+                self._forget(dataset, database)
+
+    def update_row(
+        self,
+        table: str,
+        key: Sequence[Any] | Any,
+        updates: Mapping[str, Any],
+        *,
+        alter: bool = False,
+        database: str | None = None,
+    ) -> dict[str, Any]:
+        """Update some columns of one row and return the row as stored."""
+        body = {"update": dict(updates), "return": True, "alter": alter}
+        path = f"{self._path(table, database)}/{row_path(key)}/-/update"
+        try:
+            payload = self.request_json("POST", path, json_body=body, idempotent=True)
+        finally:
+            if alter:
+                self._forget(table, database)
+        rows = payload.get("rows") or ([payload["row"]] if payload.get("row") else [])
+        return dict(rows[0]) if rows else {}
+
+    def delete_row(self, table: str, key: Sequence[Any] | Any, *, database: str | None = None) -> None:
+        """Delete one row by its primary key value(s)."""
+        path = f"{self._path(table, database)}/{row_path(key)}/-/delete"
+        self.request_json("POST", path, idempotent=True)
+
+    def delete_rows(
+        self,
+        dataset: str,
+        *,
+        where: Mapping[str, Any] | None = None,
+        keys: Iterable[Sequence[Any] | Any] | None = None,
+        dry_run: bool = False,
+        database: str | None = None,
+    ) -> int:
+        """
+        Delete rows by filter or by key and return how many were (or, in a dry run, would be) deleted.
+
+        By filter, it runs one SQL ``delete`` when the token may (``execute-write-sql``), else it lists the
+        matching keys and deletes row by row. ``where={}`` deletes every row; ``where=None`` needs ``keys``.
+        """
+        db = database or self.database
+        if keys is not None:
+            key_list = list(keys)
+            return len(key_list) if dry_run else writes.delete_keys(self.request_json, db, dataset, key_list)
+        if where is None:
+            raise ValueError("delete_rows needs where=... (use where={} to delete every row) or keys=...")
+        if dry_run:
+            return self.count_rows(dataset, where=where, database=database)
+        sql_where, params = filters_to_sql(self._filters(dataset, where, database))
+        try:
+            sql = f"delete from {quote_identifier(dataset)} where {sql_where}"
+            return self.execute_write(sql, params, database=database)
+        except PermissionDeniedError:
+            self.log.info("The token may not run SQL writes; deleting rows of %s one by one", dataset)
+        pks = self.get_primary_keys(dataset, database=database) or ["rowid"]
+        rows = self.iter_rows(dataset, where=where, columns=pks, database=database)
+        return writes.delete_keys(self.request_json, db, dataset, [[row[k] for k in pks] for row in rows])
+
+    def execute_write(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, database: str | None = None
+    ) -> int:
+        """Run one writing SQL statement (needs ``execute-write-sql``) and return the rows it changed."""
+        body = {"sql": sql, "params": dict(params or {})}
+        try:
+            path = f"{database_path(database or self.database)}/-/execute-write"
+            payload = self.request_json("POST", path, json_body=body)
+        finally:
+            self._forget(None, database)  # arbitrary SQL may have changed any table
+        return int(payload.get("rowcount") or 0)
+
+    def drop_table(self, table: str, *, confirm: bool = False, database: str | None = None) -> int:
+        """
+        Drop a table and return how many rows it had.
+
+        Without ``confirm=True`` nothing is dropped: the row count it would lose is returned.
+        """
+        path = f"{self._path(table, database)}/-/drop"
+        if not confirm:
+            return int(self.request_json("POST", path).get("row_count") or 0)
+        count = self.count_rows(table, database=database)
+        try:
+            self.request_json("POST", path, json_body={"confirm": True}, idempotent=True)
+        finally:
+            self._forget(table, database)
+        return count

@@ -1,0 +1,235 @@
+"""
+Writing rows into a Datasette table: key checks, creating the table, feeding the planner and the sender.
+
+:class:`TableWrite` works from the table's facts (``schema.py``) and the hook's ``request_json``; what it
+learns on the way (the server's row limit, whether the table was created or may have new columns) it
+keeps for the hook to apply, since the hook owns its limits and its cache of table facts.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from airflow_provider_cloud.exceptions import ApiResponseError, BadRequestError, NotFoundError, RowDataError
+from airflow_provider_cloud.hooks.datasette.batches import Batch, BatchPlanner
+from airflow_provider_cloud.hooks.datasette.sender import BatchWriter
+from airflow_provider_cloud.hooks.datasette.wire import (
+    SERVICE,
+    Log,
+    RequestJson,
+    database_path,
+    infer_column_types,
+    row_path,
+    table_path,
+)
+from airflow_provider_cloud.hooks.rowstore import DatasetInfo, WriteResult
+from airflow_provider_cloud.rows.batching import RowBlocks
+
+COLUMN_TYPES = ("text", "integer", "float", "blob")
+
+
+def create_body(
+    table: str, columns: Mapping[str, str] | Sequence[Mapping[str, Any]], pk: str | Sequence[str] | None
+) -> dict[str, Any]:
+    """Return the ``/-/create`` body for column definitions (``{name: type}`` or Datasette's dicts)."""
+    defs = (
+        [{"name": n, "type": t} for n, t in columns.items()]
+        if isinstance(columns, Mapping)
+        else [dict(c) for c in columns]
+    )
+    for d in defs:
+        if d.get("type", "text") not in COLUMN_TYPES:
+            raise ValueError(f"column {d.get('name')!r}: type must be one of {COLUMN_TYPES}")
+    body: dict[str, Any] = {"table": table, "columns": defs}
+    if isinstance(pk, str):
+        body["pk"] = pk
+    elif pk:
+        body["pks"] = list(pk)
+    return body
+
+
+class TableWrite:
+    """
+    One ``write_rows`` call: checked when made (no request), run with the server's limits.
+
+    :param info: the table's facts; a table that does not exist is created only with ``create``.
+    :param database: the database name (not encoded).
+    """
+
+    def __init__(
+        self,
+        post: RequestJson,
+        database: str,
+        info: DatasetInfo,
+        *,
+        mode: str,
+        key: str | Sequence[str] | None,
+        create: bool,
+        alter: bool,
+        log: Log,
+    ) -> None:
+        self.post = post
+        self.database = database
+        self.info = info
+        self.mode = mode
+        self.alter = alter
+        self.log = log
+        keys = [key] if isinstance(key, str) else list(key or [])
+        if not info.exists and not create:
+            raise NotFoundError(
+                f"table {info.name!r} does not exist in database {database!r} (pass create=True to create it)",
+                service=SERVICE,
+                status_code=404,
+            )
+        if info.exists:
+            keys = self._check_key(keys)
+        elif mode == "upsert" and not keys:
+            raise ValueError("upsert into a new table needs key=... to create its primary key")
+        self.keys = keys
+        #: What the hook applies afterwards: the row limit the server taught, and whether the table's
+        #: facts changed (created here or meanwhile, or written with ``alter``).
+        self.learned_max_rows: int | None = None
+        self.created = False
+        self.facts_changed = False
+
+    def _check_key(self, keys: list[str]) -> list[str]:
+        table, table_keys = self.info.name, list(self.info.keys)
+        if keys and table_keys and sorted(keys) != sorted(table_keys):
+            raise ValueError(f"key {keys} does not match the primary key {table_keys} of table {table!r}")
+        if self.mode == "upsert" and not table_keys:
+            raise ValueError(
+                f"upsert needs a primary key, and table {table!r} has none (it is a rowid table)"
+            )
+        return keys or table_keys
+
+    def run(self, rows: Iterable[Mapping[str, Any]], *, max_rows: int, max_bytes: int) -> WriteResult:
+        """Write ``rows`` in batches of at most ``max_rows`` rows and ``max_bytes`` bytes of body."""
+        keys, exists = self.keys, self.info.exists
+        planner = BatchPlanner(max_rows=max_rows, max_bytes=max_bytes, key=keys)
+        endpoint = "upsert" if self.mode == "upsert" else "insert"
+        path = f"{table_path(self.database, self.info.name)}/-/{endpoint}"
+        known = set(self.info.columns) if exists and self.alter else None
+        writer = BatchWriter(
+            self.post, path, self.mode, alter=self.alter or not exists, known_columns=known, log=self.log
+        )
+
+        to_create = not exists
+
+        def submit(batches: Iterable[Batch]) -> None:
+            nonlocal to_create
+            for batch in batches:
+                if to_create:
+                    writer.known_columns = self._create_for(batch)
+                    to_create = False
+                writer.submit(batch)
+                learned = writer.learned_max_rows  # learned on the sender's thread, applied on this one
+                if learned is not None and learned < planner.max_rows:
+                    planner.max_rows = learned
+
+        try:
+            with writer:
+                if isinstance(rows, RowBlocks):
+                    index = 1
+                    unchecked = [k for k in keys if k not in rows.keys_checked]
+                    for block in rows.blocks():  # the hot loop: a list of rows at a time
+                        missing = _first_without_key(block, unchecked)
+                        if missing is not None:
+                            offset, k = missing
+                            submit(planner.add_block(block[:offset], index))  # as row by row would
+                            raise _no_key(k, index + offset)
+                        submit(planner.add_block(block, index))
+                        index += len(block)
+                else:
+                    add = planner.add
+                    for index, row in enumerate(rows, start=1):  # the hot loop: kept lean
+                        for k in keys:
+                            if row.get(k) is None:
+                                raise _no_key(k, index)
+                        full = add(row, index)
+                        if full:
+                            submit(full)
+                submit(planner.drain())
+        except BadRequestError as exc:
+            raise _restated(exc) from None
+        finally:
+            self.learned_max_rows = writer.learned_max_rows
+            self.facts_changed = self.facts_changed or writer.sent_alter
+        return WriteResult(rows=writer.rows, requests=writer.batches, created=self.created)
+
+    def _create_for(self, batch: Batch) -> set[str] | None:
+        """Create the table from a batch's columns and types; return its columns (``None``: unknown)."""
+        table, keys = self.info.name, self.keys
+        types = infer_column_types(batch.rows)
+        missing = [k for k in keys if k not in types]
+        if missing:
+            raise RowDataError(f"key column(s) {missing} missing from the rows", source="rows")
+        ordered = {k: types[k] for k in keys} | {n: t for n, t in types.items() if n not in keys}
+        self.facts_changed = True
+        try:
+            self.post(
+                "POST",
+                f"{database_path(self.database)}/-/create",
+                json_body=create_body(table, ordered, keys),
+            )
+        except BadRequestError as exc:
+            if not any("already exists" in e for e in exc.errors):
+                raise
+            self.log.info("Table %s was created meanwhile; writing into it", table)
+            return None
+        self.created = True
+        self.log.info("Created table %s with columns %s and key %s", table, list(ordered), keys or "rowid")
+        return set(ordered)
+
+
+def delete_keys(post: RequestJson, database: str, table: str, keys: Iterable[Sequence[Any] | Any]) -> int:
+    """Delete rows one by one by primary key value(s); return how many were there to delete."""
+    deleted = 0
+    for key in keys:
+        try:
+            post("POST", f"{table_path(database, table)}/{row_path(key)}/-/delete", idempotent=True)
+        except NotFoundError:
+            continue
+        deleted += 1
+    return deleted
+
+
+def _restated(exc: ApiResponseError) -> ApiResponseError:
+    """
+    Rebuild an API error whose ``errors`` grew after it was raised, so that its text shows them all.
+
+    The batch writer appends which input rows a failed batch held; the text of an exception is fixed
+    when it is made, so without this the note would be on ``errors`` only, not in the message.
+    """
+    if all(e in str(exc) for e in exc.errors):
+        return exc
+    return type(exc)(
+        exc.message,
+        service=exc.service,
+        status_code=exc.status_code,
+        errors=exc.errors,
+        request_id=exc.request_id,
+        retryable=exc.retryable,
+        retry_after=exc.retry_after,
+    )
+
+
+_IS_NONE = functools.partial(operator.is_, None)
+
+
+def _first_without_key(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> tuple[int, str] | None:
+    """Return where the first row without a key value is, and which key (the first it lacks), if any."""
+    found: tuple[int, str] | None = None
+    for k in keys:
+        values = [row.get(k) for row in rows]
+        if any(map(_IS_NONE, values)):
+            offset = next(i for i, value in enumerate(values) if value is None)
+            if found is None or offset < found[0]:
+                found = (offset, k)
+    return found
+
+
+def _no_key(column: str, index: int) -> RowDataError:
+    return RowDataError("the row has no value for its key", source="rows", line=index, column=column)
