@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import operator
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -17,19 +16,10 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_cloud.hooks.rowstore import RowStore, get_rowstore_hook
-from airflow_provider_cloud.operators._rows_support import (
-    CursorTracker,
-    NoRejects,
-    check_columns,
-    csv_options_from,
-    dataset_columns,
-    do_nothing,
-    record_blocks,
-    rows_written,
-)
+from airflow_provider_cloud.operators._import_stream import ImportStream, NoRejects
+from airflow_provider_cloud.operators._rows_support import CursorTracker, csv_options_from
 from airflow_provider_cloud.rows import (
     CsvOptions,
-    GoodRows,
     ProgressLogger,
     Record,
     RejectsWriter,
@@ -44,10 +34,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 ON_BAD_ROWS = ("fail", "skip")
-#: Progress is counted every 1,024 rows read or so (once per block of rows).
-_PROGRESS_EVERY = 1024
-_ERROR_OF = operator.attrgetter("error")
-_DATA_OF = operator.attrgetter("data")
 
 
 class ImportRowsOperator(BaseOperator):
@@ -136,7 +122,6 @@ class ImportRowsOperator(BaseOperator):
         known, table_keys = self._table_facts(hook)
         keys = [self.key] if isinstance(self.key, str) else list(self.key or [])
         keys = keys or table_keys
-        counts = {"read": 0, "rejected": 0}
         records = self._records()
         # The reader's name for the file (its URL), so that every error and the summary say the same.
         source_name = str(getattr(records, "source", "rows"))
@@ -152,37 +137,44 @@ class ImportRowsOperator(BaseOperator):
             contextlib.ExitStack() as stack,
             RejectsWriter(self.rejects_path) if self.rejects_path else NoRejects() as rejects,
         ):
-            stack.callback(getattr(records, "close", do_nothing))  # release the file, even on failure
-            # Rows in lists: a hook that knows RowBlocks takes a list at a time, any other iterates rows.
-            good: RowBlocks[dict[str, Any]] = RowBlocks(
-                self._good_blocks(records, RowCheck(keys, known), counts, rejects, source_name, progress),
-                keys_checked=keys,
+            stack.callback(getattr(records, "close", _do_nothing))  # release the file, even on failure
+            stream = ImportStream(
+                records,
+                RowCheck(keys, known),
+                source=source_name,
+                rename=self.rename,
+                skip_bad_rows=self.on_bad_rows == "skip",
+                max_bad_rows=self.max_bad_rows,
+                rejects=rejects,
+                rejects_path=self.rejects_path,
+                progress=progress,
             )
+            # Rows in lists: a hook that knows RowBlocks takes a list at a time, any other iterates rows.
             result = hook.write_rows(
                 self.dataset,
-                good,
+                RowBlocks[dict[str, Any]](stream.blocks(), keys_checked=keys),
                 mode=self.mode,
                 key=self.key,
                 create=self.create,
                 batch_size=self.batch_size,
             )
         progress.finish()
-        written = rows_written(result)
+        written = result.rows
         summary = {
             "dataset": self.dataset,
             "source": source_name,
-            "rows_read": counts["read"],
+            "rows_read": stream.read,
             "rows_written": written,
-            "rows_rejected": counts["rejected"],
-            "rejects_path": self.rejects_path if counts["rejected"] else None,
+            "rows_rejected": stream.rejected,
+            "rejects_path": self.rejects_path if stream.rejected else None,
             "seconds": round(time.monotonic() - started, 3),
         }
         self.log.info(
             "Imported %d of %d rows into %s (%d rejected) in %.1f s",
             written,
-            counts["read"],
+            stream.read,
             self.dataset,
-            counts["rejected"],
+            stream.rejected,
             summary["seconds"],
         )
         return summary
@@ -208,92 +200,16 @@ class ImportRowsOperator(BaseOperator):
         """
         Return the data set's columns (when no new columns may be added) and its key columns.
 
-        Both come from the hook where it can tell (``get_columns``, ``get_primary_keys``), so that a row
-        with an unknown column or without its key is reported with its file, line and column, or
-        skipped, before its batch is sent; without ``key=``, the data set's primary key is checked,
-        as the hook itself would. A data set that does not exist yet has neither.
+        From :meth:`RowStore.describe`, asked once and shared with the hook's write: a row with an unknown
+        column or without its key is reported with its file, line and column, or skipped, before its batch
+        is sent. Without ``key=``, the data set's primary key is checked, as the hook itself would. A data
+        set that does not exist yet has neither (the write reports it, or creates it).
         """
-        known: set[str] | None = None
-        keys: list[str] = []
-        get_columns = getattr(hook, "get_columns", None)
-        get_primary_keys = getattr(hook, "get_primary_keys", None)
-        try:
-            if get_columns is not None and not self.create:
-                known = set(get_columns(self.dataset))
-            if get_primary_keys is not None and not self.key:
-                keys = list(get_primary_keys(self.dataset))
-        except Exception:  # the write itself reports a missing data set with the service's own error
+        info = hook.describe(self.dataset)
+        if not info.exists:
             return None, []
-        return known, keys
-
-    def _good_blocks(
-        self,
-        records: Iterator[Record],
-        check: RowCheck,
-        counts: dict[str, int],
-        rejects: RejectsWriter | NoRejects,
-        source: str,
-        progress: ProgressLogger,
-    ) -> Iterator[list[dict[str, Any]]]:
-        """
-        Yield the good rows in lists, a block of the reader at a time; bad rows fail or are rejected.
-
-        A block with a bad row is gone through row by row, and the good rows before a failing one are
-        yielded before the failure, so the writer sees exactly the rows a row-by-row import would.
-        """
-        rename = self.rename
-        checked = check.checks_anything
-        read = 0
-        try:
-            for block in record_blocks(records):  # the hot loop: whole blocks where all is well
-                rows: list[dict[str, Any]] | None = None
-                if isinstance(block, GoodRows):
-                    rows = block.rows
-                elif not any(map(_ERROR_OF, block)):
-                    rows = list(map(_DATA_OF, block))
-                if rows is not None and None not in rows:
-                    if rename:
-                        rows = [{rename.get(k, k): v for k, v in row.items()} for row in rows]
-                    if not checked or check.passes(rows):
-                        read += len(rows)
-                        if read - progress.done >= _PROGRESS_EVERY:
-                            progress.update(read - progress.done)
-                        yield rows
-                        continue
-                good: list[dict[str, Any]] = []
-                for record in block.records() if isinstance(block, GoodRows) else block:
-                    error = record.error
-                    row = record.data
-                    if error is None and row is not None:
-                        if rename:
-                            row = {rename.get(k, k): v for k, v in row.items()}
-                        if (
-                            not checked
-                            or (error := check.error(row, source=source, line=record.line)) is None
-                        ):
-                            read += 1
-                            good.append(row)
-                            continue
-                    assert error is not None
-                    if good:
-                        yield good
-                        good = []
-                    read += 1
-                    counts["read"] = read
-                    if self.on_bad_rows == "fail":
-                        raise error
-                    rejects.reject(error, row=row if row is not None else record.data, raw=record.raw)
-                    counts["rejected"] += 1
-                    if self.max_bad_rows is not None and counts["rejected"] > self.max_bad_rows:
-                        raise AirflowException(
-                            f"{source}: more than {self.max_bad_rows} bad rows (the last: {error}); "
-                            f"stopped the import, rejects so far are in {self.rejects_path}"
-                        )
-                if good:
-                    yield good
-        finally:
-            counts["read"] = read
-            progress.update(read - progress.done)
+        known = None if self.create else set(info.columns)
+        return known, [] if self.key else list(info.keys)
 
 
 class ExportRowsOperator(BaseOperator):
@@ -304,7 +220,7 @@ class ExportRowsOperator(BaseOperator):
     leaves a half-written file at the destination. Returns ``{"path", "rows", "cursor"}``, where ``cursor``
     is the largest ``cursor_column`` value exported (or ``since`` again when nothing new was found).
     With no rows to export, a CSV file still gets a header (``columns``, else the data set's columns).
-    Filters and columns are checked against the data set's columns, where the hook can list them.
+    The hook refuses filters and columns the data set does not have before anything is read.
 
     :param conn_id: connection of a service with a RowStore hook. (templated)
     :param dataset: the table or data set to read. (templated)
@@ -360,9 +276,6 @@ class ExportRowsOperator(BaseOperator):
         columns = self.columns
         if columns and self.cursor_column and self.cursor_column not in columns:
             raise ValueError(f"columns= must include the cursor column {self.cursor_column!r}")
-        table_columns = check_columns(
-            hook, self.dataset, where, [c for c in (self.cursor_column, *(columns or ())) if c]
-        )
         tracker = CursorTracker(self.cursor_column, since)
         rows = tracker.track(
             hook.iter_rows(
@@ -377,7 +290,7 @@ class ExportRowsOperator(BaseOperator):
         if first is None and columns is None:
             # No rows: the first row cannot name the columns, so a CSV file gets the data set's
             # columns as its header (readers refuse a CSV file without one).
-            columns = table_columns if table_columns is not None else dataset_columns(hook, self.dataset)
+            columns = hook.describe(self.dataset).column_names or None
         summary = write_rows(
             self.destination,
             itertools.chain((first,), rows) if first is not None else rows,
@@ -400,8 +313,8 @@ class CleanupRowsOperator(BaseOperator):
     """
     Delete the rows of a data set that match a filter, with a dry run and a safety limit.
 
-    Returns how many rows were deleted (or, with ``dry_run``, would be). A filter on a column the data
-    set does not have is refused before anything is counted or deleted (where the hook can list columns).
+    Returns how many rows were deleted (or, with ``dry_run``, would be). The hook refuses a filter on a
+    column the data set does not have before anything is counted or deleted.
 
     :param conn_id: connection of a service with a RowStore hook. (templated)
     :param dataset: the table or data set. (templated)
@@ -441,7 +354,6 @@ class CleanupRowsOperator(BaseOperator):
     def execute(self, context: Context) -> int:
         hook = get_rowstore_hook(self.conn_id)
         where = dict(self.where)
-        check_columns(hook, self.dataset, where, [])
         matching = hook.delete_rows(self.dataset, where=where, dry_run=True)
         if self.is_dry_run:
             self.log.info("Dry run: %d rows of %s match %s; nothing deleted", matching, self.dataset, where)
@@ -454,3 +366,7 @@ class CleanupRowsOperator(BaseOperator):
         deleted = hook.delete_rows(self.dataset, where=where)
         self.log.info("Deleted %d rows of %s matching %s", deleted, self.dataset, where)
         return deleted
+
+
+def _do_nothing() -> None:
+    return None

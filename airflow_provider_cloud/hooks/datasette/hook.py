@@ -18,20 +18,20 @@ from airflow_provider_cloud.exceptions import CloudApiError, NotFoundError, Perm
 from airflow_provider_cloud.hooks.core import CloudApiHook
 from airflow_provider_cloud.hooks.datasette import reads, schema, writes
 from airflow_provider_cloud.hooks.datasette.wire import (
+    DEFAULT_MAX_INSERT_ROWS,
+    DEFAULT_MAX_POST_BODY_BYTES,
+    MAX_PAGE_SIZE,
     SERVICE,
     database_path,
     filters_to_sql,
     quote_identifier,
     row_path,
     settings_with_extras,
+    sort_params,
     table_path,
 )
 from airflow_provider_cloud.hooks.rowstore import DatasetInfo, WriteMode, WriteResult, check_write_mode
 from airflow_provider_cloud.rows.filters import Filter, parse_filters
-
-_DEFAULT_MAX_ROWS = 100
-_DEFAULT_MAX_BYTES = 2 * 1024 * 1024
-_MAX_PAGE = 1000
 
 
 class DatasetteHook(CloudApiHook):
@@ -95,15 +95,15 @@ class DatasetteHook(CloudApiHook):
     @cached_property
     def max_insert_rows(self) -> int:
         """Rows per write: the server's setting, or what a refused write taught (see ``write_rows``)."""
-        return int(self.settings.get("max_insert_rows") or _DEFAULT_MAX_ROWS)
+        return int(self.settings.get("max_insert_rows") or DEFAULT_MAX_INSERT_ROWS)
 
     @cached_property
     def max_post_body_bytes(self) -> int:
-        return int(self.settings.get("max_post_body_bytes") or _DEFAULT_MAX_BYTES)
+        return int(self.settings.get("max_post_body_bytes") or DEFAULT_MAX_POST_BODY_BYTES)
 
     @cached_property
     def max_page_size(self) -> int:
-        return min(_MAX_PAGE, int(self.settings.get("max_returned_rows") or _MAX_PAGE))
+        return min(MAX_PAGE_SIZE, int(self.settings.get("max_returned_rows") or MAX_PAGE_SIZE))
 
     def list_databases(self) -> list[str]:
         """Return the names of the server's databases (the internal one left out)."""
@@ -179,13 +179,16 @@ class DatasetteHook(CloudApiHook):
         """Return the table's primary key columns (``[]`` for a rowid table)."""
         return list(self._existing(table, database).keys)
 
-    def _filters(self, table: str, where: Mapping[str, Any] | None, database: str | None) -> list[Filter]:
-        """Parse ``where`` and check its columns exist (asking again once before refusing one)."""
+    def _filters(
+        self, table: str, where: Mapping[str, Any] | None, database: str | None, named: Sequence[str] = ()
+    ) -> list[Filter]:
+        """Parse ``where``; check it and the ``named`` columns exist (asking again once before refusing)."""
         filters = parse_filters(where)
-        if filters and schema.unknown_columns(filters, self._existing(table, database).columns):
-            schema.refuse_unknown(
-                table, filters, self.describe(table, refresh=True, database=database).columns
-            )
+        if (filters or named) and schema.unknown_columns(
+            where, named, self._existing(table, database).columns
+        ):
+            facts = self.describe(table, refresh=True, database=database)
+            schema.refuse_unknown(table, where, named, facts.columns)
         return filters
 
     def count_rows(
@@ -217,7 +220,8 @@ class DatasetteHook(CloudApiHook):
         :param columns: the columns to return (others, primary keys included, are left out).
         :param order_by: one column, ``"-col"`` for descending.
         """
-        filters = self._filters(dataset, where, database)
+        named = [*(columns or ()), *(column for _, column in sort_params(order_by))]
+        filters = self._filters(dataset, where, database, named)
         size = min(page_size or self.max_page_size, self.max_page_size)
         url = self.url_for(f"{self._path(dataset, database)}.json")
         yield from reads.iter_rows(
@@ -286,12 +290,9 @@ class DatasetteHook(CloudApiHook):
         database: str | None = None,
     ) -> WriteResult:
         """
-        Write rows in batches sized to the server's limits and return counts.
+        Write rows in batches sized to the server's limits, one column set a batch (``batches``); return counts.
 
-        Rows are grouped by column set so that no column is written as NULL by accident.
-
-        :param mode: ``insert`` (fails on an existing key), ``ignore`` (keeps existing rows), ``replace``
-            (replaces whole rows) or ``upsert`` (updates the given columns by key, inserts new keys).
+        :param mode: one of :data:`~airflow_provider_cloud.hooks.rowstore.WRITE_MODES` (default ``upsert``).
         :param key: the key column(s); with ``create`` it becomes the new table's primary key, otherwise
             it must match the table's primary key.
         :param create: create the table from the first batch's columns and types if it does not exist.

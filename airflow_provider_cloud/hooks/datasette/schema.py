@@ -25,7 +25,7 @@ from airflow_provider_cloud.hooks.datasette.wire import (
     tilde_encode,
 )
 from airflow_provider_cloud.hooks.rowstore import DatasetInfo
-from airflow_provider_cloud.rows.filters import Filter
+from airflow_provider_cloud.rows.filters import parse_filters
 
 _DDL_SQL = "select sql from sqlite_master where name = :table and type in ('table', 'view')"
 
@@ -125,20 +125,27 @@ def table_info(payload: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def unknown_columns(filters: Iterable[Filter], columns: Collection[str]) -> list[str]:
-    """Return the filter columns a table lacks (``rowid`` is always there), sorted."""
-    return sorted({f.column for f in filters} - set(columns) - {"rowid"})
+def unknown_columns(where: Mapping[str, Any] | None, named: Iterable[str], columns: Collection[str]) -> bool:
+    """Tell whether ``where`` or ``named`` mention a column the table lacks (``rowid`` is always there)."""
+    mentioned = {f.column for f in parse_filters(where)} | set(named)
+    return bool(mentioned - set(columns) - {"rowid"})
 
 
-def refuse_unknown(table: str, filters: Iterable[Filter], columns: Collection[str]) -> None:
+def refuse_unknown(
+    table: str, where: Mapping[str, Any] | None, named: Iterable[str], columns: Collection[str]
+) -> None:
     """
-    Raise ``ValueError`` naming the filter columns the table lacks, if any.
+    Raise ``ValueError`` naming a filter or a column the table lacks, and the columns it has.
 
     Datasette ignores a filter on an unknown column (``?nope__gt=1`` matches every row), and SQLite reads
     an unknown double-quoted name as a string: either way a typo would select the wrong rows.
     """
-    unknown = unknown_columns(filters, columns)
-    if unknown:
-        raise ValueError(
-            f"table {table!r} has no column {', '.join(map(repr, unknown))}; it has {sorted(columns)}"
-        )
+    allowed = [*columns, "rowid"]
+    try:
+        parse_filters(where, columns=allowed)
+    except ValueError as error:
+        raise ValueError(f"data set {table!r}: where= {error}") from None
+    for name in named:
+        if name not in allowed:
+            listed = ", ".join(map(repr, columns))
+            raise ValueError(f"data set {table!r} has no column {name!r} (its columns are {listed})")

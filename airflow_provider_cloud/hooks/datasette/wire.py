@@ -26,6 +26,11 @@ from typing import Any, Protocol
 from airflow_provider_cloud.rows.filters import Filter
 
 SERVICE = "Datasette"
+#: Datasette's own defaults of ``max_insert_rows`` and ``max_post_body_bytes``, and its largest page
+#: (``max_returned_rows``), for servers that hide ``/-/settings.json``.
+DEFAULT_MAX_INSERT_ROWS = 100
+DEFAULT_MAX_POST_BODY_BYTES = 2 * 1024 * 1024
+MAX_PAGE_SIZE = 1000
 
 #: The hook's ``request_json`` as its helpers get it: ``(method, path, **request options) -> JSON``.
 RequestJson = Callable[..., Any]

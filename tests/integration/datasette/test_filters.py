@@ -124,10 +124,38 @@ def test_a_filter_on_an_unknown_column_selects_nothing_and_deletes_nothing(
         lambda: hook.delete_rows(fresh_table_name, where=where, dry_run=True),
         lambda: hook.delete_rows(fresh_table_name, where=where),
     ):
-        with pytest.raises(ValueError, match="has no column") as caught:
+        with pytest.raises(ValueError, match=r"where= filter .*: no column") as caught:
             call()
         assert "'id'" in str(caught.value)  # the message lists the table's real columns
     assert stored(datasette_server, fresh_table_name) == rows
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        ({"columns": ["id", "nmae"]}, "nmae"),
+        ({"order_by": "scroe"}, "scroe"),
+        ({"order_by": "-scroe"}, "scroe"),
+        ({"columns": ["id"], "order_by": "n", "where": {"id__gt": 1}}, None),
+        ({"columns": ["rowid", "id"]}, None),  # every SQLite table answers to rowid
+    ],
+    ids=["column", "sort", "sort-descending", "all-known", "rowid"],
+)
+def test_iter_rows_refuses_an_unknown_column_or_sort_before_reading(
+    hook: DatasetteHook, filter_table: Any, arguments: dict[str, Any], named: str | None
+) -> None:
+    # Datasette would answer an unknown _col or _sort with a 400 only after the pages began (or not at all for
+    # _col): the hook names the column and the table's columns before it reads anything.
+    table, _ = filter_table
+    seen = record_responses(hook)
+    rows = hook.iter_rows(table, **arguments)
+    if named is None:
+        assert len(list(rows)) == (len(FILTER_ROWS) - 1 if "where" in arguments else len(FILTER_ROWS))
+        return
+    with pytest.raises(ValueError, match=f"data set '{table}' has no column '{named}'") as caught:
+        next(rows)
+    assert "'score'" in str(caught.value)  # the message lists the table's real columns
+    assert [path for _, path, _ in seen if path.endswith(f"/{table}.json")] == []  # no page was read
 
 
 @pytest.mark.parametrize("where", FILTER_CASES, ids=case_id)

@@ -8,6 +8,7 @@ import io
 import json
 import re
 import uuid
+from urllib.parse import urlsplit
 
 import fsspec
 import pytest
@@ -15,12 +16,13 @@ import structlog
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_cloud.exceptions import BadRequestError, RowDataError
+from airflow_provider_cloud.hooks.core import hook as core_hook
 from airflow_provider_cloud.operators.rows import (
     CleanupRowsOperator,
     ExportRowsOperator,
     ImportRowsOperator,
 )
-from tests.integration.rows_support import (
+from tests.integration.operators.rows_support import (
     as_stored,
     assert_same_rows,
     connection_env,
@@ -69,6 +71,44 @@ def cleaner(conn_id, table, where, **kwargs):
 
 
 # -- import --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def responses_seen(monkeypatch):
+    """Return a list that fills with ``(method, path)`` of every response any hook's session gets."""
+    seen: list[tuple[str, str]] = []
+    make_session = core_hook.new_session
+
+    def recording_session(*args, **kwargs):
+        session = make_session(*args, **kwargs)
+        session.hooks["response"].append(
+            lambda response, *_, **__: seen.append((response.request.method, urlsplit(response.url).path))
+        )
+        return session
+
+    monkeypatch.setattr(core_hook, "new_session", recording_session)
+    return seen
+
+
+@pytest.mark.parametrize("key", [None, "id"], ids=["table-key", "given-key"])
+def test_an_import_into_an_existing_table_asks_two_things_before_its_first_write(
+    datasette_conn_id, datasette_server, fresh_table_name, tmp_path, responses_seen, key
+):
+    # The table's facts (columns, key) are asked once and shared by the operator's checks and the hook's
+    # write; the server's limits once: on a remote server each is a full round trip.
+    create_table(datasette_server, fresh_table_name)
+    source = write_people_csv(tmp_path / "people.csv", 250)
+    result = run(importer(datasette_conn_id, fresh_table_name, source=str(source), key=key))
+    assert result["rows_written"] == 250
+    first_write = next(i for i, (method, _) in enumerate(responses_seen) if method == "POST")
+    database = datasette_server.database
+    assert responses_seen[:first_write] == [
+        ("GET", f"/{database}/{fresh_table_name}/-/schema.json"),
+        ("GET", "/-/settings.json"),
+    ]
+    writes = responses_seen[first_write:]
+    assert writes == [("POST", f"/{database}/{fresh_table_name}/-/upsert")] * 3  # 100 rows a batch
+    assert table_ids(datasette_server, fresh_table_name) == list(range(1, 251))
 
 
 def test_import_100k_csv_equals_source_and_rerun_changes_nothing(

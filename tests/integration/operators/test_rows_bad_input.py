@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_cloud.exceptions import NotFoundError, RowDataError, UnsupportedConnectionError
 from airflow_provider_cloud.operators.rows import ImportRowsOperator
-from tests.integration.rows_support import create_table, table_ids
+from tests.integration.operators.rows_support import create_table, table_ids
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,146 @@
+"""
+The row stream of an import: records in, good rows out in lists, bad rows failing the task or rejected.
+
+Rows move a block of the reader at a time, checked once (``rows.RowCheck``). A block with a bad row is gone
+through row by row, and the good rows before a failing one are yielded before the failure, so the writer
+sees exactly the rows a row-by-row import would.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterator, Mapping
+from typing import Any, cast
+
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_provider_cloud.exceptions import RowDataError
+from airflow_provider_cloud.rows import (
+    Block,
+    GoodRows,
+    ProgressLogger,
+    Record,
+    RejectsWriter,
+    RowCheck,
+    batched,
+)
+
+#: Rows given inline are checked this many at a time.
+INLINE_BLOCK_ROWS = 512
+#: Progress is counted every 1,024 rows read or so (once per block of rows).
+PROGRESS_EVERY = 1024
+_ERROR_OF = operator.attrgetter("error")
+_DATA_OF = operator.attrgetter("data")
+
+
+def record_blocks(records: Iterator[Record]) -> Iterator[Block]:
+    """Return the records in blocks: the reader's own where it has them."""
+    blocks = getattr(records, "blocks", None)
+    return cast(Iterator[Block], blocks()) if blocks is not None else batched(records, INLINE_BLOCK_ROWS)
+
+
+class NoRejects:
+    """Stands in for a rejects file when bad rows fail the task."""
+
+    def __enter__(self) -> NoRejects:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def reject(self, error: RowDataError, *, row: Any = None, raw: str | None = None) -> None:
+        raise error
+
+
+class ImportStream:
+    """
+    The good rows of ``records`` in lists (:meth:`blocks`), with ``read`` and ``rejected`` counted on the way.
+
+    :param rename: source column → data set column.
+    :param skip_bad_rows: reject bad rows into ``rejects`` instead of failing on the first.
+    :param max_bad_rows: with ``skip_bad_rows``, fail once more rows than this were rejected.
+    """
+
+    def __init__(
+        self,
+        records: Iterator[Record],
+        check: RowCheck,
+        *,
+        source: str,
+        rename: Mapping[str, str],
+        skip_bad_rows: bool,
+        max_bad_rows: int | None,
+        rejects: RejectsWriter | NoRejects,
+        rejects_path: str | None,
+        progress: ProgressLogger,
+    ) -> None:
+        self.records = records
+        self.check = check
+        self.source = source
+        self.rename = dict(rename)
+        self.skip_bad_rows = skip_bad_rows
+        self.max_bad_rows = max_bad_rows
+        self.rejects = rejects
+        self.rejects_path = rejects_path
+        self.progress = progress
+        self.read = 0
+        self.rejected = 0
+
+    def blocks(self) -> Iterator[list[dict[str, Any]]]:
+        """Yield the good rows in lists, a block of the reader at a time; bad rows fail or are rejected."""
+        rename, check, progress = self.rename, self.check, self.progress
+        checked = check.checks_anything
+        read = 0
+        try:
+            for block in record_blocks(self.records):  # the hot loop: whole blocks where all is well
+                rows: list[dict[str, Any]] | None = None
+                if isinstance(block, GoodRows):
+                    rows = block.rows
+                elif not any(map(_ERROR_OF, block)):
+                    rows = list(map(_DATA_OF, block))
+                if rows is not None and None not in rows:
+                    if rename:
+                        rows = [{rename.get(k, k): v for k, v in row.items()} for row in rows]
+                    if not checked or check.passes(rows):
+                        read += len(rows)
+                        if read - progress.done >= PROGRESS_EVERY:
+                            progress.update(read - progress.done)
+                        yield rows
+                        continue
+                good: list[dict[str, Any]] = []
+                for record in block.records() if isinstance(block, GoodRows) else block:
+                    error = record.error
+                    row = record.data
+                    if error is None and row is not None:
+                        if rename:
+                            row = {rename.get(k, k): v for k, v in row.items()}
+                        if (
+                            not checked
+                            or (error := check.error(row, source=self.source, line=record.line)) is None
+                        ):
+                            read += 1
+                            good.append(row)
+                            continue
+                    assert error is not None
+                    if good:
+                        yield good
+                        good = []
+                    read += 1
+                    self.read = read
+                    self._bad_row(error, row if row is not None else record.data, record.raw)
+                if good:
+                    yield good
+        finally:
+            self.read = read
+            progress.update(read - progress.done)
+
+    def _bad_row(self, error: RowDataError, row: Any, raw: str | None) -> None:
+        if not self.skip_bad_rows:
+            raise error
+        self.rejects.reject(error, row=row, raw=raw)
+        self.rejected += 1
+        if self.max_bad_rows is not None and self.rejected > self.max_bad_rows:
+            raise AirflowException(
+                f"{self.source}: more than {self.max_bad_rows} bad rows (the last: {error}); "
+                f"stopped the import, rejects so far are in {self.rejects_path}"
+            )
