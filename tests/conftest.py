@@ -12,7 +12,7 @@ _HOME = Path(tempfile.mkdtemp(prefix="apc-airflow-home-"))
 os.environ["AIRFLOW_HOME"] = str(_HOME)
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflow.db'}"
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_TESTS / "dags")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_TESTS / "dags" / "files")
 os.environ.setdefault("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
 os.environ.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
 

@@ -58,8 +58,8 @@ from airflow_provider_cloud.example_dags import sample_data
 from airflow_provider_cloud.testing.cloudtables import CloudTablesEmulator
 from airflow_provider_cloud.testing.datasette import DatasetteServer
 from airflow_provider_cloud.testing.kloudless import KloudlessEmulator
+from tests.dags.example_dags_support import DAG_FILES as EXAMPLE_FILES, EXAMPLE_DAGS, table_ids
 from tests.e2e.airflow_stack import AirflowStack, AirflowStackError
-from tests.example_dags_support import DAG_FILES as EXAMPLE_FILES, EXAMPLE_DAGS, table_ids
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600, method="signal")]
 

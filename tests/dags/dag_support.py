@@ -1,11 +1,11 @@
-"""Run real DAG files from ``tests/dags`` (or the example DAGs) with ``dag.test()`` and read their XComs."""
+"""Run real DAG files from ``tests/dags/files`` (or the example DAGs) with ``dag.test()`` and read their XComs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-DAGS_FOLDER = Path(__file__).resolve().parent / "dags"
+DAGS_FOLDER = Path(__file__).resolve().parent / "files"
 
 
 def load_dag(path: Path, dag_id: str) -> Any:

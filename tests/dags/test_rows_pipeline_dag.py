@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dag_support import run_dag, task_states
+from tests.dags.dag_support import run_dag, task_states
 from tests.integration.operators.rows_support import expected_from_csv, table_ids, write_people_csv
 
 pytestmark = [pytest.mark.dag, pytest.mark.integration]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dag_support import run_dag, task_states
+from tests.dags.dag_support import run_dag, task_states
 
 pytestmark = pytest.mark.dag
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from airflow.sdk import ObjectStoragePath
 
-from tests.dag_support import run_dag, task_states
+from tests.dags.dag_support import run_dag, task_states
 
 pytestmark = [pytest.mark.dag, pytest.mark.integration]
 

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from tests.dag_support import run_dag, task_states
+from tests.dags.dag_support import run_dag, task_states
 
 pytestmark = [pytest.mark.dag, pytest.mark.integration]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.dag_support import run_dag, task_states
+from tests.dags.dag_support import run_dag, task_states
 
 pytestmark = [pytest.mark.dag, pytest.mark.integration]
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_cloud.example_dags import sample_data
-from tests.dag_support import task_states
-from tests.example_dags_support import (
+from tests.dags.dag_support import task_states
+from tests.dags.example_dags_support import (
     DAG_FILES,
     DEFERRED_UPLOAD_WAIT,
     EXAMPLE_DAGS,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import airflow_provider_cloud.example_dags as example_dags
-from tests.dag_support import load_dag
+from tests.dags.dag_support import load_dag
 
 EXAMPLE_DAGS = Path(example_dags.__file__).resolve().parent
 DAG_FILES = {
