@@ -25,11 +25,8 @@ This module uses the standard library only and imports nothing from Airflow, so 
 Airflow is configured. Choices made where Datasette leaves the decision to us:
 
 - The secret reaches Datasette through the ``DATASETTE_SECRET`` environment variable, never the command
-  line, so it does not show in process listings or in error messages.
-- Each server passes ``--version-note`` with a random marker, and the start-up probe checks that
-  ``/-/versions.json`` shows it. A stale server still listening on the same port is never mistaken for ours.
-  When the instance is hidden (``--default-deny`` in ``extra_args``), a 401 or 403 answer counts as ready
-  while our process is alive.
+  line (``_datasette/tokens.py``); a start-up probe tells our server from a stale one on the same port
+  (``_datasette/process.py``).
 - Server output goes to ``datasette.log`` in the server's directory (appended, one header line per start);
   errors quote the tail of the current start only.
 - The connection's ``host`` is the full base URL (``http://127.0.0.1:PORT``); the token is its password
@@ -41,26 +38,29 @@ Airflow is configured. Choices made where Datasette leaves the decision to us:
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import json
 import logging
 import os
 import secrets
 import shutil
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlencode
+
+from airflow_provider_cloud.testing._datasette import process
+from airflow_provider_cloud.testing._datasette.process import (
+    STOP_TIMEOUT,
+    AddressInUse,
+    DatasetteServerError,
+    ServerProcess,
+    datasette_command,
+    setting_text,
+)
+from airflow_provider_cloud.testing._datasette.tokens import collect_token, spawn_create_token
 
 __all__ = ["DatasetteServer", "DatasetteServerError"]
 
@@ -69,36 +69,8 @@ log = logging.getLogger(__name__)
 LOG_FILE_NAME = "datasette.log"
 _NOTE_PREFIX = "airflow-provider-cloud-testing"
 _BIND_ATTEMPTS = 3
-_LOG_TAIL_LINES = 40
-_PROBE_TIMEOUT = 1.0
-_STOP_TIMEOUT = 10.0
-_TOKEN_TIMEOUT = 60.0
-_ADDRESS_IN_USE_MARKERS = ("address already in use", "only one usage of each socket address")
-# A direct opener: environment proxy settings must never route probes of 127.0.0.1 elsewhere.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 _LIVE_SERVERS: set[DatasetteServer] = set()
-
-
-class DatasetteServerError(RuntimeError):
-    """
-    The Datasette server did not start, or ``datasette create-token`` failed.
-
-    ``log_tail`` holds the last lines the process wrote and ``returncode`` its exit status, when known.
-    """
-
-    def __init__(self, message: str, *, log_tail: str = "", returncode: int | None = None) -> None:
-        self.message = message
-        self.log_tail = log_tail
-        self.returncode = returncode
-        text = message
-        if log_tail:
-            text += "\n--- last lines of the Datasette output ---\n" + log_tail
-        super().__init__(text)
-
-
-class _AddressInUse(DatasetteServerError):
-    """Datasette could not bind its port: another socket holds it."""
 
 
 class DatasetteServer:
@@ -155,9 +127,8 @@ class DatasetteServer:
         self._requested_port = port
         self._port = port
         self._note = f"{_NOTE_PREFIX}-{secrets.token_hex(8)}"
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: ServerProcess | None = None
         self._token: str | None = None
-        self._log_offset = 0
 
     # -- attributes -------------------------------------------------------------------------------------
 
@@ -200,12 +171,11 @@ class DatasetteServer:
     @property
     def pid(self) -> int | None:
         """Process id of the running server, or ``None``."""
-        process = self._process
-        return process.pid if process is not None and process.poll() is None else None
+        return self._process.pid if self._process is not None else None
 
     @property
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self._process is not None and self._process.running
 
     def __repr__(self) -> str:
         where = self.url if self._port else "no port yet"
@@ -237,15 +207,17 @@ class DatasetteServer:
         """
         if self.running:
             return self
-        command = _datasette_command(self._executable)
+        command = datasette_command(self._executable)
         if self._owns_directory and self._directory is not None and not self._directory.exists():
             self._directory = None  # stop() removed it: start afresh in a new temporary directory
         _LIVE_SERVERS.add(self)
-        token_job = None if self._token is not None else self._spawn_create_token(command, "root", None, ())
+        token_job = (
+            None if self._token is not None else spawn_create_token(command, "root", env=self._child_env())
+        )
         try:
             self._launch_with_retries(command)
             if token_job is not None:
-                self._token = self._collect_token(token_job)
+                self._token = collect_token(token_job)
         except BaseException:
             if token_job is not None and token_job.poll() is None:
                 token_job.kill()
@@ -255,7 +227,7 @@ class DatasetteServer:
         log.info("Datasette %s serving %s (pid %s)", self.url, self.db_path, self.pid)
         return self
 
-    def stop(self, timeout: float = _STOP_TIMEOUT) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """
         End the server (SIGTERM to its process group, SIGKILL if it lingers); remove a temporary directory.
 
@@ -283,7 +255,7 @@ class DatasetteServer:
             port = self._choose_port()
             try:
                 self._launch(command, port)
-            except _AddressInUse:
+            except AddressInUse:
                 if attempt == attempts:
                     raise
                 log.warning("Port %s was taken before Datasette could bind it; trying another", port)
@@ -293,15 +265,15 @@ class DatasetteServer:
 
     def _choose_port(self) -> int:
         if self._requested_port:
-            if not _port_is_free(self.host, self._requested_port):
+            if not process.port_is_free(self.host, self._requested_port):
                 raise DatasetteServerError(
                     f"Port {self._requested_port} on {self.host} is in use (another server, "
                     "perhaps one left over from an earlier run?)"
                 )
             return self._requested_port
-        if self._port and _port_is_free(self.host, self._port):
+        if self._port and process.port_is_free(self.host, self._port):
             return self._port
-        return _pick_free_port(self.host)
+        return process.pick_free_port(self.host)
 
     def _launch(self, command: list[str], port: int) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -310,88 +282,26 @@ class DatasetteServer:
         if self.root:
             arguments.append("--root")
         for name, value in self.settings.items():
-            arguments += ["-s", name, _setting_text(value)]
+            arguments += ["-s", name, setting_text(value)]
         arguments += self.extra_args
         self._port = port
-        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with self.log_path.open("ab") as log_file:
-            log_file.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {arguments}\n".encode())
-            log_file.flush()
-            self._process = subprocess.Popen(
-                arguments,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                cwd=self.directory,
-                env=self._child_env(),
-                **_new_process_group(),
-            )
-        self._wait_until_ready()
+        self._process = ServerProcess(
+            arguments,
+            url=self.url,
+            note=self._note,
+            log_path=self.log_path,
+            env=self._child_env(),
+            startup_timeout=self.startup_timeout,
+        )
+        self._process.start()
 
-    def _wait_until_ready(self) -> None:
-        process = self._process
-        if process is None:
-            raise DatasetteServerError("Datasette was not started")
-        deadline = time.monotonic() + self.startup_timeout
-        delay = 0.05
-        while True:
-            returncode = process.poll()
-            if returncode is not None:
-                self._process = None
-                tail = self._log_tail()
-                message = f"Datasette exited with code {returncode} before answering on {self.url}"
-                message += f" (log: {self.log_path})"
-                if any(marker in tail.lower() for marker in _ADDRESS_IN_USE_MARKERS):
-                    raise _AddressInUse(message, log_tail=tail, returncode=returncode)
-                raise DatasetteServerError(message, log_tail=tail, returncode=returncode)
-            if self._answers():
-                return
-            if time.monotonic() >= deadline:
-                self._terminate()
-                raise DatasetteServerError(
-                    f"Datasette did not answer on {self.url}/-/versions.json within "
-                    f"{self.startup_timeout} s (log: {self.log_path})",
-                    log_tail=self._log_tail(),
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 0.25)
-
-    def _answers(self) -> bool:
-        """Tell whether our server (not some other one on the port) answers ``/-/versions.json``."""
-        try:
-            with _OPENER.open(f"{self.url}/-/versions.json", timeout=_PROBE_TIMEOUT) as response:
-                body = json.load(response)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            return exc.code in (401, 403) and self.running
-        except (OSError, ValueError):
-            return False
-        return isinstance(body, dict) and (body.get("datasette") or {}).get("note") == self._note
-
-    def _terminate(self, timeout: float = _STOP_TIMEOUT) -> None:
+    def _terminate(self, timeout: float = STOP_TIMEOUT) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            _signal_group(process, signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                log.warning("Datasette (pid %s) ignored SIGTERM for %s s; killing it", process.pid, timeout)
-                _signal_group(process, getattr(signal, "SIGKILL", signal.SIGTERM))
-                process.wait(timeout)
+        if process is not None:
+            process.terminate(timeout)
 
     def _child_env(self) -> dict[str, str]:
         return {**os.environ, "DATASETTE_SECRET": self.secret, "PYTHONUNBUFFERED": "1"}
-
-    def _log_tail(self) -> str:
-        try:
-            with self.log_path.open("rb") as log_file:
-                log_file.seek(self._log_offset)
-                text = log_file.read().decode("utf-8", errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.rstrip().splitlines()[-_LOG_TAIL_LINES:])
 
     # -- tokens -----------------------------------------------------------------------------------------
 
@@ -413,52 +323,14 @@ class DatasetteServer:
         """
         if expires_after is not None and expires_after <= 0:
             raise ValueError(f"expires_after must be a positive number of seconds, not {expires_after}")
-        job = self._spawn_create_token(
-            _datasette_command(self._executable), actor, expires_after, restrictions
-        )
-        return self._collect_token(job)
-
-    def _spawn_create_token(
-        self,
-        command: list[str],
-        actor: str,
-        expires_after: int | None,
-        restrictions: Sequence[tuple[str, ...]],
-    ) -> subprocess.Popen[bytes]:
-        arguments = [*command, "create-token", actor]
-        if expires_after is not None:
-            arguments += ["--expires-after", str(expires_after)]
-        arguments += _restriction_arguments(restrictions)
-        return subprocess.Popen(
-            arguments,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+        job = spawn_create_token(
+            datasette_command(self._executable),
+            actor,
             env=self._child_env(),
+            expires_after=expires_after,
+            restrictions=restrictions,
         )
-
-    @staticmethod
-    def _collect_token(job: subprocess.Popen[bytes]) -> str:
-        try:
-            out, err = job.communicate(timeout=_TOKEN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            job.kill()
-            job.communicate()
-            raise DatasetteServerError(
-                f"datasette create-token did not finish in {_TOKEN_TIMEOUT} s"
-            ) from None
-        errors = err.decode("utf-8", errors="replace").strip()
-        if job.returncode != 0:
-            raise DatasetteServerError(
-                "datasette create-token failed", log_tail=errors, returncode=job.returncode
-            )
-        if "Unknown permission" in errors:
-            raise ValueError(f"datasette create-token: {errors}")
-        lines = [line.strip() for line in out.decode("utf-8", errors="replace").splitlines()]
-        tokens = [line for line in lines if line.startswith("dstok_")]
-        if not tokens:
-            raise DatasetteServerError("datasette create-token printed no dstok_ token", log_tail=errors)
-        return tokens[-1]
+        return collect_token(job)
 
     # -- Airflow connection -----------------------------------------------------------------------------
 
@@ -501,81 +373,6 @@ class DatasetteServer:
             return [dict(row) for row in connection.execute(query, params)]
         finally:
             connection.close()
-
-
-def _datasette_command(executable: str | Path | None) -> list[str]:
-    """Return the argv prefix that runs Datasette."""
-    if executable is not None:
-        return [os.fspath(executable)]
-    scripts = Path(sys.executable).parent
-    for name in ("datasette", "datasette.exe"):
-        if (scripts / name).is_file():
-            return [str(scripts / name)]
-    if importlib.util.find_spec("datasette") is None:
-        raise DatasetteServerError(
-            "Datasette is not installed here: pip install 'airflow-provider-cloud[datasette]'"
-        )
-    return [sys.executable, "-m", "datasette"]
-
-
-def _setting_text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
-    return json.dumps(value)
-
-
-def _restriction_arguments(restrictions: Sequence[tuple[str, ...]]) -> list[str]:
-    options = {1: "--all", 2: "--database", 3: "--resource"}
-    arguments: list[str] = []
-    for restriction in restrictions:
-        if isinstance(restriction, str) or len(restriction) not in options:
-            raise ValueError(
-                f"A restriction is (action,), (database, action) or (database, table, action), not {restriction!r}"
-            )
-        arguments += [options[len(restriction)], *restriction]
-    return arguments
-
-
-def _port_is_free(host: str, port: int) -> bool:
-    """Tell whether ``port`` can be bound the way a server binds it (reuse-address, like uvicorn)."""
-    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
-        if sys.platform != "win32":
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _pick_free_port(host: str) -> int:
-    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def _family(host: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
-
-
-def _new_process_group() -> dict[str, Any]:
-    """Return Popen arguments that put the child in its own process group (signals reach it alone)."""
-    if sys.platform == "win32":
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-    return {"start_new_session": True}
-
-
-def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
-    try:
-        if sys.platform == "win32":
-            process.kill()
-        else:
-            os.killpg(process.pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 @atexit.register

@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from airflow_provider_cloud.testing import datasette as kit
+from airflow_provider_cloud.testing._datasette import process as kit_process
 from airflow_provider_cloud.testing.datasette import DatasetteServer, DatasetteServerError
 
 pytestmark = pytest.mark.integration
@@ -196,9 +196,9 @@ def test_stop_ends_the_process_and_is_idempotent(http, monkeypatch):
     squatter.bind(("127.0.0.1", 0))
     squatter.listen()
     taken = squatter.getsockname()[1]
-    real_pick = kit._pick_free_port
+    real_pick = kit_process.pick_free_port
     picks = iter([taken])
-    monkeypatch.setattr(kit, "_pick_free_port", lambda host: next(picks, None) or real_pick(host))
+    monkeypatch.setattr(kit_process, "pick_free_port", lambda host: next(picks, None) or real_pick(host))
     try:
         server = DatasetteServer()
         with server:

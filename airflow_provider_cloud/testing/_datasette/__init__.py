@@ -1,0 +1,1 @@
+"""The pieces of :class:`~airflow_provider_cloud.testing.datasette.DatasetteServer`: the process, and its tokens."""
