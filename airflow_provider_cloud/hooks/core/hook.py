@@ -23,7 +23,7 @@ import requests
 import tenacity
 from airflow.sdk import BaseHook
 
-from airflow_provider_cloud.exceptions import ApiResponseError
+from airflow_provider_cloud.exceptions import ApiResponseError, CloudApiError, UnsupportedConnectionError
 from airflow_provider_cloud.hooks.core import errors
 from airflow_provider_cloud.hooks.core.extras import (
     base_url_from_connection,
@@ -32,12 +32,30 @@ from airflow_provider_cloud.hooks.core.extras import (
     read_timeouts,
     read_verify,
 )
-from airflow_provider_cloud.hooks.core.policy import RetryPolicy, Timeouts, is_safe
+from airflow_provider_cloud.hooks.core.policy import (
+    RequestCounts,
+    RetryPolicy,
+    Timeouts,
+    is_safe,
+    outcome_unknown,
+)
 from airflow_provider_cloud.hooks.core.secrets import Secrets
 from airflow_provider_cloud.hooks.core.session import EnvironmentCache, new_session
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
+
+
+#: Checks whether a write whose answer was lost happened: what stands for the answer if it did, else ``None``.
+Reconcile = Callable[[], Any]
+
+
+class _Reconciled(Exception):
+    """Carries the checked outcome of a write whose answer was lost out of the retry loop."""
+
+    def __init__(self, payload: Any) -> None:
+        super().__init__("reconciled")
+        self.payload = payload
 
 
 class CloudApiHook(BaseHook):
@@ -71,6 +89,7 @@ class CloudApiHook(BaseHook):
         self._retry_limit_arg = retry_limit
         self._retry_policy_arg = retry_policy
         self.secrets = Secrets()
+        self.counts = RequestCounts()
         self._sleep: Callable[[float], None] = time.sleep
         self._session_lock = threading.Lock()
         self._environment = EnvironmentCache()
@@ -81,7 +100,17 @@ class CloudApiHook(BaseHook):
     def connection(self) -> Connection:
         conn = self.get_connection(self.conn_id)
         self.secrets.add(conn.password)
+        self._check_type(conn)
         return conn
+
+    def _check_type(self, conn: Connection) -> None:
+        """Refuse a connection of another service's type: its token would only earn a misleading 401 or 500."""
+        expected = getattr(type(self), "conn_type", None)
+        if expected and conn.conn_type and conn.conn_type != expected:
+            raise UnsupportedConnectionError(
+                f"Connection {conn.conn_id!r} has type {conn.conn_type!r}; {type(self).__name__} needs a "
+                f"connection of type {expected!r}"
+            )
 
     @classmethod
     async def async_create(cls, conn_id: str, **kwargs: Any) -> Self:
@@ -94,6 +123,7 @@ class CloudApiHook(BaseHook):
         conn = await cls.aget_connection(conn_id)
         extra = await conn.aextra_dejson()
         hook = cls(conn_id, **kwargs)
+        hook._check_type(conn)
         hook.__dict__["connection"] = conn
         hook.__dict__["extras"] = normalize_extras(extra, conn.conn_type)
         await hook.secrets.aadd(conn.password)
@@ -205,6 +235,33 @@ class CloudApiHook(BaseHook):
 
         :raises CloudApiError: a subclass matching the failure, after retries ran out.
         """
+        return self._request(
+            method,
+            path,
+            None,
+            params=params,
+            json_body=json_body,
+            data=data,
+            headers=headers,
+            stream=stream,
+            idempotent=idempotent,
+            timeout=timeout,
+        )
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        reconcile: Reconcile | None,
+        *,
+        params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+        json_body: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        idempotent: bool | None = None,
+        timeout: Timeouts | None = None,
+    ) -> requests.Response:
         method = method.upper()
         url = self.url_for(path)
         safe = is_safe(method, idempotent)
@@ -218,12 +275,44 @@ class CloudApiHook(BaseHook):
         retrying = self.retry_policy.retrying(
             before_sleep=lambda state: self._log_retry(method, url, state), sleep=self._sleep
         )
-        return retrying(self._attempt, method, url, arguments, safe, timeout or self.timeouts)
+        return retrying(self._attempt, method, url, arguments, safe, timeout or self.timeouts, reconcile)
 
     def _attempt(
+        self,
+        method: str,
+        url: str,
+        arguments: dict[str, Any],
+        safe: bool,
+        timeout: Timeouts,
+        reconcile: Reconcile | None,
+    ) -> requests.Response:
+        try:
+            return self._send(method, url, arguments, safe, timeout)
+        except CloudApiError as exc:
+            if reconcile is None or not outcome_unknown(exc):
+                raise
+            where = f"{method} {urlsplit(url).path}"
+            try:
+                payload = reconcile()
+            except CloudApiError as check:  # still in doubt: never resend a write that may have happened
+                self.log.warning(
+                    "%s: %s; checking whether the write happened failed too: %s", where, exc, check
+                )
+                raise exc from check
+            if payload is not None:
+                self.counts.add("reconciled")
+                self.log.warning("%s: %s; the write happened (checked), so it counts as done", where, exc)
+                raise _Reconciled(payload) from None
+            self.counts.add("resent")
+            self.log.warning("%s: %s; the write did not happen (checked), so it is sent again", where, exc)
+            exc.retryable = True
+            raise
+
+    def _send(
         self, method: str, url: str, arguments: dict[str, Any], safe: bool, timeout: Timeouts
     ) -> requests.Response:
         where = f"{method} {urlsplit(url).path}"
+        self.counts.add("attempts")
         proxies, verify = self._environment.for_url(url, self.verify)
         try:
             with self.attempt_slot(), self._session_lock:  # background readers and writers share it
@@ -252,9 +341,20 @@ class CloudApiHook(BaseHook):
             safe=safe,
         )
 
-    def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Send a request and return its JSON body."""
-        response = self.request(method, path, **kwargs)
+    def request_json(
+        self, method: str, path: str, *, reconcile: Reconcile | None = None, **kwargs: Any
+    ) -> Any:
+        """
+        Send a request and return its JSON body.
+
+        :param reconcile: for a write not safe to repeat, how to check whether it happened when its answer is
+            lost (no answer, or a 5xx): returns what stands for the answer if it did (the write counts as done),
+            ``None`` if it did not (the write is sent again, within the retry limit).
+        """
+        try:
+            response = self._request(method, path, reconcile, **kwargs)
+        except _Reconciled as done:
+            return done.payload
         with contextlib.closing(response):
             return self.parse_json(response, f"{method.upper()} {urlsplit(response.url).path}")
 
@@ -265,6 +365,7 @@ class CloudApiHook(BaseHook):
         return payload
 
     def _log_retry(self, method: str, url: str, state: tenacity.RetryCallState) -> None:
+        self.counts.add("retries")
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
         self.log.warning(

@@ -10,20 +10,25 @@ What is retried:
 
 A request is safe to repeat when its method is GET, HEAD, OPTIONS, PUT or DELETE, or when the
 caller says so (``idempotent=True``, e.g. an upsert by key). The error mapping (``errors.py``) marks
-each failure ``retryable`` by these rules; this module only decides the waits.
+each failure ``retryable`` by these rules; this module decides the waits.
+
+A write that is not safe to repeat and got no answer (or a 5xx) may or may not have happened. Sent with a
+``reconcile`` check (``CloudApiHook.request_json``), it is not failed: the check asks the service whether
+the write happened, and the request then counts as done or is sent again (:func:`outcome_unknown`).
 """
 
 from __future__ import annotations
 
 import email.utils
 import random
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import tenacity
 
-from airflow_provider_cloud.exceptions import CloudApiError
+from airflow_provider_cloud.exceptions import ApiConnectionError, CloudApiError
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 ALWAYS_RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -37,6 +42,42 @@ def is_safe(method: str, idempotent: bool | None) -> bool:
 def status_is_retryable(status: int, *, safe: bool) -> bool:
     """Tell whether an error status may be retried: 429 and 502-504 always, other 5xx when safe."""
     return status in ALWAYS_RETRY_STATUSES or (status >= 500 and safe)
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """Tell whether a failed request may have been carried out: no answer, or a 5xx, to a write not safe to repeat."""
+    if not isinstance(exc, CloudApiError) or exc.retryable:
+        return False
+    return isinstance(exc, ApiConnectionError) or (exc.status_code or 0) >= 500
+
+
+@dataclass
+class RequestCounts:
+    """
+    What one hook's requests went through: for logs, benchmarks and the fault tests.
+
+    ``attempts`` are requests sent (retries included), ``retries`` the waits before sending again,
+    ``reconciled`` writes whose answer was lost but which had happened (counted done), ``resent`` writes
+    whose answer was lost and which had not happened (sent again).
+    """
+
+    attempts: int = 0
+    retries: int = 0
+    reconciled: int = 0
+    resent: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str) -> None:
+        with self._lock:  # the batch sender and read-ahead threads count too
+            setattr(self, name, getattr(self, name) + 1)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "attempts": self.attempts,
+            "retries": self.retries,
+            "reconciled": self.reconciled,
+            "resent": self.resent,
+        }
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,21 @@ def test_a_token_with_a_trailing_newline_does_not_leak_through_requests(make_hoo
     assert info.value.retryable is False
     assert fake.sent == []
     assert redact(f"header value: 'Bearer {token}\\n'") == "header value: 'Bearer ***\\n'"
+
+
+@pytest.mark.parametrize("password", ["x", "ab", "abcd"])
+def test_a_secret_shorter_than_airflows_minimum_is_not_scrubbed_from_every_word(
+    make_hook, monkeypatch, password
+):
+    set_connection(monkeypatch, password=password)
+    hook, _ = make_hook()
+    assert hook.connection.password == password
+    text = "Max retries exceeded with url: /abcd/x"
+    assert hook.scrub(text) == text  # "Ma*** retries e***ceeded" would hide nothing and garble everything
+
+
+def test_a_secret_of_the_minimum_length_is_scrubbed(make_hook, monkeypatch):
+    set_connection(monkeypatch, password="abcde")
+    hook, _ = make_hook()
+    assert hook.connection.password == "abcde"
+    assert hook.scrub("token abcde!") == "token ***!"
