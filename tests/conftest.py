@@ -1,8 +1,9 @@
-"""Test session set-up: a private Airflow home on SQLite, before anything imports airflow."""
+"""Test session set-up: a private Airflow home on SQLite, before anything imports airflow; removed at the end."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -27,3 +28,8 @@ def airflow_db() -> Path:
 
     db.initdb()
     return _HOME / "airflow.db"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's Airflow home: a test run leaves nothing in the temporary directory."""
+    shutil.rmtree(_HOME, ignore_errors=True)
