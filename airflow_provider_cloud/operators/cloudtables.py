@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_cloud.hooks.cloudtables import CloudTablesHook, check_style, role_list
+from airflow_provider_cloud.operators._embed_access import EmbedAccess
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -26,7 +27,8 @@ class CloudTablesAccessTokenOperator(BaseOperator):
     """
     Mint a CloudTables access token for embedding a data set, and return it with the matching script tag.
 
-    The token is masked in logs the moment it is minted. XCom gets::
+    The token is masked in logs the moment it is minted, and again in every task that reads it from XCom
+    (:mod:`~airflow_provider_cloud.operators._embed_access`). XCom gets::
 
         {"token", "script_tag", "loader_url", "dataset_id", "dataset", "style", "roles", "conditions",
          "expires_in", "client_id", "client_name"}
@@ -84,7 +86,7 @@ class CloudTablesAccessTokenOperator(BaseOperator):
         self.client_name = client_name
         self.style = style
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> EmbedAccess:
         check_style(self.style)
         duration = _seconds(self.duration)
         hook = CloudTablesHook(self.conn_id)
@@ -105,19 +107,21 @@ class CloudTablesAccessTokenOperator(BaseOperator):
             roles or "none",
             DEFAULT_TOKEN_DURATION if duration is None else duration,
         )
-        return {
-            "token": token,
-            "script_tag": hook.script_tag(dataset_id, token, self.style),
-            "loader_url": hook.loader_url(dataset_id, self.style),
-            "dataset_id": dataset_id,
-            "dataset": self.dataset,
-            "style": self.style,
-            "roles": list(roles),
-            "conditions": conditions,
-            "expires_in": DEFAULT_TOKEN_DURATION if duration is None else duration,
-            "client_id": self.client_id or hook.extras.get("clientId"),
-            "client_name": self.client_name or hook.extras.get("clientName"),
-        }
+        return EmbedAccess(
+            {
+                "token": token,
+                "script_tag": hook.script_tag(dataset_id, token, self.style),
+                "loader_url": hook.loader_url(dataset_id, self.style),
+                "dataset_id": dataset_id,
+                "dataset": self.dataset,
+                "style": self.style,
+                "roles": list(roles),
+                "conditions": conditions,
+                "expires_in": DEFAULT_TOKEN_DURATION if duration is None else duration,
+                "client_id": self.client_id or hook.extras.get("clientId"),
+                "client_name": self.client_name or hook.extras.get("clientName"),
+            }
+        )
 
 
 def _seconds(duration: int | str | None) -> int | None:

@@ -32,6 +32,20 @@ def run_dag(dag_id: str, *, path: Path | None = None, **test_kwargs: Any) -> tup
     return dag_run, xcoms_of(dag_id, dag_run.run_id)
 
 
+def as_task_reads_it(stored: Any) -> Any:
+    """
+    Return an XCom value as a task reads it: the stored JSON with Airflow's class markers decoded.
+
+    The embed token operator stores an ``EmbedAccess`` (so that reading it masks the token); a task gets
+    the plain dict, as this does. The database and the API keep the marked form.
+    """
+    from airflow.sdk.serde import deserialize
+
+    import airflow_provider_cloud.operators.cloudtables  # noqa: F401 - allows EmbedAccess here
+
+    return deserialize(stored)
+
+
 def xcoms_of(dag_id: str, run_id: str) -> dict[str, Any]:
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -41,7 +55,7 @@ def xcoms_of(dag_id: str, run_id: str) -> dict[str, Any]:
         rows = session.query(XComModel).filter(XComModel.dag_id == dag_id, XComModel.run_id == run_id).all()
         for row in rows:
             name = row.task_id if row.key == "return_value" else f"{row.task_id}.{row.key}"
-            out[name] = XComModel.deserialize_value(row)
+            out[name] = as_task_reads_it(XComModel.deserialize_value(row))
     return out
 
 

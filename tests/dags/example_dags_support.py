@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import airflow_provider_cloud.example_dags as example_dags
-from tests.dags.dag_support import load_dag
+from tests.dags.dag_support import as_task_reads_it, load_dag
 
 EXAMPLE_DAGS = Path(example_dags.__file__).resolve().parent
 DAG_FILES = {
@@ -37,7 +37,9 @@ def all_xcoms(dag_id: str, run_id: str) -> dict[str, Any]:
             .all()
         )
         for row in rows:
-            found.setdefault(row.task_id, {})[row.map_index] = XComModel.deserialize_value(row)
+            found.setdefault(row.task_id, {})[row.map_index] = as_task_reads_it(
+                XComModel.deserialize_value(row)
+            )
     return {
         task_id: values[-1] if list(values) == [-1] else [values[i] for i in sorted(values)]
         for task_id, values in found.items()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.dags.dag_support import as_task_reads_it
 from tests.e2e.processes import ManagedProcess
 
 FINISHED_RUN_STATES = frozenset({"success", "failed"})
@@ -199,19 +200,19 @@ class RunControl:
         self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
     ) -> Any:
         """
-        Return an XCom value (what the task pushed, for JSON-native values).
+        Return an XCom value as a task reads it.
 
-        The API answers the JSON text the database keeps; it is decoded here. A value that is not JSON text
-        (one written another way) is returned as it came.
+        The API answers the JSON text the database keeps; it is decoded here, Airflow's class markers too. A
+        value that is not JSON text (one written another way) is returned as it came.
         """
         path = f"dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances/{_q(task_id)}/xcomEntries/{_q(key)}"
         value = self.api("GET", path, params={"map_index": map_index})["value"]
         if isinstance(value, str):
             try:
-                return json.loads(value)
+                value = json.loads(value)
             except ValueError:
                 return value
-        return value
+        return as_task_reads_it(value)
 
     def task_log_folder(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> Path:
         """Return the folder of a task instance's log files (Airflow's default log file name template)."""
