@@ -59,7 +59,8 @@ from airflow_provider_cloud.testing.cloudtables import CloudTablesEmulator
 from airflow_provider_cloud.testing.datasette import DatasetteServer
 from airflow_provider_cloud.testing.kloudless import KloudlessEmulator
 from tests.dags.example_dags_support import DAG_FILES as EXAMPLE_FILES, EXAMPLE_DAGS, table_ids
-from tests.e2e.airflow_stack import AirflowStack, AirflowStackError
+from tests.e2e.airflow_stack import STACK_ID_VAR, AirflowStack, AirflowStackError
+from tests.e2e.secret_scan import scan_command_lines, scan_database, scan_files
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600, method="signal")]
 
@@ -145,6 +146,8 @@ def stack(services: Services) -> Iterator[AirflowStack]:
         env={
             "CLOUD_PROVIDER_FILE_BASE": str(services.file_base),
             "CLOUD_PROVIDER_KLOUDLESS_POLL_SECONDS": "1",
+            # Every line anyone may log, for the secret scan at the end of the module.
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "DEBUG",
         },
     )
     with airflow:
@@ -396,3 +399,37 @@ def test_asset_watcher_runs_the_consumer_after_an_upload(runs: Runs) -> None:
     assert set(range(201, 205)) <= set(table_ids(runs.services.datasette, "orders"))
     latest = kl.latest_cursor(account)
     assert wait_until("the watcher to store the new cursor", stack, lambda: watcher_cursor(stack) == latest)
+
+
+# -- 5. Secrets, at DEBUG level ---------------------------------------------------------------------------------
+
+
+def test_no_secret_of_ours_shows_in_logs_database_or_command_lines_even_at_debug(runs: Runs) -> None:
+    # Last in the module: every run above has finished. The connections' secrets may show nowhere; the minted
+    # embed token only in XCom (by design) — not in a log, a rendered field or a trigger's kwargs.
+    stack, services = runs.stack, runs.services
+    (minted,) = services.cloudtables.tokens
+    secrets = {
+        "datasette token": services.datasette.token,
+        "CloudTables API key": services.cloudtables.api_key,
+        "Kloudless token": services.kloudless_token,
+        "embed token": minted.token,
+    }
+    database = stack.home / "airflow.db"
+    in_files = scan_files(
+        stack.home, secrets, skip=[database, Path(f"{database}-wal"), Path(f"{database}-shm")]
+    )
+    ours = [finding for finding in in_files if not finding.airflow_supervisor_payload]
+    assert ours == [], "\n".join(map(str, ours))
+    in_database = [
+        finding
+        for finding in scan_database(database, secrets)
+        if not (finding.secret == "embed token" and finding.where.startswith("xcom."))
+    ]
+    assert in_database == [], "\n".join(map(str, in_database))
+    assert scan_command_lines(STACK_ID_VAR, stack.stack_id, secrets) == []
+    relayed = sorted({finding.secret for finding in in_files if finding.airflow_supervisor_payload})
+    assert relayed in (
+        [],
+        ["embed token"],
+    )  # Airflow's supervisor relaying the token operator's XCom (README)
