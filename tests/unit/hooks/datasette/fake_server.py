@@ -35,10 +35,11 @@ def quoted(name: str) -> str:
 class FakeDatasette:
     """The server: database ``data``; ``requests`` records ``(method, path)`` of every request it got."""
 
-    def __init__(self, *, max_insert_rows: int = 100) -> None:
+    def __init__(self, *, max_insert_rows: int = 100, max_post_body_bytes: int = 2 * 1024 * 1024) -> None:
         self.db = sqlite3.connect(":memory:", check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.max_insert_rows = max_insert_rows
+        self.max_post_body_bytes = max_post_body_bytes
         self.requests: list[tuple[str, str]] = []
         self._faults: list[tuple[str, str, str]] = []
         self._late: Callable[[], Reply] | None = None
@@ -89,7 +90,11 @@ class FakeDatasette:
         parts = path.strip("/").split("/")
         params = parse_qsl(query, keep_blank_values=True)
         if path == "/-/settings.json":
-            return Reply(200, json={"max_insert_rows": self.max_insert_rows, "max_returned_rows": 1000})
+            limits = {
+                "max_insert_rows": self.max_insert_rows,
+                "max_post_body_bytes": self.max_post_body_bytes,
+            }
+            return Reply(200, json={**limits, "max_returned_rows": 1000})
         if method == "POST":
             body = _body(request)
             if parts[1:] == ["-", "create"]:

@@ -7,34 +7,18 @@ it acted (the check finds nothing, the write is sent again); requests counted, t
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-
 import pytest
 
 from airflow_provider_cloud.exceptions import ApiConnectionError, BadRequestError, ConflictError
 from airflow_provider_cloud.hooks.datasette import DatasetteHook
-from tests.fake_transport import FakeTransport
 from tests.unit.hooks.datasette.fake_server import FakeDatasette
 
 COLUMNS = {"id": "integer", "name": "text", "score": "float"}
 
 
 @pytest.fixture
-def server() -> FakeDatasette:
-    return FakeDatasette()
-
-
-@pytest.fixture
-def hook(monkeypatch: pytest.MonkeyPatch, server: FakeDatasette) -> Iterator[DatasetteHook]:
-    conn = {"conn_type": "datasette", "host": "https://ds.example.test", "password": "dstok_unit_token"}
-    conn["extra"] = {"database": "data"}
-    monkeypatch.setenv("AIRFLOW_CONN_DS_LOST", json.dumps(conn))
-    hook = DatasetteHook("ds_lost", retry_limit=3)
-    hook._sleep = lambda seconds: None
-    FakeTransport(handler=server).mount(hook.session)
-    yield hook
-    hook.close()
+def hook(served_hook: DatasetteHook) -> DatasetteHook:
+    return served_hook
 
 
 def rows(first: int, last: int) -> list[dict[str, object]]:
