@@ -9,10 +9,10 @@ import json
 from collections.abc import Iterator
 
 import pytest
-import structlog
 
 from airflow_provider_cloud.hooks.datasette import DatasetteHook
 from tests.fake_transport import FakeTransport
+from tests.unit.hooks.core.conftest import logged  # noqa: F401  (the same capture of the hook's log)
 from tests.unit.hooks.datasette.fake_server import FakeDatasette
 
 
@@ -39,11 +39,3 @@ def served_hook(monkeypatch: pytest.MonkeyPatch, server: FakeDatasette) -> Itera
     FakeTransport(handler=server).mount(hook.session)
     yield hook
     hook.close()
-
-
-@pytest.fixture
-def logged():
-    """Capture the hook's (structlog) log calls; ``logged()`` gives ``(level, formatted message)`` pairs."""
-    formatter = structlog.stdlib.PositionalArgumentsFormatter()
-    with structlog.testing.capture_logs(processors=[formatter]) as entries:
-        yield lambda: [(entry["log_level"], entry["event"]) for entry in entries]
