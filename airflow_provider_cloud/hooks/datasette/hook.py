@@ -268,7 +268,7 @@ class DatasetteHook(CloudApiHook):
         database: str | None = None,
     ) -> dict[str, Any]:
         """
-        Create a table from column definitions.
+        Create a table from column definitions; a lost answer is checked against its facts (``reconcile``).
 
         :param columns: ``{"name": "text"|"integer"|"float"|"blob"}`` or Datasette column dicts.
         :param pk: the primary key column, or several for a compound key; ``None`` for a rowid table.
@@ -298,7 +298,8 @@ class DatasetteHook(CloudApiHook):
         :param mode: one of :data:`~airflow_provider_cloud.hooks.rowstore.WRITE_MODES` (default ``upsert``).
         :param key: the key column(s); with ``create`` it becomes the new table's primary key, otherwise
             it must match the table's primary key.
-        :param create: create the table from the first batch's columns and types if it does not exist.
+        :param create: create the table from the first batch's columns and types if it does not exist (and
+            drop it again, if still empty, when the write fails). An ``insert`` whose answer is lost is checked.
         :param alter: add columns the table lacks instead of failing.
         :param batch_size: rows per request, at most the server's ``max_insert_rows``.
         """
