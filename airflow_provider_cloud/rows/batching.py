@@ -34,12 +34,16 @@ class RowBlocks(Iterable[T]):
 
     Used once, like an iterator. A consumer that knows this type (the Datasette hook's ``write_rows``)
     takes the lists and spares a Python step per item; any other consumer just iterates the items.
-    ``keys_checked`` names key columns that every row is known to have a value (not NULL) for.
+    ``keys_checked`` names key columns that every row is known to have a value (not NULL) for;
+    ``source`` names where the rows come from (a file's URL), for the writer's errors about a row.
     """
 
-    def __init__(self, blocks: Iterable[list[T]], *, keys_checked: Iterable[str] = ()) -> None:
+    def __init__(
+        self, blocks: Iterable[list[T]], *, keys_checked: Iterable[str] = (), source: str = "rows"
+    ) -> None:
         self._blocks = iter(blocks)
         self.keys_checked = frozenset(keys_checked)
+        self.source = source
 
     def __iter__(self) -> Iterator[T]:
         return itertools.chain.from_iterable(self._blocks)

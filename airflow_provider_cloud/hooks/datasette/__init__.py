@@ -3,8 +3,8 @@ Datasette: the hook (``hook``) and its helpers, one concern a module.
 
 ``wire`` (URL paths, filters as parameters and SQL), ``schema`` (a table's facts in one request), ``reads``
 (pages, counts, queries), ``writes`` (``write_rows``: key checks, creating the table, planning), ``batches``
-(the planner and row encoding) and ``sender`` (the background thread that posts batches). Code outside
-this package imports what is exported here.
+(the planner and row encoding), ``sender`` (the background thread that posts batches) and ``reconcile``
+(did a write whose answer was lost happen?). Code outside this package imports what is exported here.
 """
 
 from __future__ import annotations

@@ -8,6 +8,11 @@ sent first, so later writes of the same key always land later.
 
 Because of the grouping, the rows of one batch need not be consecutive in the input: each batch keeps the
 1-based input position of every row (``indices``), so errors name the right rows.
+
+A batch is checked when it is encoded, before it is planned to go (so nothing of a bad batch is sent): a
+value JSON cannot carry (NaN, an infinity, a lone surrogate), an integer outside SQLite's 64 bits (which
+would otherwise fail on the server or be stored as something else), and a row over the body limit are
+errors naming the source, the row and the column.
 """
 
 from __future__ import annotations
@@ -28,6 +33,12 @@ from airflow_provider_cloud.exceptions import RowDataError
 _MAX_GROUPS = 32
 _ENVELOPE = 64
 _NOTHING: tuple[Batch, ...] = ()  # no batch became full
+#: SQLite's INTEGER range: 64-bit signed.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: Nineteen digits in a row: only then may an integer be out of range (floats show at most 17 digits).
+#: Found by mapping every digit to 0 and looking for nineteen 0s: ten times as fast as a regular expression.
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_NINETEEN_DIGITS = b"0" * 19
 
 
 def _default(value: Any) -> Any:
@@ -54,13 +65,15 @@ def encode_rows(
     first_index: int,
     indices: Sequence[int] | None = None,
     columns: frozenset[Any] | None = None,
+    source: str = "rows",
 ) -> bytes:
     """
-    Encode rows as one compact JSON array, or raise :class:`RowDataError` naming the first bad row.
+    Encode rows as one compact JSON array, or raise :class:`RowDataError` naming the first bad row and column.
 
     :param indices: the input position of each row; without it rows are taken as consecutive from
         ``first_index``.
     :param columns: the keys every row has, when known (the rows of one batch share them).
+    :param source: where the rows come from, for the error.
     """
     listed = rows if isinstance(rows, list) else list(rows)
     fast = _encode_plain(listed, columns)
@@ -74,10 +87,37 @@ def encode_rows(
                 _ENCODER.encode(row).encode("utf-8")  # lone surrogates fail only here
             except (TypeError, ValueError) as exc:
                 line = indices[offset] if indices else first_index + offset
-                raise RowDataError(
-                    f"cannot encode the row as JSON: {exc}", source="rows", line=line
-                ) from None
+                column, reason = _bad_value(row, exc)
+                raise RowDataError(reason, source=source, line=line, column=column) from None
         raise
+
+
+def _bad_value(row: Mapping[str, Any], exc: Exception) -> tuple[str | None, str]:
+    """Return which column of a row JSON cannot carry, and why (``None``: the row as a whole)."""
+    for name, value in row.items() if isinstance(row, Mapping) else ():
+        try:
+            _ENCODER.encode(value).encode("utf-8")
+        except (TypeError, ValueError) as error:
+            if isinstance(value, float | Decimal):
+                return str(name), f"the value {value!r} cannot be written: JSON has no NaN or infinities"
+            return str(name), f"cannot encode the value as JSON: {error}"
+    return None, f"cannot encode the row as JSON: {exc}"
+
+
+def check_integers(
+    rows: Sequence[Mapping[str, Any]], indices: Sequence[int], first_index: int, source: str
+) -> None:
+    """Raise :class:`RowDataError` naming the first integer SQLite cannot store (beyond 64-bit signed)."""
+    for offset, row in enumerate(rows):
+        for name, value in row.items():
+            if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+                raise RowDataError(
+                    f"the integer {value} is beyond SQLite's 64-bit range ({INT64_MIN} to {INT64_MAX}); "
+                    "write it as text if it must be kept whole",
+                    source=source,
+                    line=indices[offset] if indices else first_index + offset,
+                    column=str(name),
+                )
 
 
 def _encode_plain(rows: list[Any], columns: frozenset[Any] | None = None) -> bytes | None:
@@ -125,6 +165,7 @@ class Batch:
     first_index: int = 0
     _encoded: bytes | None = None
     indices: list[int] = field(default_factory=list)
+    source: str = "rows"
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -135,11 +176,18 @@ class Batch:
         return self.indices[-1] if self.indices else self.first_index + len(self.rows) - 1
 
     def encoded(self) -> bytes:
-        """Return the rows as one JSON array (encoded once, in one call of the C encoder)."""
+        """Return the rows as one JSON array (encoded once, in one call of the C encoder), checked."""
         if self._encoded is None:
-            self._encoded = encode_rows(
-                self.rows, first_index=self.first_index, indices=self.indices, columns=self.columns
+            encoded = encode_rows(
+                self.rows,
+                first_index=self.first_index,
+                indices=self.indices,
+                columns=self.columns,
+                source=self.source,
             )
+            if encoded.translate(_DIGITS_TO_ZERO).find(_NINETEEN_DIGITS) >= 0:
+                check_integers(self.rows, self.indices, self.first_index, self.source)
+            self._encoded = encoded
         return self._encoded
 
     def body(self, **flags: Any) -> bytes:
@@ -158,6 +206,7 @@ class Batch:
                     self.rows[start : start + max_rows],
                     indices[0] if indices else self.first_index + start,
                     indices=indices,
+                    source=self.source,
                 )
             )
         return parts
@@ -167,10 +216,14 @@ class Batch:
         if len(self.encoded()) + _ENVELOPE <= max_bytes:
             return [self]
         if len(self.rows) == 1:
+            row = self.rows[0]
+            largest = max(row, key=lambda name: len(_ENCODER.encode(row[name])), default=None)
             raise RowDataError(
-                f"the row is {len(self.encoded())} bytes of JSON, over the server's body limit of {max_bytes}",
-                source="rows",
+                f"the row is {len(self.encoded())} bytes of JSON, over the server's body limit of "
+                f"{max_bytes} (its largest value is in this column)",
+                source=self.source,
                 line=self.first_index,
+                column=None if largest is None else str(largest),
             )
         out: list[Batch] = []
         for half in self.split((len(self.rows) + 1) // 2):
@@ -184,14 +237,18 @@ class BatchPlanner:
 
     :param key: the key columns; with them, a row whose key waits in another group flushes every group.
         Keys are only tracked while rows of several column sets wait at once (with one, order is kept).
+    :param source: where the rows come from (a file's URL), named by errors about a row.
     """
 
-    def __init__(self, *, max_rows: int, max_bytes: int, key: Sequence[str] = ()) -> None:
+    def __init__(
+        self, *, max_rows: int, max_bytes: int, key: Sequence[str] = (), source: str = "rows"
+    ) -> None:
         if max_rows < 1:
             raise ValueError("max_rows must be at least 1")
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self.key = tuple(key)
+        self.source = source
         self._groups: dict[frozenset[str], Batch] = {}
         self._waiting_keys: dict[tuple[Any, ...], frozenset[str]] | None = None
 
@@ -226,7 +283,7 @@ class BatchPlanner:
         if group is None:
             if len(groups) >= _MAX_GROUPS:
                 full.extend(self.drain())
-            group = groups[columns] = Batch(columns, first_index=index)
+            group = groups[columns] = Batch(columns, first_index=index, source=self.source)
         group.rows.append(row)
         group.indices.append(index)
         if tracked and self._waiting_keys is not None:
@@ -257,7 +314,7 @@ class BatchPlanner:
         while start < len(rows):
             group = groups.get(columns)
             if group is None:
-                group = groups[columns] = Batch(columns, first_index=first_index + start)
+                group = groups[columns] = Batch(columns, first_index=first_index + start, source=self.source)
             room = max(self.max_rows - len(group.rows), 0)  # the limit can drop meanwhile (learned)
             taken = rows[start : start + room]
             group.rows.extend(taken)

@@ -11,12 +11,12 @@ creates, alters or drops one, or runs SQL); ``reads``, ``writes`` and ``schema``
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, ClassVar
 
 from airflow_provider_cloud.exceptions import CloudApiError, NotFoundError, PermissionDeniedError
 from airflow_provider_cloud.hooks.core import CloudApiHook
-from airflow_provider_cloud.hooks.datasette import reads, schema, writes
+from airflow_provider_cloud.hooks.datasette import reads, reconcile, schema, writes
 from airflow_provider_cloud.hooks.datasette.wire import (
     DEFAULT_MAX_INSERT_ROWS,
     DEFAULT_MAX_POST_BODY_BYTES,
@@ -146,6 +146,11 @@ class DatasetteHook(CloudApiHook):
         for place in places:
             self._facts.pop(place, None)
 
+    def _checks(self, table: str, database: str) -> reconcile.Checks:
+        """How to check a write to ``table`` whose answer was lost (see ``reconcile``)."""
+        facts = partial(self.describe, table, refresh=True, database=database)
+        return reconcile.Checks(self.request_json, facts, self.counts, lambda: self.max_page_size)
+
     def _existing(self, table: str, database: str | None) -> DatasetInfo:
         info = self.describe(table, database=database)
         if not info.exists:
@@ -166,10 +171,8 @@ class DatasetteHook(CloudApiHook):
         Asks the table page each time. ``count`` is ``None`` unless asked for: counting a large table
         costs the server a full scan.
         """
-        payload = self.request_json(
-            "GET", f"{self._path(table, database)}.json", params=schema.page_params(count)
-        )
-        return schema.table_info(payload)
+        path = f"{self._path(table, database)}.json"
+        return schema.table_info(self.request_json("GET", path, params=schema.page_params(count)))
 
     def get_columns(self, table: str, *, database: str | None = None) -> list[str]:
         """Return the table's column names, in table order."""
@@ -265,15 +268,15 @@ class DatasetteHook(CloudApiHook):
         database: str | None = None,
     ) -> dict[str, Any]:
         """
-        Create a table from column definitions.
+        Create a table from column definitions; a lost answer is checked against its facts (``reconcile``).
 
         :param columns: ``{"name": "text"|"integer"|"float"|"blob"}`` or Datasette column dicts.
         :param pk: the primary key column, or several for a compound key; ``None`` for a rowid table.
         """
-        body = writes.create_body(table, columns, pk)
+        db, body = database or self.database, writes.create_body(table, columns, pk)
         try:
-            path = f"{database_path(database or self.database)}/-/create"
-            return dict(self.request_json("POST", path, json_body=body))
+            url = self.url_for(table_path(db, table))
+            return reconcile.create_table(db, body, self._checks(table, db), log=self.log, table_url=url)
         finally:
             self._forget(table, database)
 
@@ -295,14 +298,15 @@ class DatasetteHook(CloudApiHook):
         :param mode: one of :data:`~airflow_provider_cloud.hooks.rowstore.WRITE_MODES` (default ``upsert``).
         :param key: the key column(s); with ``create`` it becomes the new table's primary key, otherwise
             it must match the table's primary key.
-        :param create: create the table from the first batch's columns and types if it does not exist.
+        :param create: create the table from the first batch's columns and types if it does not exist (and
+            drop it again, if still empty, when the write fails). An ``insert`` whose answer is lost is checked.
         :param alter: add columns the table lacks instead of failing.
         :param batch_size: rows per request, at most the server's ``max_insert_rows``.
         """
         check_write_mode(mode)
         db, info = database or self.database, self.describe(dataset, database=database)
         write = writes.TableWrite(
-            self.request_json, db, info, mode=mode, key=key, create=create, alter=alter, log=self.log
+            self._checks(dataset, db), db, info, mode=mode, key=key, create=create, alter=alter, log=self.log
         )
         limit = min(batch_size or self.max_insert_rows, self.max_insert_rows)
         try:
@@ -323,15 +327,11 @@ class DatasetteHook(CloudApiHook):
         database: str | None = None,
     ) -> dict[str, Any]:
         """Update some columns of one row and return the row as stored."""
-        body = {"update": dict(updates), "return": True, "alter": alter}
-        path = f"{self._path(table, database)}/{row_path(key)}/-/update"
         try:
-            payload = self.request_json("POST", path, json_body=body, idempotent=True)
+            return writes.update_row(self.request_json, self._path(table, database), key, updates, alter)
         finally:
             if alter:
                 self._forget(table, database)
-        rows = payload.get("rows") or ([payload["row"]] if payload.get("row") else [])
-        return dict(rows[0]) if rows else {}
 
     def delete_row(self, table: str, key: Sequence[Any] | Any, *, database: str | None = None) -> None:
         """Delete one row by its primary key value(s)."""

@@ -9,6 +9,9 @@ sequential writer would have done before reading that row.
 The caller works while the server does, not while the sender does: it hands a batch over only while the
 sender waits for the server (see ``_HandOff``). Otherwise the two threads would take turns at the GIL, and
 each request would go out later, with the server idle meanwhile.
+
+A batch of mode ``insert`` is not safe to send twice: it goes with its ``check`` (``reconcile.RowsCheck``), which
+the HTTP core runs only when the answer is lost; the batches that get their answers cost nothing more.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from airflow_provider_cloud.exceptions import BadRequestError, PayloadTooLargeError
+from airflow_provider_cloud.exceptions import BadRequestError, CloudApiError, PayloadTooLargeError
 from airflow_provider_cloud.hooks.core import quick_thread_switching
 from airflow_provider_cloud.hooks.datasette.batches import Batch
+from airflow_provider_cloud.hooks.datasette.reconcile import BatchCheck, Found, in_doubt
 from airflow_provider_cloud.hooks.datasette.wire import Log, RequestJson, max_rows_from
 
 _STOP = object()
@@ -104,6 +108,8 @@ class BatchWriter:
     :param post: the hook's ``request_json``.
     :param known_columns: the table's columns, when known: ``alter`` is sent only with a batch that
         brings new ones, since it costs the server an extra permission check on every write.
+    :param check: makes the check of a batch whose answer is lost (mode ``insert`` into a keyed table);
+        ``None`` for the idempotent modes, and for a rowid table, which has no key to check by.
     """
 
     def __init__(
@@ -115,6 +121,7 @@ class BatchWriter:
         alter: bool,
         known_columns: set[str] | None = None,
         log: Log | None = None,
+        check: Callable[[Batch], BatchCheck] | None = None,
     ) -> None:
         self.post = post
         self.path = path
@@ -125,6 +132,7 @@ class BatchWriter:
         self.known_columns = set(known_columns) if known_columns is not None else None
         self.log: Log = log or logging.getLogger(__name__)
         self.idempotent = mode != "insert"
+        self.check = check
         self.rows = 0
         self.batches = 0
         #: The row limit a 400 "Too many rows, maximum allowed is N" taught (``None``: none yet).
@@ -189,6 +197,28 @@ class BatchWriter:
                 # Freeing a batch's rows takes a while: done once the next request is out, not before it.
                 self._sent_batch = batch
 
+    def _refused(self, batch: Batch, exc: BadRequestError) -> None:
+        """Send a refused batch again in smaller ones if the refusal taught the row limit, else raise it."""
+        limit = max_rows_from(exc.errors)
+        if limit is None or limit >= len(batch):
+            exc.errors.append(
+                f"in the batch of rows {batch.first_index}-{batch.last_index}; none of that batch was written"
+            )
+            raise exc
+        self.learned_max_rows = limit
+        self.log.info("Datasette allows %d rows per write; sending smaller batches", limit)
+        self.send(batch)
+
+    def _why(self, exc: CloudApiError) -> str:
+        """Say why a batch in doubt was neither counted done nor sent again."""
+        if self.check is None:
+            return (
+                "which may or may not have been written: the table has no primary key, so its rows cannot "
+                "be looked up to check, and inserting them again could double them (give it a key, or "
+                "write with mode 'ignore' or 'upsert')"
+            )
+        return f"which may or may not have been written: checking failed too ({exc.__cause__})"
+
     def _body_sent(self) -> None:
         self._sent_batch = None
         self._hand_off.sent()
@@ -205,26 +235,30 @@ class BatchWriter:
         if adds_columns:
             flags = {**flags, "alter": True}
             self.sent_alter = True  # even should it fail: whether the server altered the table is unknown
+        check = self.check(batch) if self.check is not None else None
+        checked = {"reconcile": check} if check is not None else {}
         try:
             body = _SentBody(batch.body(**flags), self._body_sent)
-            self.post("POST", self.path, data=body, headers=_JSON, idempotent=self.idempotent)
+            self.post("POST", self.path, data=body, headers=_JSON, idempotent=self.idempotent, **checked)
+        except Found as found:  # the check found another writer's rows
+            raise found.error from None
         except BadRequestError as exc:
-            limit = max_rows_from(exc.errors)
-            if limit is None or limit >= len(batch):
-                exc.errors.append(
-                    f"in the batch of rows {batch.first_index}-{batch.last_index}; none of that batch was written"
-                )
-                raise
-            self.learned_max_rows = limit
-            self.log.info("Datasette allows %d rows per write; sending smaller batches", limit)
-            self.send(batch)
-            return
+            if check is None or not check.stored_after_all():
+                self._refused(batch, exc)  # raises, or sends the batch in smaller ones
+                return
+            self.log.info("Rows %d-%d were stored by an earlier attempt", batch.first_index, batch.last_index)
         except PayloadTooLargeError:
             if len(batch) == 1:
                 raise
             for part in batch.split((len(batch) + 1) // 2):
                 self.send(part)
             return
+        except CloudApiError as exc:
+            if not self.idempotent and in_doubt(exc):
+                exc.errors.append(
+                    f"in the batch of rows {batch.first_index}-{batch.last_index}, {self._why(exc)}"
+                )
+            raise
         if adds_columns and self.known_columns is not None:
             self.known_columns |= batch.columns
         self.rows += len(batch)

@@ -41,6 +41,8 @@ class Log(Protocol):
 
     def info(self, msg: str, /, *args: Any) -> object: ...
 
+    def warning(self, msg: str, /, *args: Any) -> object: ...
+
 
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")

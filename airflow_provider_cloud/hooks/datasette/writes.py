@@ -4,23 +4,28 @@ Writing rows into a Datasette table: key checks, creating the table, feeding the
 :class:`TableWrite` works from the table's facts (``schema.py``) and the hook's ``request_json``; what it
 learns on the way (the server's row limit, whether the table was created or may have new columns) it
 keeps for the hook to apply, since the hook owns its limits and its cache of table facts.
+
+A table this write created is dropped again when the write fails before any row was stored (a bad first
+batch, a refusal): a failed import leaves no empty table behind. Only that table, and only when it is
+empty, counted just before: a batch whose answer was lost may have been stored after all.
 """
 
 from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, cast
 
-from airflow_provider_cloud.exceptions import ApiResponseError, BadRequestError, NotFoundError, RowDataError
+from airflow_provider_cloud.exceptions import BadRequestError, CloudApiError, NotFoundError, RowDataError
+from airflow_provider_cloud.hooks.datasette import reconcile
 from airflow_provider_cloud.hooks.datasette.batches import Batch, BatchPlanner
+from airflow_provider_cloud.hooks.datasette.reads import count_rows
 from airflow_provider_cloud.hooks.datasette.sender import BatchWriter
 from airflow_provider_cloud.hooks.datasette.wire import (
     SERVICE,
     Log,
     RequestJson,
-    database_path,
     infer_column_types,
     row_path,
     table_path,
@@ -55,13 +60,14 @@ class TableWrite:
     """
     One ``write_rows`` call: checked when made (no request), run with the server's limits.
 
-    :param info: the table's facts; a table that does not exist is created only with ``create``.
+    :param checks: the hook's ``request_json`` and what checks a write whose answer was lost.
     :param database: the database name (not encoded).
+    :param info: the table's facts; a table that does not exist is created only with ``create``.
     """
 
     def __init__(
         self,
-        post: RequestJson,
+        checks: reconcile.Checks,
         database: str,
         info: DatasetInfo,
         *,
@@ -71,12 +77,14 @@ class TableWrite:
         alter: bool,
         log: Log,
     ) -> None:
-        self.post = post
+        self.post = checks.get_json
+        self.checks = checks
         self.database = database
         self.info = info
         self.mode = mode
         self.alter = alter
         self.log = log
+        self.source = "rows"
         keys = [key] if isinstance(key, str) else list(key or [])
         if not info.exists and not create:
             raise NotFoundError(
@@ -107,13 +115,23 @@ class TableWrite:
 
     def run(self, rows: Iterable[Mapping[str, Any]], *, max_rows: int, max_bytes: int) -> WriteResult:
         """Write ``rows`` in batches of at most ``max_rows`` rows and ``max_bytes`` bytes of body."""
-        keys, exists = self.keys, self.info.exists
-        planner = BatchPlanner(max_rows=max_rows, max_bytes=max_bytes, key=keys)
+        keys, exists, table = self.keys, self.info.exists, self.info.name
+        source = self.source = rows.source if isinstance(rows, RowBlocks) else "rows"
+        planner = BatchPlanner(max_rows=max_rows, max_bytes=max_bytes, key=keys, source=source)
         endpoint = "upsert" if self.mode == "upsert" else "insert"
-        path = f"{table_path(self.database, self.info.name)}/-/{endpoint}"
+        path = f"{table_path(self.database, table)}/-/{endpoint}"
         known = set(self.info.columns) if exists and self.alter else None
+        check = None
+        if self.mode == "insert" and keys:
+            check = reconcile.RowsCheck(self.checks, self.database, table, keys)
         writer = BatchWriter(
-            self.post, path, self.mode, alter=self.alter or not exists, known_columns=known, log=self.log
+            self.post,
+            path,
+            self.mode,
+            alter=self.alter or not exists,
+            known_columns=known,
+            log=self.log,
+            check=check.for_batch if check is not None else None,
         )
 
         to_create = not exists
@@ -139,7 +157,7 @@ class TableWrite:
                         if missing is not None:
                             offset, k = missing
                             submit(planner.add_block(block[:offset], index))  # as row by row would
-                            raise _no_key(k, index + offset)
+                            raise _no_key(k, index + offset, source)
                         submit(planner.add_block(block, index))
                         index += len(block)
                 else:
@@ -147,13 +165,17 @@ class TableWrite:
                     for index, row in enumerate(rows, start=1):  # the hot loop: kept lean
                         for k in keys:
                             if row.get(k) is None:
-                                raise _no_key(k, index)
+                                raise _no_key(k, index, source)
                         full = add(row, index)
                         if full:
                             submit(full)
                 submit(planner.drain())
-        except BadRequestError as exc:
-            raise _restated(exc) from None
+        except Exception as exc:
+            if self.created and writer.rows == 0:
+                self._drop_if_empty()
+            if isinstance(exc, CloudApiError):
+                raise _restated(exc) from exc.__cause__
+            raise
         finally:
             self.learned_max_rows = writer.learned_max_rows
             self.facts_changed = self.facts_changed or writer.sent_alter
@@ -165,23 +187,52 @@ class TableWrite:
         types = infer_column_types(batch.rows)
         missing = [k for k in keys if k not in types]
         if missing:
-            raise RowDataError(f"key column(s) {missing} missing from the rows", source="rows")
+            raise RowDataError(
+                f"key column(s) {missing} missing from the rows", source=self.source, line=batch.first_index
+            )
         ordered = {k: types[k] for k in keys} | {n: t for n, t in types.items() if n not in keys}
         self.facts_changed = True
+        body = create_body(table, ordered, keys)
         try:
-            self.post(
-                "POST",
-                f"{database_path(self.database)}/-/create",
-                json_body=create_body(table, ordered, keys),
-            )
+            reconcile.create_table(self.database, body, self.checks, log=self.log)
         except BadRequestError as exc:
-            if not any("already exists" in e for e in exc.errors):
+            if not reconcile.already_exists(exc):
                 raise
             self.log.info("Table %s was created meanwhile; writing into it", table)
             return None
         self.created = True
         self.log.info("Created table %s with columns %s and key %s", table, list(ordered), keys or "rowid")
         return set(ordered)
+
+    def _drop_if_empty(self) -> None:
+        """Drop the table this write created, if it is still empty (the write failed before storing a row)."""
+        table, path = self.info.name, table_path(self.database, self.info.name)
+        try:
+            count = count_rows(self.post, self.database, table, [], log=self.log)
+            if count == 0:
+                self.post("POST", f"{path}/-/drop", json_body={"confirm": True}, idempotent=True)
+        except CloudApiError as exc:
+            self.log.warning(
+                "The write failed; dropping table %s, which it created, failed too: %s", table, exc
+            )
+            return
+        if count == 0:
+            self.log.warning(
+                "The write failed before storing any row: dropped table %s, which it created", table
+            )
+        else:
+            held = "rows that could not be counted" if count is None else f"{count} rows"
+            self.log.warning("The write failed; table %s, which it created, holds %s: kept", table, held)
+
+
+def update_row(
+    post: RequestJson, table_path: str, key: Sequence[Any] | Any, updates: Mapping[str, Any], alter: bool
+) -> dict[str, Any]:
+    """Update some columns of one row and return the row as stored (``row`` on servers before 1.0a36)."""
+    body = {"update": dict(updates), "return": True, "alter": alter}
+    payload = post("POST", f"{table_path}/{row_path(key)}/-/update", json_body=body, idempotent=True)
+    rows = payload.get("rows") or ([payload["row"]] if payload.get("row") else [])
+    return dict(rows[0]) if rows else {}
 
 
 def delete_keys(post: RequestJson, database: str, table: str, keys: Iterable[Sequence[Any] | Any]) -> int:
@@ -196,7 +247,7 @@ def delete_keys(post: RequestJson, database: str, table: str, keys: Iterable[Seq
     return deleted
 
 
-def _restated(exc: ApiResponseError) -> ApiResponseError:
+def _restated(exc: CloudApiError) -> CloudApiError:
     """
     Rebuild an API error whose ``errors`` grew after it was raised, so that its text shows them all.
 
@@ -205,15 +256,9 @@ def _restated(exc: ApiResponseError) -> ApiResponseError:
     """
     if all(e in str(exc) for e in exc.errors):
         return exc
-    return type(exc)(
-        exc.message,
-        service=exc.service,
-        status_code=exc.status_code,
-        errors=exc.errors,
-        request_id=exc.request_id,
-        retryable=exc.retryable,
-        retry_after=exc.retry_after,
-    )
+    # Pickling's recipe: the class and every argument, ``errors`` as they are now.
+    rebuild, arguments = cast(tuple[Callable[..., CloudApiError], tuple[Any, ...]], exc.__reduce__()[:2])
+    return rebuild(*arguments)
 
 
 _IS_NONE = functools.partial(operator.is_, None)
@@ -231,5 +276,5 @@ def _first_without_key(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -
     return found
 
 
-def _no_key(column: str, index: int) -> RowDataError:
-    return RowDataError("the row has no value for its key", source="rows", line=index, column=column)
+def _no_key(column: str, index: int, source: str) -> RowDataError:
+    return RowDataError("the row has no value for its key", source=source, line=index, column=column)

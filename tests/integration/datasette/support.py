@@ -8,6 +8,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ProtocolError
 
 from airflow_provider_cloud.hooks.datasette import DatasetteHook
 from airflow_provider_cloud.testing.datasette import DatasetteServer
@@ -70,3 +73,40 @@ def stored(server: DatasetteServer, table: str, order: str = "id") -> list[dict[
 
 def table_in_file(server: DatasetteServer, table: str) -> bool:
     return bool(server.sql("select 1 from sqlite_master where type = 'table' and name = ?", [table]))
+
+
+class LosingAdapter(HTTPAdapter):
+    """
+    A real adapter that loses chosen answers: ``lose(method, path_end, how)`` for the next matching request.
+
+    ``after``: the request reaches the server, which acts, and the connection drops before the answer is read;
+    ``before``: the connection drops before the request is sent (the server never sees it).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.losses: list[tuple[str, str, str]] = []
+        self.lost: list[tuple[str, str, str]] = []
+
+    def lose(self, method: str, path_end: str, how: str = "after") -> None:
+        self.losses.append((method, path_end, how))
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        path = unquote(urlsplit(request.url).path)
+        loss = next((x for x in self.losses if x[0] == request.method and path.endswith(x[1])), None)
+        if loss is None:
+            return super().send(request, *args, **kwargs)
+        self.losses.remove(loss)
+        self.lost.append(loss)
+        if loss[2] == "after":
+            super().send(request, *args, **kwargs).close()
+        reset = ConnectionResetError(104, "Connection reset by peer")
+        raise requests.ConnectionError(ProtocolError("Connection aborted.", reset), request=request)
+
+
+def losing(hook: DatasetteHook) -> LosingAdapter:
+    """Mount a :class:`LosingAdapter` on the hook's session (waits between retries skipped)."""
+    adapter = LosingAdapter()
+    hook.session.mount("http://", adapter)
+    no_sleep(hook)
+    return adapter

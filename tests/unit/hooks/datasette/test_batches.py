@@ -186,12 +186,15 @@ def test_nan_and_infinity_are_refused_naming_the_row_even_beside_nulls(bad):
     from airflow_provider_cloud.hooks.datasette.batches import encode_rows
 
     rows = [{"a": None, "f": 1.0}, {"a": "x:null", "f": 2.0}, {"a": None, "f": bad}]
-    with pytest.raises(RowDataError, match=r"line 12: cannot encode the row as JSON: Out of range float"):
+    with pytest.raises(
+        RowDataError, match=r"^rows, line 12, column 'f': the value .* JSON has no NaN"
+    ) as caught:
         encode_rows(rows, first_index=10)
+    assert (caught.value.line, caught.value.column) == (12, "f")
 
 
 def test_lone_surrogates_are_refused_naming_the_row():
     from airflow_provider_cloud.hooks.datasette.batches import encode_rows
 
-    with pytest.raises(RowDataError, match="line 2: cannot encode the row as JSON"):
+    with pytest.raises(RowDataError, match="line 2, column 'a': cannot encode the value as JSON"):
         encode_rows([{"a": "fine"}, {"a": "bad \udc80"}], first_index=1)
