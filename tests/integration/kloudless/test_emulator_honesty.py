@@ -18,17 +18,9 @@ from airflow_provider_cloud.testing.kloudless import KloudlessEmulator
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def server():
-    with KloudlessEmulator() as emulator:
-        yield emulator
-
-
 @pytest.fixture
-def kl(server):
-    server.reset()
-    yield server
-    server.reset()
+def kl(kloudless_emulator: KloudlessEmulator) -> KloudlessEmulator:
+    return kloudless_emulator
 
 
 @pytest.fixture
