@@ -3,7 +3,8 @@ What the Kloudless v1 API has and the emulator does not serve: answered 501 ``no
 
 A client cannot tell a 404 "No such endpoint" from a missing file, so a path the API has but the emulator does
 not serve, and a query parameter it would silently ignore, answer 501 naming what is missing. Paths the API
-does not have stay 404. The list is the "Not implemented" list of ``testing/kloudless.py``; keep them equal.
+does not have stay 404. [I] The 501 comes before the credentials are checked: there is nothing to check them
+for. The list is the "Not implemented" list of ``testing/kloudless.py`` (a test keeps the two equal).
 """
 
 from __future__ import annotations
