@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
@@ -57,6 +58,13 @@ def _file_ids(file_id: str | Sequence[str]) -> list[str]:
         if str(item).strip() not in out:
             out.append(str(item).strip())
     return out
+
+
+def _earlier_tries_since(context: Mapping[str, Any]) -> datetime | None:
+    """Return the start of the DAG run when this is a retry (its earlier tries' uploads came after it), else ``None``."""
+    try_number = getattr(context.get("ti"), "try_number", None) or 1
+    started = getattr(context.get("dag_run"), "start_date", None)
+    return started if try_number > 1 and isinstance(started, datetime) else None
 
 
 class KloudlessDownloadFileOperator(BaseOperator):
@@ -240,9 +248,17 @@ class KloudlessUploadFileOperator(BaseOperator):
     """
     Upload one file (a local path or any ObjectStoragePath URL) into a Kloudless folder.
 
-    The bytes are streamed as they are. Without ``overwrite`` a file of the same name in that folder fails the
-    task with :class:`~airflow_provider_cloud.exceptions.ConflictError`; with it the file is replaced (an
-    ``update`` event) and keeps its id, so a retried task does not fail on its own first attempt's upload.
+    The bytes are streamed as they are. With ``overwrite`` a file of the same name is replaced (an ``update``
+    event) and keeps its id. Without it, a file of the same name that was there before fails the task with
+    :class:`~airflow_provider_cloud.exceptions.ConflictError`, and an upload whose answer was lost is checked
+    and not sent twice (``hooks/kloudless/uploads.py``).
+
+    A retry of the task (try 2 on) does not fail on its own earlier try's upload. Decision: the file of that
+    name counts as the earlier try's when it has the source's size (and checksum, when the service reports
+    one) and was created since the DAG run started (less 30 s for the clocks); it is then returned as if
+    uploaded now. A file created before the run started, or of another size, still fails the retry. A first
+    try never takes an existing file for its own. Airflow moves a finished run's start to the time it is
+    cleared, so after clearing one, a file from before the clearing fails too.
 
     Returns ``{"file_id", "name", "size", "path"}``: the new file's id, name and size, and its Kloudless path
     (e.g. ``/reports/out.csv``).
@@ -283,9 +299,12 @@ class KloudlessUploadFileOperator(BaseOperator):
         source = self.source.strip() if isinstance(self.source, str) else self.source
         parent_id = ROOT_FOLDER if _is_unset(self.parent_id) else str(self.parent_id).strip()
         name = None if _is_unset(self.name) else str(self.name).strip()
+        since = None if self.overwrite else _earlier_tries_since(context)
         hook = KloudlessHook(self.conn_id, account_id=None if _is_unset(self.account_id) else self.account_id)
         try:
-            metadata = hook.upload_file(source, parent_id=parent_id, name=name, overwrite=self.overwrite)
+            metadata = hook.upload_file(
+                source, parent_id=parent_id, name=name, overwrite=self.overwrite, since=since
+            )
         finally:
             hook.close()
         return {

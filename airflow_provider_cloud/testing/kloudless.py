@@ -9,8 +9,10 @@ reference is silent.
 - Auth: ``Authorization: Bearer <token>`` (one account; mint with :meth:`~KloudlessEmulator.create_token`,
   or through OAuth) and ``Authorization: APIKey <key>`` (the whole app). Accounts by numeric id or ``me``
   (``me`` needs a Bearer token [I]); the 401/403 error_codes of each case [I].
-- Accounts: ``GET /accounts`` (page, page_size 1-1000 default 10, enabled, admin; a Bearer token sees its own
-  account only) and ``GET /accounts/{id|me}``.
+- Accounts: ``GET /accounts`` (page, page_size 1-1000 default 10, ``active`` and ``enabled`` (both the
+  ``active`` flag [I]), ``admin``; a Bearer token sees its own account only), ``GET /accounts/{id|me}``,
+  ``PATCH`` (``active``, ``account``; read-only fields only unchanged, else 400 [I]) and ``DELETE`` (204; the
+  account's tokens, files and events are gone).
 - Events: ``GET .../events/latest`` → ``{"cursor": <int>}``; ``GET .../events`` with ``cursor`` (also
   ``after-auth``) or ``from`` [+ ``until``], and ``page_size`` 1-1000 → ``{"objects", "cursor", "count",
   "remaining", "type": "object_list", "api": "events"}``; caught up → empty page with the same cursor.
@@ -23,6 +25,9 @@ reference is silent.
   is a 404), create (``conflict_if_exists``), rename/move (``PATCH`` name/parent_id), delete (``recursive``);
   file upload (``X-Kloudless-Metadata`` + raw body, ``overwrite``), metadata, download (streamed in chunks),
   overwrite (``PUT``), rename/move, delete. Every change emits its event (add, update, rename, move, delete).
+  A move to another account (``PATCH`` with ``"account": <id>``, files and folders) copies the item there and
+  deletes it here: this account sees ``delete`` events, the other ``add`` events, and the answer is the item in
+  the other account [I]; a Bearer token cannot reach another account (403).
   Root id ``root``, status codes, ordering and page sizes [I].
 - Calendar: ``GET .../cal/calendars``, ``.../cal/calendars/{id|primary}``, list/create/get/delete events of a
   calendar (creating or deleting emits an ``add`` / ``delete`` event).
@@ -43,10 +48,14 @@ reference is silent.
   :attr:`~KloudlessEmulator.latency` (added before each reply is written).
 - ``/v1`` and ``/v2`` are served alike [I]; any other ``/vN`` answers 404.
 
-**Not implemented**: comma-separated account ids and tokens; the Meta/Management API (``/meta``, applications,
-API keys, webhooks); storage search, recent, links, permissions, properties, thumbnails, copy, multipart
-uploads, quotas, the Task API; ``upstream_cursor``; scope enforcement (scopes are recorded only); token expiry;
-calendar create/update/delete and event update or time filters; CRM and other APIs.
+**Not implemented**, answered 501 ``not_implemented`` naming what is missing (``_kloudless/unserved.py``; a
+path the API does not have is a 404): importing an account (its upstream credentials), and updating upstream
+credentials (``token``, ``refresh_token``, ...); comma-separated account ids; the Meta API; the Management API
+(applications, API keys, webhooks); the services list; storage search; recent files; links; multipart uploads;
+quotas; upload URLs; id conversion; raw id encoding; copying files and folders; links, permissions and
+properties; thumbnails; the Task API; the Team API (users, groups); the CRM API; creating calendars; updating
+or deleting calendars; updating calendar events; upstream cursors; time filters of calendar events. Not
+emulated at all (no answer depends on them): scope enforcement (scopes are recorded only) and token expiry.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Collection, Iterator, Mapping
+from datetime import datetime
 from functools import cached_property, partial
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -309,19 +310,22 @@ class KloudlessHook(CloudApiHook):
         parent_id: str = ROOT_FOLDER,
         name: str | None = None,
         overwrite: bool = False,
+        since: datetime | None = None,
     ) -> dict[str, Any]:
         """
         Stream a file (a local path or any ``ObjectStoragePath``) into a Kloudless folder; return its metadata.
 
-        ``overwrite`` replaces a file of that name (else a 409 ``ConflictError``) and makes the upload safe
-        to retry; a plain one is retried only when the service cannot have acted (429, 502-504).
+        ``overwrite`` replaces a file of that name (else a 409 ``ConflictError``) and is safe to retry. A plain
+        upload whose answer is lost is checked: the file it made (same name and size, created since it began:
+        ``uploads.py``) counts as done, else it is sent again. ``since`` (a retried task's) makes such a file
+        created since then count as this upload's instead of a 409.
         """
         params = {"overwrite": "true"} if overwrite else None
         send = partial(self.account_json, "POST", "storage/files", params=params, idempotent=overwrite)
-        done = storage.upload(send, source, parent_id=parent_id, name=name)
-        self.log.info(
-            "Uploaded %s to Kloudless as %s (%d bytes)", done.source, done.metadata["id"], done.size
-        )
+        listing = None if overwrite else partial(self.list_folder, parent_id, page_size=wire.MAX_PAGE_SIZE)
+        done = storage.upload(send, source, parent_id=parent_id, name=name, listing=listing, since=since)
+        how = "Found already uploaded" if done.found else "Uploaded"
+        self.log.info("%s %s to Kloudless as %s (%d bytes)", how, done.source, done.metadata["id"], done.size)
         return done.metadata
 
     # -- OAuth ----------------------------------------------------------------------------------------

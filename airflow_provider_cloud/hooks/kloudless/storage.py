@@ -5,22 +5,30 @@ Downloads stream the contents in chunks into a hidden temporary file next to the
 place only once complete, so the destination never holds a half-written file (``rows.paths.atomic_writer``
 with ``compress=False``: a download keeps the bytes as they are, even under a ``.gz`` name).
 A download whose body breaks off is restarted from the start, up to the hook's retry limit.
-Uploads stream the source as a :class:`RewindableBody`, so a retried request sends the whole file again.
+Uploads stream the source as a :class:`RewindableBody`, so a retried request sends the whole file again; a plain
+upload (no ``overwrite``) whose answer is lost is checked for the file it may have made (``uploads``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import IO, Any, NamedTuple, cast
 from urllib.parse import quote
 
 import requests
 from airflow.sdk import ObjectStoragePath
 
-from airflow_provider_cloud.exceptions import ApiConnectionError, ApiTimeoutError, UnexpectedResponseError
+from airflow_provider_cloud.exceptions import (
+    ApiConnectionError,
+    ApiTimeoutError,
+    ConflictError,
+    UnexpectedResponseError,
+)
 from airflow_provider_cloud.hooks.core import RetryPolicy
+from airflow_provider_cloud.hooks.kloudless.uploads import OwnUpload, digest_of
 from airflow_provider_cloud.hooks.kloudless.wire import SERVICE
 from airflow_provider_cloud.rows.paths import as_storage_path, atomic_writer
 
@@ -120,11 +128,12 @@ def write_body(response: requests.Response, target: ObjectStoragePath, *, where:
 
 
 class Uploaded(NamedTuple):
-    """What an upload did: the new file's metadata, where it came from, and how many bytes it sent."""
+    """What an upload did: the file's metadata, where it came from, how many bytes, and whether it was found made."""
 
     metadata: dict[str, Any]
     source: ObjectStoragePath
     size: int
+    found: bool = False
 
 
 def upload(
@@ -133,11 +142,16 @@ def upload(
     *,
     parent_id: str,
     name: str | None,
+    listing: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
+    since: datetime | None = None,
 ) -> Uploaded:
     """
     Stream ``source`` through ``send(data=body, headers=headers)`` (the ``POST storage/files`` request).
 
     ``name`` defaults to the source's name; the bytes are sent as they are (a ``.gz`` file stays compressed).
+    With ``listing`` (the parent folder's items) the upload is a plain one: ``send`` also gets
+    ``reconcile=``, and a 409 after a lost answer, or any 409 when ``since`` is given, is taken as done when
+    the file there is this upload's (``uploads.OwnUpload``, from ``since`` or from now).
     """
     origin = as_storage_path(source)
     target_name = name or origin.name
@@ -148,9 +162,25 @@ def upload(
     fs = origin.fs
     if fs.isdir(origin.path) and not fs.isfile(origin.path):
         raise IsADirectoryError(f"{origin} is a directory, not a file")
+    own: OwnUpload | None = None
     with fs.open(origin.path, "rb") as file:
         body = RewindableBody(cast(IO[bytes], file))
-        payload = send(data=body, headers=headers)
+        if listing is None:
+            payload = send(data=body, headers=headers)
+        else:
+            own = OwnUpload(
+                listing,
+                name=target_name,
+                size=len(body),
+                digest=digest_of(lambda: body),
+                started=since or datetime.now(UTC),
+            )
+            try:
+                payload = send(data=body, headers=headers, reconcile=own.reconcile)
+            except ConflictError:
+                payload = own.find() if own.lost or since is not None else None
+                if payload is None:
+                    raise
     if not isinstance(payload, dict) or "id" not in payload:
         raise UnexpectedResponseError("POST storage/files: the answer is not file metadata", service=SERVICE)
-    return Uploaded(payload, origin, len(body))
+    return Uploaded(payload, origin, len(body), own is not None and own.found)

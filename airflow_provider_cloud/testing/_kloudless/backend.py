@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -141,15 +141,20 @@ class KloudlessBackend:
         return [self._accounts[key] for key in sorted(self._accounts)]
 
     def list_accounts(
-        self, principal: Principal, *, enabled: bool | None, admin: bool | None
+        self, principal: Principal, *, active: Sequence[bool] = (), admin: bool | None = None
     ) -> list[AccountState]:
         """Answer ``GET /accounts``: every account for the app, its own for a Bearer token; filtered."""
         states = self.accounts() if principal.account_id is None else [self.state(principal.account_id)]
-        if enabled is not None:
-            states = [s for s in states if s.record.active == enabled]
+        for wanted in active:
+            states = [s for s in states if s.record.active == wanted]
         if admin is not None:
             states = [s for s in states if s.record.admin == admin]
         return states
+
+    def delete_account(self, state: AccountState) -> None:
+        """Disconnect an account: its tokens stop working; its files, calendars and events are gone."""
+        with self.lock:
+            self._accounts.pop(state.record.id, None)
 
     def passthrough(
         self, state: AccountState, method: str, uri: str, headers: Mapping[str, str], body: bytes

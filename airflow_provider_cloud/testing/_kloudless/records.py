@@ -95,6 +95,7 @@ class AccountRecord:
     admin: bool = False
     apis: tuple[str, ...] = ("storage", "calendar")
     scope: str = "all"
+    modified: datetime | None = None
 
     def to_json(self, *, raw: bool = False) -> dict[str, Any]:
         """Return the account object of ``GET /accounts/{id}``."""
@@ -108,7 +109,7 @@ class AccountRecord:
             "apis": list(self.apis),
             "effective_scope": self.scope,
             "created": iso(self.created),
-            "modified": iso(self.created),
+            "modified": iso(self.modified or self.created),
             "api": "meta",
             "type": "account",
         }

@@ -18,7 +18,9 @@ from urllib.parse import quote, unquote
 from airflow_provider_cloud.testing._emulator.errors import EmulatorError
 from airflow_provider_cloud.testing._emulator.faults import Faults
 from airflow_provider_cloud.testing._emulator.messages import Reply, Request, RequestLog, json_reply
-from airflow_provider_cloud.testing._kloudless.backend import AccountState, KloudlessBackend
+from airflow_provider_cloud.testing._kloudless import accounts
+from airflow_provider_cloud.testing._kloudless.backend import KloudlessBackend
+from airflow_provider_cloud.testing._kloudless.context import account_of, acting_user, object_list, raw_data
 from airflow_provider_cloud.testing._kloudless.errors import (
     KloudlessApiError,
     api_error,
@@ -28,17 +30,17 @@ from airflow_provider_cloud.testing._kloudless.errors import (
     not_found,
 )
 from airflow_provider_cloud.testing._kloudless.params import (
-    first,
     flag,
     json_body,
     page_args,
     paginate,
-    parse_bool,
     parse_form,
     raw_headers,
 )
 from airflow_provider_cloud.testing._kloudless.records import seen_request
 from airflow_provider_cloud.testing._kloudless.storage import ROOT_ID, Kind
+from airflow_provider_cloud.testing._kloudless.transfer import move_to_account
+from airflow_provider_cloud.testing._kloudless.unserved import check_served
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +48,6 @@ logger = logging.getLogger(__name__)
 SUPPORTED_VERSIONS = frozenset({1, 2})
 #: [I] Items per page of folder contents and calendar lists when ``page_size`` is not given.
 DEFAULT_PAGE_SIZE = 100
-#: Documented default page size of ``GET /accounts``.
-DEFAULT_ACCOUNTS_PAGE_SIZE = 10
 _VERSION = re.compile(r"^/v(\d+)(/.*)?$")
 
 Endpoint = Callable[[KloudlessBackend, Request, Mapping[str, str]], Reply]
@@ -84,23 +84,7 @@ class KloudlessRoutes:
         return error_reply(error, secrets.token_hex(8))
 
 
-def _account(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> AccountState:
-    return backend.resolve(backend.authenticate(request.header("Authorization")), params["account"])
-
-
-def _user(request: Request, state: AccountState) -> str:
-    return request.header("X-Kloudless-As-User") or state.record.user_id
-
-
-def _raw_data(request: Request) -> bool:
-    return (request.header("X-Kloudless-Raw-Data") or "").strip().lower() == "true"
-
-
-def _object_list(objects: list[dict[str, Any]], api: str, **extra: Any) -> dict[str, Any]:
-    return {"objects": objects, "count": len(objects), **extra, "type": "object_list", "api": api}
-
-
-# ---- OAuth and accounts ---------------------------------------------------------------------------
+# ---- OAuth ---------------------------------------------------------------------------------------
 
 
 def oauth_authorize(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
@@ -116,41 +100,22 @@ def oauth_verify(backend: KloudlessBackend, request: Request, params: Mapping[st
     return json_reply(200, backend.verify_token(backend.authenticate(request.header("Authorization"))))
 
 
-def list_accounts(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    principal = backend.authenticate(request.header("Authorization"))
-    enabled, admin = first(request.query, "enabled"), first(request.query, "admin")
-    states = backend.list_accounts(
-        principal,
-        enabled=None if enabled is None else parse_bool("enabled", enabled),
-        admin=None if admin is None else parse_bool("admin", admin),
-    )
-    page, size = page_args(request, DEFAULT_ACCOUNTS_PAGE_SIZE)
-    chunk, _ = paginate(states, page, size)
-    objects = [s.record.to_json(raw=_raw_data(request)) for s in chunk]
-    return json_reply(200, _object_list(objects, "meta", total=len(states), page=page))
-
-
-def get_account(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    state = _account(backend, request, params)
-    return json_reply(200, state.record.to_json(raw=_raw_data(request)))
-
-
 # ---- events ---------------------------------------------------------------------------------------
 
 
 def events_latest(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    return json_reply(200, {"cursor": backend.latest_cursor(_account(backend, request, params))})
+    return json_reply(200, {"cursor": backend.latest_cursor(account_of(backend, request, params))})
 
 
 def events_list(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    return json_reply(200, backend.list_events(_account(backend, request, params), request.query))
+    return json_reply(200, backend.list_events(account_of(backend, request, params), request.query))
 
 
 # ---- storage --------------------------------------------------------------------------------------
 
 
 def folder_create(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    state = _account(backend, request, params)
+    state = account_of(backend, request, params)
     body = json_body(request)
     name, parent_id = body.get("name"), body.get("parent_id", ROOT_ID)
     if not isinstance(name, str) or not isinstance(parent_id, str):
@@ -159,59 +124,76 @@ def folder_create(backend: KloudlessBackend, request: Request, params: Mapping[s
         parent_id,
         name,
         now=backend.now(),
-        user=_user(request, state),
+        user=acting_user(request, state),
         conflict_if_exists=flag(request, "conflict_if_exists"),
     )
-    return json_reply(201 if created else 200, state.storage.metadata(node, raw=_raw_data(request)))
+    return json_reply(201 if created else 200, state.storage.metadata(node, raw=raw_data(request)))
 
 
 def folder_contents(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    state = _account(backend, request, params)
+    state = account_of(backend, request, params)
     nodes = state.storage.contents(params["id"], recursive=flag(request, "recursive"))
     page, size = page_args(request, DEFAULT_PAGE_SIZE)
     chunk, next_page = paginate(nodes, page, size)
-    objects = [state.storage.metadata(node, raw=_raw_data(request)) for node in chunk]
-    return json_reply(200, _object_list(objects, "storage", page=page, next_page=next_page))
+    objects = [state.storage.metadata(node, raw=raw_data(request)) for node in chunk]
+    return json_reply(200, object_list(objects, "storage", page=page, next_page=next_page))
 
 
 def _get(kind: Kind) -> Endpoint:
     def get(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-        state = _account(backend, request, params)
+        state = account_of(backend, request, params)
         node = state.storage.get(params["id"], kind)
-        return json_reply(200, state.storage.metadata(node, raw=_raw_data(request)))
+        return json_reply(200, state.storage.metadata(node, raw=raw_data(request)))
 
     return get
 
 
 def _update(kind: Kind) -> Endpoint:
     def update(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-        state = _account(backend, request, params)
+        principal = backend.authenticate(request.header("Authorization"))
+        state = backend.resolve(principal, params["account"])
         body = json_body(request)
-        name, parent_id = body.get("name"), body.get("parent_id")
+        name, parent_id, account = body.get("name"), body.get("parent_id"), body.get("account")
         if (name is not None and not isinstance(name, str)) or (
             parent_id is not None and not isinstance(parent_id, str)
         ):
             raise invalid_parameters("'name' and 'parent_id' must be strings.")
+        if account is not None and str(account) != str(state.record.id):
+            if isinstance(account, bool) or not isinstance(account, int | str) or not str(account).isdigit():
+                raise invalid_parameters("'account' must be a numeric account id.")
+            target = backend.resolve(principal, str(account))
+            node = move_to_account(
+                state.storage,
+                target.storage,
+                params["id"],
+                kind,
+                name=name,
+                parent_id=parent_id,
+                now=backend.now(),
+                user=acting_user(request, state),
+                target_user=acting_user(request, target),
+            )
+            return json_reply(200, target.storage.metadata(node, raw=raw_data(request)))
         node = state.storage.update(
             params["id"],
             kind,
             now=backend.now(),
-            user=_user(request, state),
+            user=acting_user(request, state),
             name=name,
             parent_id=parent_id,
         )
-        return json_reply(200, state.storage.metadata(node, raw=_raw_data(request)))
+        return json_reply(200, state.storage.metadata(node, raw=raw_data(request)))
 
     return update
 
 
 def _delete(kind: Kind) -> Endpoint:
     def delete(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-        state = _account(backend, request, params)
+        state = account_of(backend, request, params)
         state.storage.delete(
             params["id"],
             kind,
-            user=_user(request, state),
+            user=acting_user(request, state),
             recursive=flag(request, "recursive"),
         )
         return Reply(204, content_type=None)
@@ -220,7 +202,7 @@ def _delete(kind: Kind) -> Endpoint:
 
 
 def file_upload(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    state = _account(backend, request, params)
+    state = account_of(backend, request, params)
     header = request.header("X-Kloudless-Metadata")
     if not header:
         raise invalid_parameters(
@@ -240,20 +222,22 @@ def file_upload(backend: KloudlessBackend, request: Request, params: Mapping[str
         name,
         request.body,
         now=backend.now(),
-        user=_user(request, state),
+        user=acting_user(request, state),
         overwrite=flag(request, "overwrite"),
     )
-    return json_reply(201 if created else 200, state.storage.metadata(node, raw=_raw_data(request)))
+    return json_reply(201 if created else 200, state.storage.metadata(node, raw=raw_data(request)))
 
 
 def file_overwrite(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    state = _account(backend, request, params)
-    node = state.storage.overwrite(params["id"], request.body, now=backend.now(), user=_user(request, state))
-    return json_reply(200, state.storage.metadata(node, raw=_raw_data(request)))
+    state = account_of(backend, request, params)
+    node = state.storage.overwrite(
+        params["id"], request.body, now=backend.now(), user=acting_user(request, state)
+    )
+    return json_reply(200, state.storage.metadata(node, raw=raw_data(request)))
 
 
 def file_download(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    state = _account(backend, request, params)
+    state = account_of(backend, request, params)
     node = state.storage.get(params["id"], "file")
     disposition = f"attachment; filename*=UTF-8''{quote(node.name)}"
     return Reply(200, node.content, "application/octet-stream", {"Content-Disposition": disposition})
@@ -263,43 +247,43 @@ def file_download(backend: KloudlessBackend, request: Request, params: Mapping[s
 
 
 def calendars_list(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    state = _account(backend, request, params)
+    state = account_of(backend, request, params)
     page, size = page_args(request, DEFAULT_PAGE_SIZE)
     chunk, next_page = paginate(state.calendars.calendars(), page, size)
     objects = [state.calendars.calendar_json(c) for c in chunk]
-    return json_reply(200, _object_list(objects, "calendar", page=page, next_page=next_page))
+    return json_reply(200, object_list(objects, "calendar", page=page, next_page=next_page))
 
 
 def calendar_get(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    state = _account(backend, request, params)
+    state = account_of(backend, request, params)
     return json_reply(200, state.calendars.calendar_json(state.calendars.get(params["calendar"])))
 
 
 def calendar_events_list(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    state = _account(backend, request, params)
+    state = account_of(backend, request, params)
     page, size = page_args(request, DEFAULT_PAGE_SIZE)
     chunk, next_page = paginate(state.calendars.events(params["calendar"]), page, size)
     objects = [state.calendars.event_json(e) for e in chunk]
-    return json_reply(200, _object_list(objects, "calendar", page=page, next_page=next_page))
+    return json_reply(200, object_list(objects, "calendar", page=page, next_page=next_page))
 
 
 def calendar_event_create(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    state = _account(backend, request, params)
+    state = account_of(backend, request, params)
     event = state.calendars.create_event(
-        params["calendar"], json_body(request), now=backend.now(), user=_user(request, state)
+        params["calendar"], json_body(request), now=backend.now(), user=acting_user(request, state)
     )
     return json_reply(201, state.calendars.event_json(event))
 
 
 def calendar_event_get(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    state = _account(backend, request, params)
+    state = account_of(backend, request, params)
     event = state.calendars.get_event(params["calendar"], params["event"])
     return json_reply(200, state.calendars.event_json(event))
 
 
 def calendar_event_delete(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    state = _account(backend, request, params)
-    state.calendars.delete_event(params["calendar"], params["event"], user=_user(request, state))
+    state = account_of(backend, request, params)
+    state.calendars.delete_event(params["calendar"], params["event"], user=acting_user(request, state))
     return Reply(204, content_type=None)
 
 
@@ -307,7 +291,7 @@ def calendar_event_delete(backend: KloudlessBackend, request: Request, params: M
 
 
 def raw_passthrough(backend: KloudlessBackend, request: Request, params: Mapping[str, str]) -> Reply:
-    state = _account(backend, request, params)
+    state = account_of(backend, request, params)
     method, uri = request.header("X-Kloudless-Raw-Method"), request.header("X-Kloudless-Raw-URI")
     if not method or not uri:
         raise invalid_parameters("The X-Kloudless-Raw-Method and X-Kloudless-Raw-URI headers are required.")
@@ -325,8 +309,11 @@ _ANY_METHOD = ("GET", "POST", "PUT", "PATCH", "DELETE")
 ROUTES: list[tuple[re.Pattern[str], dict[str, Endpoint]]] = [
     (re.compile(r"/oauth/?"), {"GET": oauth_authorize}),
     (re.compile(r"/oauth/token/?"), {"GET": oauth_verify, "POST": oauth_exchange}),
-    (re.compile(r"/accounts/?"), {"GET": list_accounts}),
-    (re.compile(_ACCOUNT + r"/?"), {"GET": get_account}),
+    (re.compile(r"/accounts/?"), {"GET": accounts.list_accounts}),
+    (
+        re.compile(_ACCOUNT + r"/?"),
+        {"GET": accounts.get_account, "PATCH": accounts.update_account, "DELETE": accounts.delete_account},
+    ),
     (re.compile(_ACCOUNT + r"/events/latest/?"), {"GET": events_latest}),
     (re.compile(_ACCOUNT + r"/events/?"), {"GET": events_list}),
     (re.compile(_ACCOUNT + r"/storage/folders/?"), {"POST": folder_create}),
@@ -356,11 +343,17 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, Endpoint]]] = [
 
 
 def dispatch(backend: KloudlessBackend, request: Request) -> Reply:
-    """Route a request to its endpoint (404 for an unknown path or API version, 405 for a wrong method)."""
+    """
+    Route a request to its endpoint.
+
+    501 for what the API has and the emulator lacks (``unserved``), 404 for an unknown path or API version,
+    405 for a method the path does not take.
+    """
     version = _VERSION.match(request.path)
     if version is None or int(version.group(1)) not in SUPPORTED_VERSIONS:
         raise not_found(f"No such endpoint: {request.path}.")
     rest = version.group(2) or "/"
+    check_served(request.method, rest, request.path, request.query)
     for pattern, methods in ROUTES:
         match = pattern.fullmatch(rest)
         if match is None:

@@ -626,7 +626,7 @@ def test_api_versions_unknown_paths_and_methods(kl, http, token):
     assert http.get(kl.url + "/v2/accounts/me", headers=bearer(token)).status_code == 200
     assert_error(http.get(kl.url + "/v3/accounts/me", headers=bearer(token)), 404, "not_found")
     assert_error(get(http, kl, "/nowhere", token), 404, "not_found")
-    assert_error(http.delete(kl.api_base + "/accounts/me", headers=bearer(token)), 405, "method_not_allowed")
+    assert_error(http.put(kl.api_base + "/accounts/me", headers=bearer(token)), 405, "method_not_allowed")
 
 
 def test_options_and_unreadable_bodies_are_answered_in_the_error_shape(kl, http, token):
