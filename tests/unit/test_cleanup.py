@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = [
     "tests/dags/test_dag_harness.py",
     "tests/integration/datasette/test_server.py::test_server_starts_and_answers",
+    "tests/integration/kloudless/test_hook.py::test_a_retried_upload_sends_the_whole_file_again",
 ]
 
 

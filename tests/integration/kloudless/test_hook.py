@@ -7,7 +7,7 @@ import io
 import json
 import secrets
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -200,7 +200,7 @@ def test_bad_extras_are_named(monkeypatch, hooks):
 
 
 def test_documented_headers_from_extras(
-    kloudless_emulator, kloudless_token, kloudless_account_id, monkeypatch, hooks
+    kloudless_emulator, kloudless_token, kloudless_account_id, monkeypatch, hooks, local_file
 ):
     set_conn(
         monkeypatch,
@@ -212,7 +212,7 @@ def test_documented_headers_from_extras(
     hook = KloudlessHook("kl_headers")
     hooks.append(hook)
     assert "raw" in hook.get_account()
-    hook.upload_file(_local_file(monkeypatch, b"hello"), name="h.txt")
+    hook.upload_file(local_file(b"hello"), name="h.txt")
     assert kloudless_emulator.events(kloudless_account_id)[-1]["user_id"] == "robot-7"
     echo = hook.raw("GET", "/drive/v2/about")
     assert echo["headers"] == {"X-Upstream": "yes"}
@@ -384,14 +384,16 @@ def test_bad_page_size_and_max_events(hook):
 # -- storage --------------------------------------------------------------------------------------
 
 
-def _local_file(monkeypatch: pytest.MonkeyPatch, content: bytes) -> str:
-    import tempfile
+@pytest.fixture
+def local_file(tmp_path_factory: pytest.TempPathFactory) -> Callable[[bytes], str]:
+    """Return a maker of local source files, each in a folder of its own under pytest's temporary folders."""
 
-    folder = tempfile.mkdtemp(prefix="kl-upload-")
-    path = f"{folder}/source.bin"
-    with open(path, "wb") as handle:
-        handle.write(content)
-    return path
+    def make(content: bytes) -> str:
+        path = tmp_path_factory.mktemp("kl-upload") / "source.bin"
+        path.write_bytes(content)
+        return str(path)
+
+    return make
 
 
 @pytest.mark.parametrize("where", ["file", "memory"])
@@ -450,8 +452,8 @@ def test_download_of_a_missing_file_creates_nothing(hook, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_upload_overwrite_metadata_and_delete(hook, kloudless_emulator, kloudless_account_id, monkeypatch):
-    source = _local_file(monkeypatch, b"first version")
+def test_upload_overwrite_metadata_and_delete(hook, kloudless_emulator, kloudless_account_id, local_file):
+    source = local_file(b"first version")
     meta = hook.upload_file(source, name="report.csv.gz")
     assert (meta["name"], meta["size"]) == ("report.csv.gz", 13)
     assert kloudless_emulator.file_content(kloudless_account_id, meta["id"]) == b"first version"
@@ -462,7 +464,7 @@ def test_upload_overwrite_metadata_and_delete(hook, kloudless_emulator, kloudles
     with pytest.raises(ConflictError) as info:
         hook.upload_file(source, name="report.csv.gz")
     assert "naming_conflict" in str(info.value)
-    second = _local_file(monkeypatch, b"second, longer version")
+    second = local_file(b"second, longer version")
     replaced = hook.upload_file(second, name="report.csv.gz", overwrite=True)
     assert replaced["id"] == meta["id"]
     assert hook.get_file_metadata(meta["id"])["size"] == len(b"second, longer version")
@@ -486,13 +488,13 @@ def test_upload_from_memory_into_a_folder_uses_the_source_name(
 
 
 def test_a_retried_upload_sends_the_whole_file_again(
-    hook, kloudless_emulator, kloudless_account_id, monkeypatch
+    hook, kloudless_emulator, kloudless_account_id, monkeypatch, local_file
 ):
     content = secrets.token_bytes(200_000)
     kloudless_emulator.rate_limit_next(1, retry_after=1)
     waits: list[float] = []
     hook._sleep = waits.append
-    meta = hook.upload_file(_local_file(monkeypatch, content), name="retry.bin")
+    meta = hook.upload_file(local_file(content), name="retry.bin")
     assert waits == [1.0]
     assert kloudless_emulator.file_content(kloudless_account_id, meta["id"]) == content
     assert [r["body_size"] for r in paths_seen(kloudless_emulator, "/storage/files")] == [200_000, 200_000]
