@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from airflow_provider_cloud.exceptions import ConflictError, NotFoundError, RowDataError
-from airflow_provider_cloud.hooks.cloudtables.writes import RowWriter, WritePlan, cannot_create, delete_each
+from airflow_provider_cloud.hooks.cloudtables.writes import (
+    PreparedRow,
+    RowWriter,
+    WritePlan,
+    cannot_create,
+    delete_each,
+)
 from tests.unit.hooks.cloudtables.support import airports
 
 STORED = [
@@ -29,9 +35,9 @@ class Calls:
         self.reads += 1
         return [dict(row) for row in STORED]
 
-    def insert(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        self.sent.append(("insert", dict(fields)))
-        return {"id": 100 + len(self.sent), "dv": 0, **fields}
+    def insert(self, row: PreparedRow) -> dict[str, Any]:
+        self.sent.append(("insert", dict(row.fields)))
+        return {"id": 100 + len(self.sent), "dv": 0, **row.fields}
 
     def update(self, row_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
         self.sent.append(("update", row_id, dict(fields)))
