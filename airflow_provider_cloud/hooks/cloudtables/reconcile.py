@@ -104,9 +104,8 @@ class LostInserts:
             doubt, self._doubt = self._doubt, None
             if doubt is None or lost.__cause__ is not doubt:
                 raise
-            lost.__cause__ = (
-                None  # the core raised the lost answer from the check: tell it the other way round
-            )
+            # the core raised the lost answer from the check: tell it the other way round
+            lost.__cause__ = None
             raise doubt from lost
         row_id = _row_id(stored)
         if row_id is not None:

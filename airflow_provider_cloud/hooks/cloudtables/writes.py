@@ -3,8 +3,8 @@ Input rows into inserts and partial updates; deletions by row id.
 
 The API writes one row per request and has no upsert, so writes by key work from one read of the data set:
 a map of key value → current row. Each input row then becomes an insert, a partial update of the columns
-that differ, or nothing (the row is already as given). Keys compare as form text, so ``5``, ``5.0`` and
-``"5"`` are one key. Up to :data:`LOOKAHEAD_ROWS` input rows are read and checked before the first write
+that differ, or nothing (the row is already as given). Keys compare as the form text of what the service
+stores: in a number column ``5``, ``5.0`` and ``"5.0"`` are one key. Up to :data:`LOOKAHEAD_ROWS` input rows are read and checked before the first write
 (columns, keys, and values against their data point's type: :mod:`.values`), so a bad row in that window
 fails the task before anything is written; this also makes the ETA of the progress lines exact. A value the
 service refuses all the same (a field error) fails naming the source, line and column too.
@@ -12,6 +12,7 @@ service refuses all the same (a field error) fails naming the source, line and c
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice
@@ -118,7 +119,7 @@ class WritePlan:
             if value is None or value == "":
                 reason = "the row has no value for its key"
                 raise RowDataError(reason, source=self.source, line=line, column=name)
-            parts.append(form_value(value))
+            parts.append(key_text(column, value))
         return PreparedRow(line, fields, tuple(parts))
 
     def read_ahead(self, rows: Iterable[Mapping[str, Any]], limit: int = LOOKAHEAD_ROWS) -> Lookahead:
@@ -148,7 +149,7 @@ class WritePlan:
     def key_of(self, raw: Mapping[str, Any]) -> KeyValue:
         """Return the key value of a stored row (API form)."""
         return tuple(
-            form_value(raw.get(ROW_ID_KEY) if column is None else raw.get(column.id))
+            key_text(column, raw.get(ROW_ID_KEY) if column is None else raw.get(column.id))
             for column in self.key_columns
         )
 
@@ -220,6 +221,14 @@ class WritePlan:
         reason = f"CloudTables refused the value: {found[0][1]}"
         reason += "".join(f"; and column {key!r}: {status}" for key, status in found[1:])
         return RowDataError(reason, source=self.source, line=row.line, column=found[0][0])
+
+
+def key_text(column: Column | None, value: Any) -> str:
+    """Return a key part as the form text of what the service stores: ``"5.0"`` and ``5`` in a number column are one."""
+    if column is not None:
+        with contextlib.suppress(ValueError):  # a stored value the type does not take: compared as it is
+            value = stored_as(column.type, value)
+    return form_value(value)
 
 
 class RowWriter:

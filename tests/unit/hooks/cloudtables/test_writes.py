@@ -91,6 +91,21 @@ def test_upsert_sends_only_the_columns_that_differ_and_keeps_the_key_map_current
     assert (progress.done, progress.finished) == (4, True)
 
 
+def test_a_number_key_matches_what_the_service_stored_whatever_its_spelling():
+    rows = [
+        {"Name": "Dundee", "Runways": "2.0"},
+        {"Name": "Perth", "Runways": " 9 "},
+        {"Name": "Oban", "Runways": 4},
+    ]
+    calls, result, _ = write("upsert", rows, key="Runways")
+    assert calls.sent == [
+        ("update", 2, {"dp-1": "Dundee"}),
+        ("update", 3, {"dp-1": "Perth"}),
+        ("insert", {"dp-1": "Oban", "dp-2": 4}),
+    ]
+    assert (result.updated, result.inserted) == (2, 1)
+
+
 def test_replace_clears_what_the_row_lacks_and_ignore_leaves_rows_alone():
     calls, _, _ = write("replace", [{"Name": "Edinburgh"}])
     assert calls.sent == [("update", 1, {"dp-2": None})]
