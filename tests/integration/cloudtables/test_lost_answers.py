@@ -6,8 +6,10 @@ import json
 from typing import Any
 
 import pytest
+import requests
+from requests.adapters import HTTPAdapter
 
-from airflow_provider_cloud.exceptions import ConflictError
+from airflow_provider_cloud.exceptions import ApiTimeoutError, ConflictError
 from airflow_provider_cloud.hooks.cloudtables import CloudTablesHook
 from airflow_provider_cloud.testing.cloudtables import CloudTablesEmulator
 from tests.integration.cloudtables.lossy import LossyAdapter
@@ -118,3 +120,26 @@ def test_the_checks_are_paced_with_the_writes(monkeypatch):
         assert 429 not in statuses  # the checks' reads took their slots too
         assert len(ct.rows(dataset)) == 12
         assert (adapter.lost, adapter.failed) == (2, 1)
+
+
+def test_when_the_check_cannot_read_either_the_insert_is_not_sent_again(
+    cloudtables_conn_id, cloudtables_emulator, flights
+):
+    # the emulator's latency knob, turned up as the insert leaves: its reply, and the check's, come too late
+    ct = cloudtables_emulator
+
+    class SlowFromTheInsert(HTTPAdapter):
+        def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+            if request.method == "POST":
+                ct.latency = 0.4
+            return super().send(request, *args, **kwargs)
+
+    hook = CloudTablesHook(cloudtables_conn_id, timeout=0.2, retry_limit=1)
+    hook.session.mount("http://", SlowFromTheInsert())
+    with pytest.raises(ApiTimeoutError, match=r"POST .*: no answer within 0.2 s") as caught:
+        hook.write_rows(flights, ROWS[1:2], mode="insert")
+    assert isinstance(caught.value.__cause__, ApiTimeoutError)  # the check's read timed out too
+    ct.latency = 0
+    assert insert_count(ct, flights) == 1  # stored once, never sent again
+    assert len(ct.rows(flights)) == 2
+    assert hook.counts.as_dict() == {"attempts": 5, "retries": 1, "reconciled": 0, "resent": 0}
