@@ -3,7 +3,8 @@ CloudTables: :class:`CloudTablesHook` and what operators need of it.
 
 ``hook`` holds the one hook class; ``wire`` what requests carry and what failures look like; ``schema`` data
 set, column and condition names ⇄ ids; ``rowcalls`` the row routes of a data set; ``reads`` and ``writes``
-rows by name; ``pacing`` the client-side rate limit.
+rows by name; ``values`` values against their data point's type; ``reconcile`` inserts whose answer was
+lost; ``pacing`` the client-side rate limit.
 """
 
 from __future__ import annotations

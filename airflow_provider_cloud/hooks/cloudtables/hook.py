@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property, partial
 from typing import Any, ClassVar, cast
 
 import requests
 
 from airflow_provider_cloud.exceptions import CloudApiError, NotFoundError
-from airflow_provider_cloud.hooks.cloudtables import pacing, reads, wire, writes
+from airflow_provider_cloud.hooks.cloudtables import pacing, reads, reconcile, wire, writes
 from airflow_provider_cloud.hooks.cloudtables.rowcalls import RowCalls
 from airflow_provider_cloud.hooks.cloudtables.schema import DatasetSchema, conditions_for, find_dataset
 from airflow_provider_cloud.hooks.core import CloudApiHook
@@ -138,11 +138,13 @@ class CloudTablesHook(CloudApiHook):
         form: Sequence[tuple[str, str]] = (),
         conditions: Sequence[Mapping[str, Any]] = (),
         client_in_query: bool = True,
+        reconcile: Callable[[], Any] | None = None,
     ) -> Any:
         client = self.client_params if client_in_query else []
         query, body = wire.request_parts(method, client=client, form=form, conditions=conditions)
         path_text = self.endpoint.api_path(*map(str, path))
-        return self.request_json(method, path_text, params=query or None, data=body or None)
+        data = body or None
+        return self.request_json(method, path_text, params=query or None, data=data, reconcile=reconcile)
 
     # -- data sets and schemas -------------------------------------------------------------------
 
@@ -247,10 +249,13 @@ class CloudTablesHook(CloudApiHook):
     def insert_row(
         self, dataset: str, values: Mapping[str, Any], *, conditions: Any = None
     ) -> dict[str, Any]:
-        """Insert a row (keys: names or ids; links: row ids) and return it as stored."""
+        """Insert a row (keys: names or ids; links: row ids) and return it as stored; a lost answer is checked."""
         schema = self.get_schema(dataset)
-        fields = schema.fields_in(values)
-        return schema.row_out(self._row_calls(schema, conditions).insert(fields))
+        row = writes.PreparedRow(1, schema.fields_in(values), None)
+        inserts = reconcile.LostInserts.on(
+            self._row_calls(schema, conditions), writes.WritePlan(schema, "insert", None), {}
+        )
+        return schema.row_out(inserts.insert(row))
 
     def update_row(
         self, dataset: str, row_id: int, values: Mapping[str, Any], *, conditions: Any = None
@@ -279,7 +284,8 @@ class CloudTablesHook(CloudApiHook):
         """
         Write rows (keys: names or ids) one request each, paced, and return counts.
 
-        The modes, and the reads and checks before the first write: :class:`~.writes.WritePlan`.
+        The modes, and the reads and checks before the first write: :class:`~.writes.WritePlan`; an insert
+        whose answer is lost is checked, then counted done or sent again (:mod:`.reconcile`).
 
         :param create: CloudTables cannot create data sets through its API: a missing data set is an error
             either way, with a message saying so.
@@ -292,15 +298,20 @@ class CloudTablesHook(CloudApiHook):
             if create:
                 raise writes.cannot_create(dataset, exc) from None
             raise
-        plan = writes.WritePlan(schema, mode, key)
+        plan = writes.WritePlan(schema, mode, key, source=str(getattr(rows, "source", "rows")))
         calls = self._row_calls(schema, conditions)
         ahead = plan.read_ahead(rows)
-        existing, duplicates = plan.stored_by_key(ahead.first, calls.rows)
+        existing: dict[Any, Any] = {}
+        inserts = reconcile.LostInserts.on(calls, plan, existing)
+        found, duplicates = plan.stored_by_key(ahead.first, inserts.read_before)
+        if ahead.first and inserts.newest is None:
+            inserts.read_before()  # without a key too: the rows before, to tell this write's own from equal ones
+        existing.update(found)
         if duplicates:
             self.log.warning(
                 "%d rows of %s repeat a key; writes go to the first of each", duplicates, dataset
             )
-        writer = writes.RowWriter(plan, existing, insert=calls.insert, update=calls.update)
+        writer = writes.RowWriter(plan, existing, insert=inserts.insert, update=calls.update)
         result = writer.write_all(ahead.rows(), self.progress(ahead.total))
         self.log.info("Wrote %s to %s: %s", f"{result.rows:,} rows", dataset, result.as_dict())
         return result

@@ -1,7 +1,8 @@
 """
 The row routes of one data set (``/dataset/{id}[/{rowId}]``), bound to its id and its access conditions.
 
-Each call goes through the hook's JSON-API callable, ``api(method, *path, form=..., conditions=...)``, and
+Each call goes through the hook's JSON-API callable, ``api(method, *path, form=..., conditions=...)`` (an
+insert also passes ``reconcile=``, the core's check of a lost answer), and
 returns rows as the API has them (``dp-N`` keys); the schema maps them to names.
 """
 
@@ -33,12 +34,13 @@ class RowCalls:
     def get(self, row_id: int) -> dict[str, Any]:
         return response_data(self.api("GET", "dataset", self.dataset_id, row_id, conditions=self.conditions))
 
-    def insert(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Send API fields as a new row; return the row stored."""
+    def insert(self, fields: Mapping[str, Any], reconcile: Callable[[], Any] | None = None) -> dict[str, Any]:
+        """Send API fields as a new row; return the row stored (``reconcile``: the check of a lost answer)."""
         form = form_pairs(fields)
-        return response_data(
-            self.api("POST", "dataset", self.dataset_id, form=form, conditions=self.conditions)
+        payload = self.api(
+            "POST", "dataset", self.dataset_id, form=form, conditions=self.conditions, reconcile=reconcile
         )
+        return response_data(payload)
 
     def update(self, row_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
         """Send fields of a row (the others keep their values); return the row stored."""

@@ -371,3 +371,11 @@ def error_messages(payload: Any, point_names: Mapping[str, str]) -> list[str]:
     if not messages and payload.get("success") is False:
         messages.append("the service answered success: false")
     return messages
+
+
+def field_error_status(message: str, point_id: str, name: str) -> str | None:
+    """Return the status of a field error of :func:`error_messages` about ``point_id``, else ``None``."""
+    for label in (f"{name} ({point_id})", point_id):
+        if message.startswith(f"{label}: "):
+            return message[len(label) + 2 :]
+    return None

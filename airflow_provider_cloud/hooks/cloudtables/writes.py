@@ -3,21 +3,25 @@ Input rows into inserts and partial updates; deletions by row id.
 
 The API writes one row per request and has no upsert, so writes by key work from one read of the data set:
 a map of key value → current row. Each input row then becomes an insert, a partial update of the columns
-that differ, or nothing (the row is already as given). Keys compare as form text, so ``5``, ``5.0`` and
-``"5"`` are one key. Up to :data:`LOOKAHEAD_ROWS` input rows are read and checked before the first write,
-which also makes the ETA of the progress lines exact.
+that differ, or nothing (the row is already as given). Keys compare as the form text of what the service
+stores: in a number column ``5``, ``5.0`` and ``"5.0"`` are one key. Up to :data:`LOOKAHEAD_ROWS` input rows are read and checked before the first write
+(columns, keys, and values against their data point's type: :mod:`.values`), so a bad row in that window
+fails the task before anything is written; this also makes the ETA of the progress lines exact. A value the
+service refuses all the same (a field error) fails naming the source, line and column too.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice
 from typing import Any
 
-from airflow_provider_cloud.exceptions import ConflictError, NotFoundError, RowDataError
+from airflow_provider_cloud.exceptions import BadRequestError, ConflictError, NotFoundError, RowDataError
 from airflow_provider_cloud.hooks.cloudtables.schema import Column, DatasetSchema, link_ids
-from airflow_provider_cloud.hooks.cloudtables.wire import SERVICE, form_value
+from airflow_provider_cloud.hooks.cloudtables.values import same_value, stored_as
+from airflow_provider_cloud.hooks.cloudtables.wire import SERVICE, field_error_status, form_value
 from airflow_provider_cloud.hooks.rowstore import WriteResult, check_write_mode
 from airflow_provider_cloud.rows.progress import ProgressLogger
 
@@ -27,8 +31,6 @@ ROW_ID_KEY = "id"
 LOOKAHEAD_ROWS = 20_000
 
 KeyValue = tuple[str, ...]
-#: Sends API fields as a new row and returns the row stored (``dp-N`` keys).
-InsertRow = Callable[[Mapping[str, Any]], dict[str, Any]]
 #: Sends changed API fields of the row with this id and returns the row stored.
 UpdateRow = Callable[[int, Mapping[str, Any]], dict[str, Any]]
 
@@ -40,6 +42,10 @@ class PreparedRow:
     line: int
     fields: dict[str, Any]
     key: KeyValue | None
+
+
+#: Sends an input row as a new row and returns the row stored (``dp-N`` keys).
+InsertRow = Callable[[PreparedRow], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -66,12 +72,16 @@ class WritePlan:
 
     :param key: key column names or ids: data points, or ``id`` (the row id: existing ids are updated,
         others inserted as new rows with new ids).
+    :param source: what the rows come from, for errors (the file's name; ``"rows"`` for rows given inline).
     """
 
-    def __init__(self, schema: DatasetSchema, mode: str, key: str | Sequence[str] | None) -> None:
+    def __init__(
+        self, schema: DatasetSchema, mode: str, key: str | Sequence[str] | None, *, source: str = "rows"
+    ) -> None:
         check_write_mode(mode)
         self.schema = schema
         self.mode = mode
+        self.source = source
         names = [key] if isinstance(key, str) else list(key or [])
         self.key_names = names
         self.key_columns: list[Column | None] = [
@@ -86,17 +96,30 @@ class WritePlan:
             raise ValueError(f"key {name!r} must be a data point (or 'id'), not a {column.kind}")
         return column
 
+    @property
+    def keyed(self) -> bool:
+        """Tell whether rows have a key the service stores (data points: not the row id, which it assigns)."""
+        return bool(self.key_names) and None not in self.key_columns
+
     def prepare(self, row: Mapping[str, Any], line: int) -> PreparedRow:
         """Return the row as fields with its key, or raise :class:`RowDataError` naming the line and column."""
-        fields = self.schema.fields_in(row, line=line)
+        fields = self.schema.fields_in(row, line=line, source=self.source)
+        for column_id, value in fields.items():
+            point = self.schema.by_id[column_id]
+            if point.kind == "datapoint":
+                try:
+                    stored_as(point.type, value)
+                except ValueError as exc:
+                    raise RowDataError(str(exc), source=self.source, line=line, column=point.key) from None
         if not self.key_names:
             return PreparedRow(line, fields, None)
         parts = []
         for name, column in zip(self.key_names, self.key_columns, strict=True):
             value = row.get(name) if column is None else fields.get(column.id, row.get(name))
             if value is None or value == "":
-                raise RowDataError("the row has no value for its key", source="rows", line=line, column=name)
-            parts.append(form_value(value))
+                reason = "the row has no value for its key"
+                raise RowDataError(reason, source=self.source, line=line, column=name)
+            parts.append(key_text(column, value))
         return PreparedRow(line, fields, tuple(parts))
 
     def read_ahead(self, rows: Iterable[Mapping[str, Any]], limit: int = LOOKAHEAD_ROWS) -> Lookahead:
@@ -126,7 +149,7 @@ class WritePlan:
     def key_of(self, raw: Mapping[str, Any]) -> KeyValue:
         """Return the key value of a stored row (API form)."""
         return tuple(
-            form_value(raw.get(ROW_ID_KEY) if column is None else raw.get(column.id))
+            key_text(column, raw.get(ROW_ID_KEY) if column is None else raw.get(column.id))
             for column in self.key_columns
         )
 
@@ -153,8 +176,9 @@ class WritePlan:
 
     def conflict(self, row: PreparedRow) -> ConflictError:
         values = dict(zip(self.key_names, row.key or (), strict=False))
+        where = "the rows" if self.source == "rows" else self.source
         return ConflictError(
-            f"line {row.line} of the rows: a row with key {values} already exists in data set "
+            f"line {row.line} of {where}: a row with key {values} already exists in data set "
             f"{self.schema.name!r} (mode 'insert' adds rows; use 'upsert' to update them)",
             service=SERVICE,
         )
@@ -166,14 +190,45 @@ class WritePlan:
             for column_id in self.schema.writable_ids():
                 if column_id not in fields:
                     fields[column_id] = [] if self.schema.by_id[column_id].kind == "link" else None
+        return self.differing(fields, current)
+
+    def differing(
+        self, fields: Mapping[str, Any], current: Mapping[str, Any], skip: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        """Return the ``fields`` whose stored value in ``current`` is not what the service makes of them."""
         changed = {}
         for column_id, value in fields.items():
-            if self.schema.by_id[column_id].kind == "link":
+            column = self.schema.by_id[column_id]
+            if column_id in skip:
+                continue
+            if column.kind == "link":
                 if sorted(value) != sorted(link_ids(current.get(column_id))):
                     changed[column_id] = value
-            elif form_value(value) != form_value(current.get(column_id)):
+            elif not same_value(column.type, value, current.get(column_id)):
                 changed[column_id] = value
         return changed
+
+    def refused(self, row: PreparedRow, error: BadRequestError) -> RowDataError | None:
+        """Return the service's field errors as a :class:`RowDataError` naming the source, line and (first) column."""
+        found = [
+            (column.key, status)
+            for message in error.errors
+            for column in self.schema.columns
+            if (status := field_error_status(message, column.id, column.name)) is not None
+        ]
+        if not found:
+            return None
+        reason = f"CloudTables refused the value: {found[0][1]}"
+        reason += "".join(f"; and column {key!r}: {status}" for key, status in found[1:])
+        return RowDataError(reason, source=self.source, line=row.line, column=found[0][0])
+
+
+def key_text(column: Column | None, value: Any) -> str:
+    """Return a key part as the form text of what the service stores: ``"5.0"`` and ``5`` in a number column are one."""
+    if column is not None:
+        with contextlib.suppress(ValueError):  # a stored value the type does not take: compared as it is
+            value = stored_as(column.type, value)
+    return form_value(value)
 
 
 class RowWriter:
@@ -202,10 +257,19 @@ class RowWriter:
         return self.result()
 
     def write(self, row: PreparedRow) -> None:
+        try:
+            self._write(row)
+        except BadRequestError as exc:
+            refused = self.plan.refused(row, exc)
+            if refused is None:
+                raise
+            raise refused from exc
+
+    def _write(self, row: PreparedRow) -> None:
         plan = self.plan
         current = self.existing.get(row.key) if row.key is not None else None
         if current is None:
-            stored = self._insert(row.fields)
+            stored = self._insert(row)
             self.counts["inserted"] += 1
         elif plan.mode == "insert":
             raise plan.conflict(row)

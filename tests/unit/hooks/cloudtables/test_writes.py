@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from airflow_provider_cloud.exceptions import ConflictError, NotFoundError, RowDataError
-from airflow_provider_cloud.hooks.cloudtables.writes import RowWriter, WritePlan, cannot_create, delete_each
+from airflow_provider_cloud.hooks.cloudtables.writes import (
+    PreparedRow,
+    RowWriter,
+    WritePlan,
+    cannot_create,
+    delete_each,
+)
 from tests.unit.hooks.cloudtables.support import airports
 
 STORED = [
@@ -29,9 +35,9 @@ class Calls:
         self.reads += 1
         return [dict(row) for row in STORED]
 
-    def insert(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        self.sent.append(("insert", dict(fields)))
-        return {"id": 100 + len(self.sent), "dv": 0, **fields}
+    def insert(self, row: PreparedRow) -> dict[str, Any]:
+        self.sent.append(("insert", dict(row.fields)))
+        return {"id": 100 + len(self.sent), "dv": 0, **row.fields}
 
     def update(self, row_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
         self.sent.append(("update", row_id, dict(fields)))
@@ -83,6 +89,21 @@ def test_upsert_sends_only_the_columns_that_differ_and_keeps_the_key_map_current
         "ignored": 0,
     }
     assert (progress.done, progress.finished) == (4, True)
+
+
+def test_a_number_key_matches_what_the_service_stored_whatever_its_spelling():
+    rows = [
+        {"Name": "Dundee", "Runways": "2.0"},
+        {"Name": "Perth", "Runways": " 9 "},
+        {"Name": "Oban", "Runways": 4},
+    ]
+    calls, result, _ = write("upsert", rows, key="Runways")
+    assert calls.sent == [
+        ("update", 2, {"dp-1": "Dundee"}),
+        ("update", 3, {"dp-1": "Perth"}),
+        ("insert", {"dp-1": "Oban", "dp-2": 4}),
+    ]
+    assert (result.updated, result.inserted) == (2, 1)
 
 
 def test_replace_clears_what_the_row_lacks_and_ignore_leaves_rows_alone():
