@@ -40,6 +40,8 @@ from airflow_provider_cloud.rows.formats import CsvOptions
 
 #: Rows parsed and typed together.
 BLOCK_ROWS = 512
+#: The byte-order mark: at the start of a line after the first, it is where another file was joined on.
+BOM = "\ufeff"
 #: Characters read from the file at a time.
 READ_CHUNK_CHARS = 65_536
 
@@ -61,6 +63,8 @@ class _Lines:
         self._read = 0
         #: Kept lines with bytes that are not valid text, by line number.
         self.undecodable: dict[int, str] = {}
+        #: The numbers of kept lines that start with a byte-order mark (a file's start, mid-file).
+        self.marked: set[int] = set()
 
     def feed(self) -> Iterator[str]:
         """Return an iterator of all lines, for ``csv.reader``."""
@@ -71,10 +75,14 @@ class _Lines:
             first = self._read + 1
             self._read += len(lines)
             self._chunks.append(lines)
-            if undecodable("".join(lines)):
-                for number, line in enumerate(lines, start=first):
-                    if UNDECODABLE.search(line):
-                        self.undecodable[number] = line
+            text = "".join(lines)
+            if not text.isascii():
+                if undecodable(text):
+                    for number, line in enumerate(lines, start=first):
+                        if UNDECODABLE.search(line):
+                            self.undecodable[number] = line
+                if BOM in text:
+                    self.marked.update(n for n, line in enumerate(lines, start=first) if line.startswith(BOM))
             yield lines
 
     def get(self, first: int, last: int) -> list[str]:
@@ -108,12 +116,17 @@ class _Lines:
         numbers = [n for n in self.undecodable if first <= n <= last]
         return self.undecodable[min(numbers)] if numbers else None
 
+    def any_marked(self, first: int, last: int) -> bool:
+        """Return whether any of lines ``first`` to ``last`` starts with a byte-order mark."""
+        return bool(self.marked) and any(first <= n <= last for n in self.marked)
+
     def release(self, last: int) -> None:
         """Forget the lines up to ``last``."""
         while self._chunks and self._first + len(self._chunks[0]) - 1 <= last:
             self._first += len(self._chunks.popleft())
         for number in [n for n in self.undecodable if n < self._first]:
             del self.undecodable[number]
+        self.marked = {n for n in self.marked if n >= self._first}
 
 
 def _split_lines(text: TextIO) -> Iterator[list[str]]:
@@ -181,6 +194,8 @@ class CsvParser:
         self.detect = detect
         self.allow_empty = allow_empty
         self.columns: tuple[str, ...] | None = options.columns if not options.header else None
+        #: The header's fields: a row equal to them later is the header again (two files joined).
+        self._header: list[str] | None = None
 
     def _reason(self, error: csv.Error) -> str:
         message = str(error)
@@ -233,15 +248,15 @@ class CsvParser:
             if broken is not None:
                 raise bad(undecodable_reason(broken, self.options.encoding), source, line)
             self.columns = self._check_header(fields)
+            self._header = fields
         elif self.columns is None:
             if isinstance(fields, csv.Error):
                 raise bad(self._reason(fields) + " (in the first row)", source, line)
             self.columns = tuple(f"column_{i}" for i in range(1, len(fields) + 1))
         columns = self.columns
         self._check_types(columns)
-        typers = [
-            column_typer(self.declared.get(c), self.options.null_values, detect=self.detect) for c in columns
-        ]
+        nulls = self.options.null_values
+        typers = [column_typer(self.declared.get(c), nulls, detect=self.detect, name=c) for c in columns]
         make_row = row_maker(columns)
         yield READY
 
@@ -277,6 +292,8 @@ class CsvParser:
                 and after - before == len(block)
                 and set(map(len, block)) == {width}
                 and lines.first_undecodable(before + 1, after) is None
+                and not lines.any_marked(before + 1, after)
+                and (self._header is None or self._header not in block)
             )
             if regular:
                 numbers = range(before + 1, after + 1)
@@ -311,6 +328,8 @@ class CsvParser:
                 reason = self._reason(fields)
             elif (broken := lines.first_undecodable(first, last)) is not None:
                 reason = undecodable_reason(broken, self.options.encoding)
+            elif (joined := self._joined_file(fields, lines.any_marked(first, first))) is not None:
+                reason = joined
             elif len(fields) != width:
                 reason = f"expected {width} fields (one per column), found {len(fields)}"
             if reason is not None:
@@ -324,6 +343,26 @@ class CsvParser:
         typed = self._typed(list(zip(*good)), firsts, lasts, lines, columns, typers, make_row)
         good_ones = iter(typed.records() if isinstance(typed, GoodRows) else typed)
         return [record if record is not None else next(good_ones) for record in found]
+
+    def _joined_file(self, fields: list[str], marked: bool) -> str | None:
+        """
+        Return why a row looks like the start of another file joined on (``None``: it does not).
+
+        That is the header again, or a line starting with a byte-order mark. It is a bad row: it fails the
+        import, or with ``on_bad_rows="skip"`` goes to the rejects file, since the rows after it have the
+        file's columns and are read as they would be on their own (a header of other columns shows in them).
+        """
+        header = self._header
+        if marked and fields:
+            fields = [fields[0].removeprefix(BOM), *fields[1:]]
+        if header is not None and fields == header:
+            mark = " after a byte-order mark" if marked else ""
+            return f"the header again{mark}, in the middle of the file: are two CSV files joined here?"
+        if marked:
+            return (
+                "a byte-order mark starts the line, as at the start of a file: are two CSV files joined here?"
+            )
+        return None
 
     def _typed(
         self,
@@ -343,7 +382,7 @@ class CsvParser:
         values: list[list[Any]] = []
         failures: dict[int, tuple[str, str]] = {}
         for column, type_column, column_cells in zip(columns, typers, cells):
-            column_values, column_failures = type_column(column_cells)
+            column_values, column_failures = type_column(column_cells, firsts)
             values.append(column_values)
             for index, error in column_failures.items():
                 failures.setdefault(index, (column, error.reason))

@@ -37,9 +37,12 @@ class RowBlocks(Iterable[T]):
     ``keys_checked`` names key columns that every row is known to have a value (not NULL) for.
     """
 
-    def __init__(self, blocks: Iterable[list[T]], *, keys_checked: Iterable[str] = ()) -> None:
+    def __init__(
+        self, blocks: Iterable[list[T]], *, keys_checked: Iterable[str] = (), source: str = "rows"
+    ) -> None:
         self._blocks = iter(blocks)
         self.keys_checked = frozenset(keys_checked)
+        self.source = source
 
     def __iter__(self) -> Iterator[T]:
         return itertools.chain.from_iterable(self._blocks)
