@@ -34,7 +34,8 @@ class RowBlocks(Iterable[T]):
 
     Used once, like an iterator. A consumer that knows this type (the Datasette hook's ``write_rows``)
     takes the lists and spares a Python step per item; any other consumer just iterates the items.
-    ``keys_checked`` names key columns that every row is known to have a value (not NULL) for.
+    ``keys_checked`` names key columns that every row is known to have a value (not NULL) for;
+    ``source`` names where the rows come from (a file's URL), for the writer's errors about a row.
     """
 
     def __init__(
