@@ -25,6 +25,7 @@ import contextlib
 import gzip
 import io
 import itertools
+import math
 import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -327,5 +328,10 @@ def _inline(
         typed = apply_types(data, converters, source, number)
         if isinstance(typed, RowDataError):
             yield Record(number, data, typed)
+            continue
+        column = next((c for c, v in typed.items() if isinstance(v, float) and not math.isfinite(v)), None)
+        if column is not None:
+            reason = f"{typed[column]} is not a number JSON can carry (no NaN or infinity): give None or text"
+            yield Record(number, data, bad(reason, source, number, column))
         else:
             yield Record(number, typed)
