@@ -48,6 +48,9 @@ class NoRejects:
     def __exit__(self, *exc: object) -> None:
         return None
 
+    def open(self) -> None:
+        return None
+
     def reject(self, error: RowDataError, *, row: Any = None, raw: str | None = None) -> None:
         raise error
 

@@ -133,14 +133,16 @@ class ImportRowsOperator(BaseOperator):
             every_seconds=self.progress_every,
             share_done=getattr(records, "share_read", None),
         )
+        check = RowCheck(keys, known)
         with (
             contextlib.ExitStack() as stack,
             RejectsWriter(self.rejects_path) if self.rejects_path else NoRejects() as rejects,
         ):
             stack.callback(getattr(records, "close", _do_nothing))  # release the file, even on failure
+            self._check_before_writing(records, check, rejects, source_name)
             stream = ImportStream(
                 records,
-                RowCheck(keys, known),
+                check,
                 source=source_name,
                 rename=self.rename,
                 skip_bad_rows=self.on_bad_rows == "skip",
@@ -152,7 +154,7 @@ class ImportRowsOperator(BaseOperator):
             # Rows in lists: a hook that knows RowBlocks takes a list at a time, any other iterates rows.
             result = hook.write_rows(
                 self.dataset,
-                RowBlocks[dict[str, Any]](stream.blocks(), keys_checked=keys),
+                RowBlocks[dict[str, Any]](stream.blocks(), keys_checked=keys, source=source_name),
                 mode=self.mode,
                 key=self.key,
                 create=self.create,
@@ -178,6 +180,32 @@ class ImportRowsOperator(BaseOperator):
             summary["seconds"],
         )
         return summary
+
+    def _check_before_writing(
+        self, records: Iterator[Record], check: RowCheck, rejects: RejectsWriter | NoRejects, source: str
+    ) -> None:
+        """
+        Fail before the first write on what would otherwise fail every row, or only at the first bad row.
+
+        A CSV header without the key column, or with columns the data set lacks, is named once (the file,
+        its columns); the rejects file is started, so an unwritable ``rejects_path`` fails now, with
+        nothing imported, rather than after the good rows before the first bad one were written.
+        """
+        columns = getattr(records, "columns", None)
+        if columns is not None:
+            header = csv_options_from(self.csv_options) or CsvOptions()
+            error = check.header_error(
+                columns, source=source, line=1 if header.header else None, rename=self.rename
+            )
+            if error is not None:
+                raise error
+        try:
+            rejects.open()
+        except OSError as error:
+            raise AirflowException(
+                f"rejects_path {self.rejects_path!r} cannot be written ({type(error).__name__}: {error}); "
+                "nothing was imported"
+            ) from error
 
     def _records(self) -> Iterator[Record]:
         if self.source is not None:
