@@ -7,6 +7,7 @@ The hook is found from the connection's type, so the same operators serve Datase
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -15,15 +16,15 @@ from typing import TYPE_CHECKING, Any, cast
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_cloud.hooks.rowstore import RowStore, get_rowstore_hook
-from airflow_provider_cloud.operators._import_stream import ImportStream, NoRejects
+from airflow_provider_cloud.hooks.rowstore import RowStore, WriteResult, get_rowstore_hook
+from airflow_provider_cloud.operators._import_resume import RESUME_SETTINGS, why_not_resumable, write_import
+from airflow_provider_cloud.operators._import_stream import ImportStream, NoRejects, check_before_writing
 from airflow_provider_cloud.operators._rows_support import CursorTracker, csv_options_from
 from airflow_provider_cloud.rows import (
     CsvOptions,
     ProgressLogger,
     Record,
     RejectsWriter,
-    RowBlocks,
     RowCheck,
     iter_inline_rows,
     read_records,
@@ -138,8 +139,11 @@ class ImportRowsOperator(BaseOperator):
             contextlib.ExitStack() as stack,
             RejectsWriter(self.rejects_path) if self.rejects_path else NoRejects() as rejects,
         ):
-            stack.callback(getattr(records, "close", _do_nothing))  # release the file, even on failure
-            self._check_before_writing(records, check, rejects, source_name)
+            stack.callback(getattr(records, "close", lambda: None))  # release the file, even on failure
+            header_line = 1 if (csv_options_from(self.csv_options) or CsvOptions()).header else None
+            check_before_writing(
+                records, check, rejects, source_name, header_line, self.rename, self.rejects_path
+            )
             stream = ImportStream(
                 records,
                 check,
@@ -151,17 +155,9 @@ class ImportRowsOperator(BaseOperator):
                 rejects_path=self.rejects_path,
                 progress=progress,
             )
-            # Rows in lists: a hook that knows RowBlocks takes a list at a time, any other iterates rows.
-            result = hook.write_rows(
-                self.dataset,
-                RowBlocks[dict[str, Any]](stream.blocks(), keys_checked=keys, source=source_name),
-                mode=self.mode,
-                key=self.key,
-                create=self.create,
-                batch_size=self.batch_size,
-            )
+            result, resumed = self._write(hook, stream.blocks(), keys, source_name, context)
         progress.finish()
-        written = result.rows
+        written = resumed + result.rows
         summary = {
             "dataset": self.dataset,
             "source": source_name,
@@ -170,42 +166,48 @@ class ImportRowsOperator(BaseOperator):
             "rows_rejected": stream.rejected,
             "rejects_path": self.rejects_path if stream.rejected else None,
             "seconds": round(time.monotonic() - started, 3),
+            "resumed_after": resumed,
         }
         self.log.info(
-            "Imported %d of %d rows into %s (%d rejected) in %.1f s",
+            "Imported %d of %d rows into %s (%d rejected) in %.1f s%s",
             written,
             stream.read,
             self.dataset,
             stream.rejected,
             summary["seconds"],
+            f" (resumed after row {resumed:,}, stored by an earlier try)" if resumed else "",
         )
         return summary
 
-    def _check_before_writing(
-        self, records: Iterator[Record], check: RowCheck, rejects: RejectsWriter | NoRejects, source: str
-    ) -> None:
-        """
-        Fail before the first write on what would otherwise fail every row, or only at the first bad row.
-
-        A CSV header without the key column, or with columns the data set lacks, is named once (the file,
-        its columns); the rejects file is started, so an unwritable ``rejects_path`` fails now, with
-        nothing imported, rather than after the good rows before the first bad one were written.
-        """
-        columns = getattr(records, "columns", None)
-        if columns is not None:
-            header = csv_options_from(self.csv_options) or CsvOptions()
-            error = check.header_error(
-                columns, source=source, line=1 if header.header else None, rename=self.rename
-            )
-            if error is not None:
-                raise error
-        try:
-            rejects.open()
-        except OSError as error:
-            raise AirflowException(
-                f"rejects_path {self.rejects_path!r} cannot be written ({type(error).__name__}: {error}); "
-                "nothing was imported"
-            ) from error
+    def _write(
+        self,
+        hook: RowStore,
+        blocks: Iterator[list[dict[str, Any]]],
+        keys: list[str],
+        source: str,
+        context: Any,
+    ) -> tuple[WriteResult, int]:
+        """Write the rows: in windows a retry resumes after (``_import_resume``), or in one write."""
+        settings = {name: getattr(self, name) for name in RESUME_SETTINGS} | {"keys": keys}
+        write = functools.partial(
+            hook.write_rows,
+            self.dataset,
+            mode=self.mode,
+            key=self.key,
+            create=self.create,
+            batch_size=self.batch_size,
+        )
+        return write_import(
+            write,
+            blocks,
+            keys=keys,
+            source=source,
+            batch_size=self.batch_size,
+            resumable=why_not_resumable(self.mode, keys, inline=self.source is None),
+            settings=settings,
+            context=context,
+            log=self.log,
+        )
 
     def _records(self) -> Iterator[Record]:
         if self.source is not None:
@@ -394,7 +396,3 @@ class CleanupRowsOperator(BaseOperator):
         deleted = hook.delete_rows(self.dataset, where=where)
         self.log.info("Deleted %d rows of %s matching %s", deleted, self.dataset, where)
         return deleted
-
-
-def _do_nothing() -> None:
-    return None

@@ -102,6 +102,18 @@ def _ensure_filesystem(path: ObjectStoragePath) -> None:
     attach(protocol, fs=fs)
 
 
+def file_identity(location: str | os.PathLike[str] | ObjectStoragePath) -> dict[str, Any]:
+    """
+    Return what identifies one version of a file cheaply: its URL, size and the store's checksum.
+
+    The checksum is the filesystem's (``fs.checksum``: the ETag on S3, the file's metadata such as its
+    modification time on a local disk), so it changes when the file is written again; nothing is read.
+    """
+    path = as_storage_path(location)
+    info = path.fs.info(path.path)
+    return {"source": str(path), "size": info.get("size"), "checksum": str(path.fs.checksum(path.path))}
+
+
 def is_gzip_name(path: ObjectStoragePath | str) -> bool:
     """Return whether a file name says gzip (``.gz``, any case)."""
     name = path.name if isinstance(path, ObjectStoragePath) else path
