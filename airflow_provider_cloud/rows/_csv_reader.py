@@ -42,6 +42,12 @@ from airflow_provider_cloud.rows.formats import CsvOptions
 BLOCK_ROWS = 512
 #: The byte-order mark: at the start of a line after the first, it is where another file was joined on.
 BOM = "\ufeff"
+#: Never in text: a line holding it is UTF-16 read as UTF-8, or binary data, and a bad row.
+NUL = "\x00"
+_NUL_REASON = (
+    "{what} holds NUL characters (U+0000), which text never does: is the file UTF-16, or not text at all? "
+    "Pass the file's encoding (csv_options={{'encoding': 'utf-16-le'}}, say)"
+)
 #: Characters read from the file at a time.
 READ_CHUNK_CHARS = 65_536
 
@@ -65,6 +71,8 @@ class _Lines:
         self.undecodable: dict[int, str] = {}
         #: The numbers of kept lines that start with a byte-order mark (a file's start, mid-file).
         self.marked: set[int] = set()
+        #: The numbers of kept lines holding a NUL character (never in text: UTF-16 or binary data).
+        self.nul: set[int] = set()
 
     def feed(self) -> Iterator[str]:
         """Return an iterator of all lines, for ``csv.reader``."""
@@ -76,6 +84,8 @@ class _Lines:
             self._read += len(lines)
             self._chunks.append(lines)
             text = "".join(lines)
+            if NUL in text:
+                self.nul.update(n for n, line in enumerate(lines, start=first) if NUL in line)
             if not text.isascii():
                 if undecodable(text):
                     for number, line in enumerate(lines, start=first):
@@ -120,6 +130,10 @@ class _Lines:
         """Return whether any of lines ``first`` to ``last`` starts with a byte-order mark."""
         return bool(self.marked) and any(first <= n <= last for n in self.marked)
 
+    def any_nul(self, first: int, last: int) -> bool:
+        """Return whether any of lines ``first`` to ``last`` holds a NUL character."""
+        return bool(self.nul) and any(first <= n <= last for n in self.nul)
+
     def release(self, last: int) -> None:
         """Forget the lines up to ``last``."""
         while self._chunks and self._first + len(self._chunks[0]) - 1 <= last:
@@ -127,6 +141,7 @@ class _Lines:
         for number in [n for n in self.undecodable if n < self._first]:
             del self.undecodable[number]
         self.marked = {n for n in self.marked if n >= self._first}
+        self.nul = {n for n in self.nul if n >= self._first}
 
 
 def _split_lines(text: TextIO) -> Iterator[list[str]]:
@@ -247,6 +262,8 @@ class CsvParser:
             broken = lines.first_undecodable(line, last)
             if broken is not None:
                 raise bad(undecodable_reason(broken, self.options.encoding), source, line)
+            if lines.any_nul(line, last):
+                raise bad(_NUL_REASON.format(what="the header"), source, line)
             self.columns = self._check_header(fields)
             self._header = fields
         elif self.columns is None:
@@ -293,6 +310,7 @@ class CsvParser:
                 and set(map(len, block)) == {width}
                 and lines.first_undecodable(before + 1, after) is None
                 and not lines.any_marked(before + 1, after)
+                and not lines.any_nul(before + 1, after)
                 and (self._header is None or self._header not in block)
             )
             if regular:
@@ -328,6 +346,8 @@ class CsvParser:
                 reason = self._reason(fields)
             elif (broken := lines.first_undecodable(first, last)) is not None:
                 reason = undecodable_reason(broken, self.options.encoding)
+            elif lines.any_nul(first, last):
+                reason = _NUL_REASON.format(what="the row")
             elif (joined := self._joined_file(fields, lines.any_marked(first, first))) is not None:
                 reason = joined
             elif len(fields) != width:

@@ -106,10 +106,11 @@ class RecordReader(Iterator[Record]):
 
     def _translate(self, error: BaseException) -> BaseException:
         """Return a ``RowDataError`` for a decoding or decompression failure, else ``error`` itself."""
-        if isinstance(error, UnicodeDecodeError):
+        if isinstance(error, UnicodeError):  # a decoding failure, or a UTF-16 file without its BOM
             after = f" (after line {self._last_line})" if self._last_line else ""
+            reason = error.reason if isinstance(error, UnicodeDecodeError) else str(error)
             return RowDataError(
-                f"the file is not valid {encoding_name(self._encoding)} text{after}: {error.reason}",
+                f"the file is not valid {encoding_name(self._encoding)} text{after}: {reason}",
                 source=self.source,
             )
         if isinstance(error, gzip.BadGzipFile | zlib.error):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_cloud.exceptions import RowDataError
-from airflow_provider_cloud.rows import _csv_reader, read_records
+from airflow_provider_cloud.rows import CsvOptions, _csv_reader, read_records
 from tests.unit.rows.rows_helpers import put
 
 
@@ -97,3 +97,30 @@ def test_a_byte_order_mark_mid_file_without_a_header_is_a_bad_row(file_dir):
 def test_a_byte_order_mark_inside_a_value_is_text(file_dir):
     url = put(f"{file_dir}/inside.csv", "id,name\n1,a\ufeffb\n".encode())
     assert [r.data for r in records(url)] == [{"id": 1, "name": "a\ufeffb"}]
+
+
+def test_utf16_without_a_bom_read_as_utf8_fails_at_the_header_saying_what_it_looks_like(file_dir):
+    url = put(f"{file_dir}/u16.csv", "id,name\n1,a\n".encode("utf-16-le"))
+    with pytest.raises(RowDataError) as caught:
+        records(url)
+    assert (caught.value.source, caught.value.line) == (url, 1)
+    assert caught.value.reason == (
+        "the header holds NUL characters (U+0000), which text never does: is the file UTF-16, or not text at "
+        "all? Pass the file's encoding (csv_options={'encoding': 'utf-16-le'}, say)"
+    )
+    le = records(url, csv_options=CsvOptions(encoding="utf-16-le"))
+    assert [r.data for r in le] == [{"id": 1, "name": "a"}]
+    with pytest.raises(RowDataError) as caught:  # without its BOM, "utf-16" cannot tell the byte order
+        records(url, csv_options=CsvOptions(encoding="utf-16"))
+    assert (
+        str(caught.value)
+        == f"{url}: the file is not valid utf-16 text: UTF-16 stream does not start with BOM"
+    )
+
+
+def test_a_row_with_a_nul_character_is_a_bad_row(file_dir):
+    url = put(f"{file_dir}/nul.csv", b"id,name\n1,a\n2,b\x00c\n3,d\n")
+    found = records(url)
+    assert [r.ok for r in found] == [True, False, True]
+    assert found[1].error.line == 3
+    assert found[1].error.reason.startswith("the row holds NUL characters (U+0000)")
