@@ -120,12 +120,11 @@ class ImportRowsOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         started = time.monotonic()
         hook = get_rowstore_hook(self.conn_id)
-        known, table_keys = self._table_facts(hook)
+        known, table_keys, text_columns = self._table_facts(hook)
         keys = [self.key] if isinstance(self.key, str) else list(self.key or [])
         keys = keys or table_keys
-        records = self._records()
-        # The reader's name for the file (its URL), so that every error and the summary say the same.
-        source_name = str(getattr(records, "source", "rows"))
+        records = self._records(text_columns)
+        source_name = str(getattr(records, "source", "rows"))  # the reader's name for the file: its URL
         total = len(self.rows) if isinstance(self.rows, list) else None
         progress = ProgressLogger(
             cast(Any, self.log),
@@ -209,14 +208,16 @@ class ImportRowsOperator(BaseOperator):
             log=self.log,
         )
 
-    def _records(self) -> Iterator[Record]:
+    def _records(self, text_columns: set[str]) -> Iterator[Record]:
         if self.source is not None:
+            named = {column: name for name, column in self.rename.items()}  # the file's name of a column
             return read_records(
                 self.source,
                 format=self.format,
                 csv_options=csv_options_from(self.csv_options),
                 types=self.types or None,
                 detect_types=self.detect_types,
+                text_columns={named.get(column, column) for column in text_columns},
             )
         rows = self.rows
         if isinstance(rows, str):
@@ -226,20 +227,21 @@ class ImportRowsOperator(BaseOperator):
             )
         return iter_inline_rows(rows or [], types=self.types or None)
 
-    def _table_facts(self, hook: RowStore) -> tuple[set[str] | None, list[str]]:
+    def _table_facts(self, hook: RowStore) -> tuple[set[str] | None, list[str], set[str]]:
         """
-        Return the data set's columns (when no new columns may be added) and its key columns.
+        Return the data set's columns (when no new columns may be added), its key and its text columns.
 
-        From :meth:`RowStore.describe`, asked once and shared with the hook's write: a row with an unknown
-        column or without its key is reported with its file, line and column, or skipped, before its batch
-        is sent. Without ``key=``, the data set's primary key is checked, as the hook itself would. A data
-        set that does not exist yet has neither (the write reports it, or creates it).
+        From :meth:`RowStore.describe`, asked once and shared with the hook's write: bad rows are named
+        before their batch is sent. Without ``key=``, the data set's primary key is checked, as the hook
+        would. A new data set has none of them. CSV columns stored as text are read as text: detection
+        would turn ``true`` into 1 and ``2.50`` into 2.5.
         """
         info = hook.describe(self.dataset)
         if not info.exists:
-            return None, []
+            return None, [], set()
         known = None if self.create else set(info.columns)
-        return known, [] if self.key else list(info.keys)
+        text = {column for column, kind in info.columns.items() if str(kind).lower() == "text"}
+        return known, [] if self.key else list(info.keys), text
 
 
 class ExportRowsOperator(BaseOperator):

@@ -202,8 +202,10 @@ class CsvParser:
         declared: Mapping[str, ColumnType],
         detect: bool,
         allow_empty: bool,
+        text_columns: frozenset[str] = frozenset(),
     ) -> None:
         self.source = source
+        self.text_columns = text_columns
         self.options = options
         self.declared = declared
         self.detect = detect
@@ -273,7 +275,8 @@ class CsvParser:
         columns = self.columns
         self._check_types(columns)
         nulls = self.options.null_values
-        typers = [column_typer(self.declared.get(c), nulls, detect=self.detect, name=c) for c in columns]
+        declared = {c: self.declared.get(c) or ("text" if c in self.text_columns else None) for c in columns}
+        typers = [column_typer(declared[c], nulls, detect=self.detect, name=c) for c in columns]
         make_row = row_maker(columns)
         yield READY
 

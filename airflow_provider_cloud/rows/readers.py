@@ -28,7 +28,7 @@ import itertools
 import math
 import os
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, BinaryIO, NoReturn, TextIO
 
@@ -183,6 +183,7 @@ def read_records(
     types: Mapping[str, TypeSpec] | None = None,
     detect_types: bool = True,
     allow_empty: bool = False,
+    text_columns: Collection[str] = (),
 ) -> RecordReader:
     """
     Open ``source`` and return a reader of its rows as ``Record`` objects.
@@ -190,7 +191,9 @@ def read_records(
     ``format`` is ``csv``, ``tsv``, ``jsonl`` or ``json``, or from the file name (``.gz`` is
     decompressed). ``types`` maps columns to declared types and ``detect_types`` turns type
     detection on for the other CSV columns (see ``rows.convert``); JSON values keep their JSON
-    types unless declared. For CSV, every column named in ``types`` must be in the header.
+    types unless declared. For CSV, every column named in ``types`` must be in the header, and
+    ``text_columns`` are read as text unless declared (columns a data set stores as text, whose values
+    detection would change).
 
     An empty file raises ``RowDataError("file is empty")`` unless ``allow_empty``, when it has no
     rows; a CSV file with only a header, and a JSON ``[]``, are valid and have no rows.
@@ -206,7 +209,7 @@ def read_records(
             options = csv_options_for(path, csv_options, format)
             encoding = options.read_encoding
             text = _text_stream(binary, encoding, newline="", stack=stack)
-            parser = CsvParser(name, options, declared, detect_types, allow_empty)
+            parser = CsvParser(name, options, declared, detect_types, allow_empty, frozenset(text_columns))
             blocks = parser.parse(text)
             reader = RecordReader(name, fmt, blocks, stack, encoding, share_read=_share_of(path, binary))
             reader.columns = parser.columns
