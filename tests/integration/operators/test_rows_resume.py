@@ -8,7 +8,11 @@ before the retry: the source file is unchanged, so the retry may resume.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import sqlite3
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,7 +20,7 @@ import pytest
 import structlog
 
 from airflow_provider_cloud.exceptions import BadRequestError
-from airflow_provider_cloud.operators.rows import ImportRowsOperator
+from airflow_provider_cloud.operators.rows import ExportRowsOperator, ImportRowsOperator
 from tests.integration.operators.rows_support import (
     as_stored,
     assert_same_rows,
@@ -172,3 +176,52 @@ def test_an_insert_import_does_not_resume_and_says_so(
         "again as they were): a retry starts over"
     ) in [entry["event"] for entry in logs]
     assert store.values == {}
+
+
+# -- a killed export's temporary file --------------------------------------------------------------------
+
+
+def _export_then_die(conn_id: str, table: str, destination: str) -> None:
+    """In a child process: export, and die by SIGKILL after 600 rows reached the temporary file."""
+    from airflow_provider_cloud.operators import _rows_support
+
+    track = _rows_support.CursorTracker.track
+
+    def dying(self: Any, rows: Any) -> Any:
+        for number, row in enumerate(track(self, rows), start=1):
+            if number == 600:
+                os.kill(os.getpid(), signal.SIGKILL)  # no finally, no clean-up: as a killed task
+            yield row
+
+    _rows_support.CursorTracker.track = dying  # type: ignore[method-assign]
+    ExportRowsOperator(
+        task_id="export_rows", conn_id=conn_id, dataset=table, destination=destination, page_size=100
+    ).execute(context={})
+
+
+def test_a_killed_exports_temporary_is_removed_by_the_next_export(
+    datasette_conn_id, datasette_server, fresh_table_name, tmp_path
+):
+    rows = people_rows(2_000, seed=24)
+    create_table(datasette_server, fresh_table_name, rows)
+    destination = tmp_path / "people.csv"
+    child = multiprocessing.get_context("fork").Process(
+        target=_export_then_die, args=(datasette_conn_id, fresh_table_name, str(destination))
+    )
+    child.start()
+    child.join(60)
+    assert child.exitcode == -9
+    left = list(tmp_path.iterdir())
+    assert [p.name.startswith(".people.csv.") and p.name.endswith(".tmp") for p in left] == [True]
+    stale = time.time() - 600
+    os.utime(left[0], (stale, stale))  # the retry comes later (Airflow's default delay is 5 minutes)
+
+    result = ExportRowsOperator(
+        task_id="export_rows",
+        conn_id=datasette_conn_id,
+        dataset=fresh_table_name,
+        destination=str(destination),
+    ).execute(context={})
+
+    assert result["rows"] == 2_000
+    assert [p.name for p in tmp_path.iterdir()] == ["people.csv"]
