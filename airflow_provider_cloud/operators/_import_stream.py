@@ -45,8 +45,7 @@ def check_before_writing(
     """
     Fail before the first write on what would otherwise fail every row, or only at the first bad row.
 
-    A CSV header without the key column, or with columns the data set lacks, is named once (the file,
-    its columns); the rejects file is started, so an unwritable ``rejects_path`` fails now, with
+    A CSV header without the key column is named once (the file, its columns); the rejects file is started, so an unwritable ``rejects_path`` fails now, with
     nothing imported, rather than after the good rows before the first bad one were written.
     """
     columns = getattr(records, "columns", None)

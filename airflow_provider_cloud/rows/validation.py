@@ -48,10 +48,11 @@ class RowCheck:
         rename: Mapping[str, str] | None = None,
     ) -> RowDataError | None:
         """
-        Return what a file's columns (its header) lack or have too many, before any row is read (``None``: nothing).
+        Return what a file's columns (its header) lack, before any row is read (``None``: nothing).
 
-        Without a key column, or with a column the data set does not have, every row would fail (or be
-        rejected) on its own; the header says it once. ``columns`` are the file's, ``rename`` maps them.
+        Without a key column every row would fail (or be rejected) on its own; the header says it once.
+        ``columns`` are the file's, ``rename`` maps them. (A column the data set lacks is still named row by
+        row, at the first row.)
         """
         rename = rename or {}
         named = [rename.get(c, c) for c in columns]
@@ -67,16 +68,6 @@ class RowCheck:
                 line=line,
                 column=missing[0],
             )
-        if self.known is not None:
-            unknown = [c for c, n in zip(columns, named) if n not in self.known]
-            if unknown:
-                return RowDataError(
-                    f"the file has columns the data set does not ({', '.join(map(repr, unknown))}; the data "
-                    f"set has {sorted(self.known)}): rename= them to columns the data set has",
-                    source=source,
-                    line=line,
-                    column=unknown[0],
-                )
         return None
 
     def error(self, row: Mapping[str, Any], *, source: str, line: int) -> RowDataError | None:

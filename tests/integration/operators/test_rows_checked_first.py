@@ -65,16 +65,6 @@ def test_a_renamed_key_column_passes_the_header_check(datasette_conn_id, dataset
     assert summary["rows_written"] == 3
 
 
-def test_a_header_with_a_column_the_table_lacks_fails_before_any_row(
-    datasette_conn_id, datasette_server, table, tmp_path
-):
-    source = csv_file(tmp_path / "in.csv", [f"{i},n,{i}" for i in range(1, 30)], header="id,name,colour")
-    error = fails_with(RowDataError, datasette_conn_id, table, source=str(source))
-    assert (error.line, error.column) == (1, "colour")
-    assert "the file has columns the data set does not ('colour'; the data set has [" in str(error)
-    assert table_ids(datasette_server, table) == []
-
-
 @pytest.mark.parametrize("where", ["a-file-in-the-way/bad.jsonl", "a-directory", "/proc/apc-bad.jsonl"])
 def test_an_unwritable_rejects_path_fails_before_the_first_write(
     datasette_conn_id, datasette_server, table, tmp_path, where
