@@ -43,7 +43,8 @@ class ImportRowsOperator(BaseOperator):
 
     Rows are validated and converted before they are sent; a bad row fails the task (naming the file, line
     and column) or, with ``on_bad_rows="skip"``, goes to the rejects file. Imports upsert by key by
-    default, so a retried task leaves the data set as one successful run would.
+    default, so a retried task leaves the data set as one successful run would; a retry of a file import
+    resumes after the rows its failed try stored (``operators/_import_resume.py``).
 
     :param conn_id: connection of a service with a RowStore hook (``datasette``, ``cloudtables``). (templated)
     :param dataset: the table or data set to write. (templated)
@@ -118,8 +119,7 @@ class ImportRowsOperator(BaseOperator):
         self.progress_every = progress_every
 
     def execute(self, context: Context) -> dict[str, Any]:
-        started = time.monotonic()
-        hook = get_rowstore_hook(self.conn_id)
+        started, hook = time.monotonic(), get_rowstore_hook(self.conn_id)
         known, table_keys, text_columns = self._table_facts(hook)
         keys = [self.key] if isinstance(self.key, str) else list(self.key or [])
         keys = keys or table_keys
