@@ -24,8 +24,9 @@ Decisions, and why:
   SIGKILL leaves the last periodic checkpoint: the retry re-sends at most that many seconds of rows more.
 - **Which imports resume**: those with a key and mode ``upsert``, ``ignore`` or ``replace``, where rows
   written again end as they were: the data set ends equal to one uninterrupted run. ``insert`` (rows must
-  not be there yet) and keyless writes do not resume: a retry starts from the beginning, as it always did.
-  The rows before the checkpoint are read and checked again, not sent, so the rejects and the counts are
+  not be there yet) and keyless writes do not resume: a retry starts from the beginning, as it always did;
+  nor do JSON rows creating their data set (a later row's new column is added only by the write that
+  creates the data set, so that stays one write). The rows before the checkpoint are read and checked again, not sent, so the rejects and the counts are
   those of one run. Rows given inline (from XCom) are not resumed.
 """
 
@@ -67,10 +68,17 @@ class StateStore(Protocol):
     def delete(self, key: str) -> None: ...
 
 
-def why_not_resumable(mode: str, keys: list[str], *, inline: bool) -> str | None:
-    """Return why an import cannot resume after a failed try, ``None`` when it can."""
+def why_not_resumable(mode: str, keys: list[str], *, inline: bool, grows: bool = False) -> str | None:
+    """
+    Return why an import cannot resume after a failed try, ``None`` when it can.
+
+    :param grows: the data set is created by this import from rows without a header (JSON), whose later
+        rows may bring new columns: only the write that creates a data set adds them, so it is one write.
+    """
     if inline:
         return "the rows are given inline"
+    if grows:
+        return "the data set is created by this import from JSON rows, whose columns only the creating write adds"
     if mode not in RESUMABLE_MODES:
         return f"mode {mode!r}: only {', '.join(RESUMABLE_MODES)} write rows again as they were"
     if not keys:

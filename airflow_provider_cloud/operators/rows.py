@@ -120,7 +120,7 @@ class ImportRowsOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         started, hook = time.monotonic(), get_rowstore_hook(self.conn_id)
-        known, table_keys, text_columns = self._table_facts(hook)
+        known, table_keys, text_columns, exists = self._table_facts(hook)
         keys = [self.key] if isinstance(self.key, str) else list(self.key or [])
         keys = keys or table_keys
         records = self._records(text_columns)
@@ -154,7 +154,8 @@ class ImportRowsOperator(BaseOperator):
                 rejects_path=self.rejects_path,
                 progress=progress,
             )
-            result, resumed = self._write(hook, stream.blocks(), keys, source_name, context)
+            grows = not exists and getattr(records, "columns", None) is None  # JSON rows making a data set
+            result, resumed = self._write(hook, stream.blocks(), keys, source_name, context, grows)
         progress.finish()
         written = resumed + result.rows
         summary = {
@@ -167,14 +168,10 @@ class ImportRowsOperator(BaseOperator):
             "seconds": round(time.monotonic() - started, 3),
             "resumed_after": resumed,
         }
+        resumed_note = f" (resumed after row {resumed:,}, stored by an earlier try)" if resumed else ""
         self.log.info(
             "Imported %d of %d rows into %s (%d rejected) in %.1f s%s",
-            written,
-            stream.read,
-            self.dataset,
-            stream.rejected,
-            summary["seconds"],
-            f" (resumed after row {resumed:,}, stored by an earlier try)" if resumed else "",
+            *(written, stream.read, self.dataset, stream.rejected, summary["seconds"], resumed_note),
         )
         return summary
 
@@ -185,6 +182,7 @@ class ImportRowsOperator(BaseOperator):
         keys: list[str],
         source: str,
         context: Any,
+        grows: bool,
     ) -> tuple[WriteResult, int]:
         """Write the rows: in windows a retry resumes after (``_import_resume``), or in one write."""
         settings = {name: getattr(self, name) for name in RESUME_SETTINGS} | {"keys": keys}
@@ -202,7 +200,7 @@ class ImportRowsOperator(BaseOperator):
             keys=keys,
             source=source,
             batch_size=self.batch_size,
-            resumable=why_not_resumable(self.mode, keys, inline=self.source is None),
+            resumable=why_not_resumable(self.mode, keys, inline=self.source is None, grows=grows),
             settings=settings,
             context=context,
             log=self.log,
@@ -227,9 +225,9 @@ class ImportRowsOperator(BaseOperator):
             )
         return iter_inline_rows(rows or [], types=self.types or None)
 
-    def _table_facts(self, hook: RowStore) -> tuple[set[str] | None, list[str], set[str]]:
+    def _table_facts(self, hook: RowStore) -> tuple[set[str] | None, list[str], set[str], bool]:
         """
-        Return the data set's columns (when no new columns may be added), its key and its text columns.
+        Return the data set's columns (when no new columns may be added), key, text columns and existence.
 
         From :meth:`RowStore.describe`, asked once and shared with the hook's write: bad rows are named
         before their batch is sent. Without ``key=``, the data set's primary key is checked, as the hook
@@ -238,10 +236,10 @@ class ImportRowsOperator(BaseOperator):
         """
         info = hook.describe(self.dataset)
         if not info.exists:
-            return None, [], set()
+            return None, [], set(), False
         known = None if self.create else set(info.columns)
         text = {column for column, kind in info.columns.items() if str(kind).lower() == "text"}
-        return known, [] if self.key else list(info.keys), text
+        return known, [] if self.key else list(info.keys), text, True
 
 
 class ExportRowsOperator(BaseOperator):

@@ -8,6 +8,7 @@ before the retry: the source file is unchanged, so the retry may resume.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -225,3 +226,30 @@ def test_a_killed_exports_temporary_is_removed_by_the_next_export(
 
     assert result["rows"] == 2_000
     assert [p.name for p in tmp_path.iterdir()] == ["people.csv"]
+
+
+def test_json_rows_creating_their_table_write_at_once_so_later_columns_are_added(
+    datasette_conn_id, datasette_server, fresh_table_name, tmp_path
+):
+    lines = [json.dumps({"id": i, "name": f"n{i}"}) for i in range(1, 40)]
+    lines.append(json.dumps({"id": 40, "name": "n40", "colour": "red"}))  # a column the first rows lack
+    source = tmp_path / "rows.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    operator = ImportRowsOperator(
+        task_id="import_rows",
+        conn_id=datasette_conn_id,
+        dataset=fresh_table_name,
+        source=str(source),
+        key="id",
+        create=True,
+        batch_size=2,  # windows of 32 rows: row 40 comes in the second
+    )
+    with structlog.testing.capture_logs() as logs:
+        summary = operator.execute(context(StateStore(), 1))
+    assert summary["rows_written"] == 40
+    assert datasette_server.sql(f'select colour from "{fresh_table_name}" where id = 40') == [
+        {"colour": "red"}
+    ]
+    assert any(
+        "the data set is created by this import from JSON rows, whose columns" in e["event"] for e in logs
+    )
