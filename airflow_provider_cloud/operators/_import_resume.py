@@ -235,6 +235,12 @@ def write_in_windows(
             size = _next_size(size, window.rows, result, batch_size)
     except BaseException:
         checkpoint.failed()
+        if checkpoint.stored:  # a writer counts rows from 1 in each write: say where this one started
+            checkpoint.log.info(
+                "The write that failed began with good row %s of the file: row numbers in its error count "
+                "from there",
+                f"{checkpoint.stored + 1:,}",
+            )
         raise
     checkpoint.clear()
     return combined(results), skipped

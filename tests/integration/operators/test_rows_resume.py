@@ -95,8 +95,12 @@ def test_a_retry_after_a_server_fault_resumes_within_one_window_and_the_table_en
             batch_size=100,
         )
 
-    with pytest.raises(BadRequestError, match="injected fault"):
+    with structlog.testing.capture_logs() as logs, pytest.raises(BadRequestError, match="injected fault"):
         importer().execute(context(store, 1))
+
+    assert (
+        "The write that failed began with good row 3,201 of the file: row numbers in its error count from there"
+    ) in [entry["event"] for entry in logs]
 
     # Windows of 16 batches: rows 1-1,600 and 1,601-3,200 returned; the third window failed mid-way.
     assert store.values["import_checkpoint"]["rows_stored"] == 3_200
