@@ -33,6 +33,35 @@ _ERROR_OF = operator.attrgetter("error")
 _DATA_OF = operator.attrgetter("data")
 
 
+def check_before_writing(
+    records: Iterator[Record],
+    check: RowCheck,
+    rejects: RejectsWriter | NoRejects,
+    source: str,
+    header_line: int | None,
+    rename: Mapping[str, str],
+    rejects_path: str | None,
+) -> None:
+    """
+    Fail before the first write on what would otherwise fail every row, or only at the first bad row.
+
+    A CSV header without the key column is named once (the file, its columns); the rejects file is started, so an unwritable ``rejects_path`` fails now, with
+    nothing imported, rather than after the good rows before the first bad one were written.
+    """
+    columns = getattr(records, "columns", None)
+    if columns is not None:
+        error = check.header_error(columns, source=source, line=header_line, rename=rename)
+        if error is not None:
+            raise error
+    try:
+        rejects.open()
+    except OSError as error:
+        raise AirflowException(
+            f"rejects_path {rejects_path!r} cannot be written ({type(error).__name__}: {error}); "
+            "nothing was imported"
+        ) from error
+
+
 def record_blocks(records: Iterator[Record]) -> Iterator[Block]:
     """Return the records in blocks: the reader's own where it has them."""
     blocks = getattr(records, "blocks", None)
@@ -46,6 +75,9 @@ class NoRejects:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        return None
+
+    def open(self) -> None:
         return None
 
     def reject(self, error: RowDataError, *, row: Any = None, raw: str | None = None) -> None:
@@ -144,3 +176,61 @@ class ImportStream:
                 f"{self.source}: more than {self.max_bad_rows} bad rows (the last: {error}); "
                 f"stopped the import, rejects so far are in {self.rejects_path}"
             )
+
+
+def skip_rows(blocks: Iterator[list[Any]], count: int) -> Iterator[list[Any]]:
+    """Return the blocks without their first ``count`` rows (read and checked all the same)."""
+    for block in blocks:
+        if count >= len(block):
+            count -= len(block)
+            continue
+        if count:
+            block, count = block[count:], 0
+        yield block
+
+
+class Window:
+    """The next rows of an import, up to ``size``, as blocks: one ``write_rows`` call; ``rows`` counts them."""
+
+    def __init__(self, windows: Windows, size: int) -> None:
+        self._windows = windows
+        self.size = size
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        windows = self._windows
+        while self.rows < self.size:
+            block = windows.take()
+            if block is None:
+                return
+            room = self.size - self.rows
+            if len(block) > room:
+                block, rest = block[:room], block[room:]
+                windows.put_back(rest)
+            self.rows += len(block)
+            yield block
+
+
+class Windows:
+    """Cut a stream of row blocks into windows of a given number of rows, one after the other."""
+
+    def __init__(self, blocks: Iterator[list[Any]]) -> None:
+        self._blocks = blocks
+        self._next: list[Any] | None = None
+
+    def take(self) -> list[Any] | None:
+        if self._next is not None:
+            block, self._next = self._next, None
+            return block
+        return next(self._blocks, None)
+
+    def put_back(self, block: list[Any]) -> None:
+        self._next = block
+
+    def next(self, size: int) -> Window | None:
+        """Return the next window of at most ``size`` rows, ``None`` when no row is left."""
+        block = self.take()
+        if block is None:
+            return None
+        self.put_back(block)
+        return Window(self, size)

@@ -7,6 +7,7 @@ The hook is found from the connection's type, so the same operators serve Datase
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -15,15 +16,15 @@ from typing import TYPE_CHECKING, Any, cast
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_cloud.hooks.rowstore import RowStore, get_rowstore_hook
-from airflow_provider_cloud.operators._import_stream import ImportStream, NoRejects
+from airflow_provider_cloud.hooks.rowstore import RowStore, WriteResult, get_rowstore_hook
+from airflow_provider_cloud.operators._import_resume import RESUME_SETTINGS, why_not_resumable, write_import
+from airflow_provider_cloud.operators._import_stream import ImportStream, NoRejects, check_before_writing
 from airflow_provider_cloud.operators._rows_support import CursorTracker, csv_options_from
 from airflow_provider_cloud.rows import (
     CsvOptions,
     ProgressLogger,
     Record,
     RejectsWriter,
-    RowBlocks,
     RowCheck,
     iter_inline_rows,
     read_records,
@@ -42,7 +43,8 @@ class ImportRowsOperator(BaseOperator):
 
     Rows are validated and converted before they are sent; a bad row fails the task (naming the file, line
     and column) or, with ``on_bad_rows="skip"``, goes to the rejects file. Imports upsert by key by
-    default, so a retried task leaves the data set as one successful run would.
+    default, so a retried task leaves the data set as one successful run would; a retry of a file import
+    resumes after the rows its failed try stored (``operators/_import_resume.py``).
 
     :param conn_id: connection of a service with a RowStore hook (``datasette``, ``cloudtables``). (templated)
     :param dataset: the table or data set to write. (templated)
@@ -117,14 +119,12 @@ class ImportRowsOperator(BaseOperator):
         self.progress_every = progress_every
 
     def execute(self, context: Context) -> dict[str, Any]:
-        started = time.monotonic()
-        hook = get_rowstore_hook(self.conn_id)
-        known, table_keys = self._table_facts(hook)
+        started, hook = time.monotonic(), get_rowstore_hook(self.conn_id)
+        known, table_keys, text_columns, exists = self._table_facts(hook)
         keys = [self.key] if isinstance(self.key, str) else list(self.key or [])
         keys = keys or table_keys
-        records = self._records()
-        # The reader's name for the file (its URL), so that every error and the summary say the same.
-        source_name = str(getattr(records, "source", "rows"))
+        records = self._records(text_columns)
+        source_name = str(getattr(records, "source", "rows"))  # the reader's name for the file: its URL
         total = len(self.rows) if isinstance(self.rows, list) else None
         progress = ProgressLogger(
             cast(Any, self.log),
@@ -133,14 +133,19 @@ class ImportRowsOperator(BaseOperator):
             every_seconds=self.progress_every,
             share_done=getattr(records, "share_read", None),
         )
+        check = RowCheck(keys, known)
         with (
             contextlib.ExitStack() as stack,
             RejectsWriter(self.rejects_path) if self.rejects_path else NoRejects() as rejects,
         ):
-            stack.callback(getattr(records, "close", _do_nothing))  # release the file, even on failure
+            stack.callback(getattr(records, "close", lambda: None))  # release the file, even on failure
+            header_line = 1 if (csv_options_from(self.csv_options) or CsvOptions()).header else None
+            check_before_writing(
+                records, check, rejects, source_name, header_line, self.rename, self.rejects_path
+            )
             stream = ImportStream(
                 records,
-                RowCheck(keys, known),
+                check,
                 source=source_name,
                 rename=self.rename,
                 skip_bad_rows=self.on_bad_rows == "skip",
@@ -149,17 +154,10 @@ class ImportRowsOperator(BaseOperator):
                 rejects_path=self.rejects_path,
                 progress=progress,
             )
-            # Rows in lists: a hook that knows RowBlocks takes a list at a time, any other iterates rows.
-            result = hook.write_rows(
-                self.dataset,
-                RowBlocks[dict[str, Any]](stream.blocks(), keys_checked=keys),
-                mode=self.mode,
-                key=self.key,
-                create=self.create,
-                batch_size=self.batch_size,
-            )
+            grows = not exists and getattr(records, "columns", None) is None  # JSON rows making a data set
+            result, resumed = self._write(hook, stream.blocks(), keys, source_name, context, grows)
         progress.finish()
-        written = result.rows
+        written = resumed + result.rows
         summary = {
             "dataset": self.dataset,
             "source": source_name,
@@ -168,25 +166,56 @@ class ImportRowsOperator(BaseOperator):
             "rows_rejected": stream.rejected,
             "rejects_path": self.rejects_path if stream.rejected else None,
             "seconds": round(time.monotonic() - started, 3),
+            "resumed_after": resumed,
         }
+        resumed_note = f" (resumed after row {resumed:,}, stored by an earlier try)" if resumed else ""
         self.log.info(
-            "Imported %d of %d rows into %s (%d rejected) in %.1f s",
-            written,
-            stream.read,
-            self.dataset,
-            stream.rejected,
-            summary["seconds"],
+            "Imported %d of %d rows into %s (%d rejected) in %.1f s%s",
+            *(written, stream.read, self.dataset, stream.rejected, summary["seconds"], resumed_note),
         )
         return summary
 
-    def _records(self) -> Iterator[Record]:
+    def _write(
+        self,
+        hook: RowStore,
+        blocks: Iterator[list[dict[str, Any]]],
+        keys: list[str],
+        source: str,
+        context: Any,
+        grows: bool,
+    ) -> tuple[WriteResult, int]:
+        """Write the rows: in windows a retry resumes after (``_import_resume``), or in one write."""
+        settings = {name: getattr(self, name) for name in RESUME_SETTINGS} | {"keys": keys}
+        write = functools.partial(
+            hook.write_rows,
+            self.dataset,
+            mode=self.mode,
+            key=self.key,
+            create=self.create,
+            batch_size=self.batch_size,
+        )
+        return write_import(
+            write,
+            blocks,
+            keys=keys,
+            source=source,
+            batch_size=self.batch_size,
+            resumable=why_not_resumable(self.mode, keys, inline=self.source is None, grows=grows),
+            settings=settings,
+            context=context,
+            log=self.log,
+        )
+
+    def _records(self, text_columns: set[str]) -> Iterator[Record]:
         if self.source is not None:
+            named = {column: name for name, column in self.rename.items()}  # the file's name of a column
             return read_records(
                 self.source,
                 format=self.format,
                 csv_options=csv_options_from(self.csv_options),
                 types=self.types or None,
                 detect_types=self.detect_types,
+                text_columns={named.get(column, column) for column in text_columns},
             )
         rows = self.rows
         if isinstance(rows, str):
@@ -196,20 +225,21 @@ class ImportRowsOperator(BaseOperator):
             )
         return iter_inline_rows(rows or [], types=self.types or None)
 
-    def _table_facts(self, hook: RowStore) -> tuple[set[str] | None, list[str]]:
+    def _table_facts(self, hook: RowStore) -> tuple[set[str] | None, list[str], set[str], bool]:
         """
-        Return the data set's columns (when no new columns may be added) and its key columns.
+        Return the data set's columns (when no new columns may be added), key, text columns and existence.
 
-        From :meth:`RowStore.describe`, asked once and shared with the hook's write: a row with an unknown
-        column or without its key is reported with its file, line and column, or skipped, before its batch
-        is sent. Without ``key=``, the data set's primary key is checked, as the hook itself would. A data
-        set that does not exist yet has neither (the write reports it, or creates it).
+        From :meth:`RowStore.describe`, asked once and shared with the hook's write: bad rows are named
+        before their batch is sent. Without ``key=``, the data set's primary key is checked, as the hook
+        would. A new data set has none of them. CSV columns stored as text are read as text: detection
+        would turn ``true`` into 1 and ``2.50`` into 2.5.
         """
         info = hook.describe(self.dataset)
         if not info.exists:
-            return None, []
+            return None, [], set(), False
         known = None if self.create else set(info.columns)
-        return known, [] if self.key else list(info.keys)
+        text = {column for column, kind in info.columns.items() if str(kind).lower() == "text"}
+        return known, [] if self.key else list(info.keys), text, True
 
 
 class ExportRowsOperator(BaseOperator):
@@ -366,7 +396,3 @@ class CleanupRowsOperator(BaseOperator):
         deleted = hook.delete_rows(self.dataset, where=where)
         self.log.info("Deleted %d rows of %s matching %s", deleted, self.dataset, where)
         return deleted
-
-
-def _do_nothing() -> None:
-    return None

@@ -19,7 +19,7 @@ from airflow_provider_cloud.rows.convert import (
 )
 from airflow_provider_cloud.rows.filters import OPS, Filter, matches_all, parse_filters
 from airflow_provider_cloud.rows.formats import CsvOptions, RowFormat, csv_options_for, detect_format
-from airflow_provider_cloud.rows.paths import as_storage_path, atomic_writer, open_for_read
+from airflow_provider_cloud.rows.paths import as_storage_path, atomic_writer, file_identity, open_for_read
 from airflow_provider_cloud.rows.progress import ProgressLogger, format_duration
 from airflow_provider_cloud.rows.readers import (
     Block,
@@ -59,6 +59,7 @@ __all__ = [
     "detect_format",
     "detect_value",
     "encode_json",
+    "file_identity",
     "format_duration",
     "iter_inline_rows",
     "json_default",

@@ -40,6 +40,14 @@ from airflow_provider_cloud.rows.formats import CsvOptions
 
 #: Rows parsed and typed together.
 BLOCK_ROWS = 512
+#: The byte-order mark: at the start of a line after the first, it is where another file was joined on.
+BOM = "\ufeff"
+#: Never in text: a line holding it is UTF-16 read as UTF-8, or binary data, and a bad row.
+NUL = "\x00"
+_NUL_REASON = (
+    "{what} holds NUL characters (U+0000), which text never does: is the file UTF-16, or not text at all? "
+    "Pass the file's encoding (csv_options={{'encoding': 'utf-16-le'}}, say)"
+)
 #: Characters read from the file at a time.
 READ_CHUNK_CHARS = 65_536
 
@@ -61,6 +69,10 @@ class _Lines:
         self._read = 0
         #: Kept lines with bytes that are not valid text, by line number.
         self.undecodable: dict[int, str] = {}
+        #: The numbers of kept lines that start with a byte-order mark (a file's start, mid-file).
+        self.marked: set[int] = set()
+        #: The numbers of kept lines holding a NUL character (never in text: UTF-16 or binary data).
+        self.nul: set[int] = set()
 
     def feed(self) -> Iterator[str]:
         """Return an iterator of all lines, for ``csv.reader``."""
@@ -71,10 +83,16 @@ class _Lines:
             first = self._read + 1
             self._read += len(lines)
             self._chunks.append(lines)
-            if undecodable("".join(lines)):
-                for number, line in enumerate(lines, start=first):
-                    if UNDECODABLE.search(line):
-                        self.undecodable[number] = line
+            text = "".join(lines)
+            if NUL in text:
+                self.nul.update(n for n, line in enumerate(lines, start=first) if NUL in line)
+            if not text.isascii():
+                if undecodable(text):
+                    for number, line in enumerate(lines, start=first):
+                        if UNDECODABLE.search(line):
+                            self.undecodable[number] = line
+                if BOM in text:
+                    self.marked.update(n for n, line in enumerate(lines, start=first) if line.startswith(BOM))
             yield lines
 
     def get(self, first: int, last: int) -> list[str]:
@@ -108,12 +126,22 @@ class _Lines:
         numbers = [n for n in self.undecodable if first <= n <= last]
         return self.undecodable[min(numbers)] if numbers else None
 
+    def any_marked(self, first: int, last: int) -> bool:
+        """Return whether any of lines ``first`` to ``last`` starts with a byte-order mark."""
+        return bool(self.marked) and any(first <= n <= last for n in self.marked)
+
+    def any_nul(self, first: int, last: int) -> bool:
+        """Return whether any of lines ``first`` to ``last`` holds a NUL character."""
+        return bool(self.nul) and any(first <= n <= last for n in self.nul)
+
     def release(self, last: int) -> None:
         """Forget the lines up to ``last``."""
         while self._chunks and self._first + len(self._chunks[0]) - 1 <= last:
             self._first += len(self._chunks.popleft())
         for number in [n for n in self.undecodable if n < self._first]:
             del self.undecodable[number]
+        self.marked = {n for n in self.marked if n >= self._first}
+        self.nul = {n for n in self.nul if n >= self._first}
 
 
 def _split_lines(text: TextIO) -> Iterator[list[str]]:
@@ -174,13 +202,17 @@ class CsvParser:
         declared: Mapping[str, ColumnType],
         detect: bool,
         allow_empty: bool,
+        text_columns: frozenset[str] = frozenset(),
     ) -> None:
         self.source = source
+        self.text_columns = text_columns
         self.options = options
         self.declared = declared
         self.detect = detect
         self.allow_empty = allow_empty
         self.columns: tuple[str, ...] | None = options.columns if not options.header else None
+        #: The header's fields: a row equal to them later is the header again (two files joined).
+        self._header: list[str] | None = None
 
     def _reason(self, error: csv.Error) -> str:
         message = str(error)
@@ -232,16 +264,19 @@ class CsvParser:
             broken = lines.first_undecodable(line, last)
             if broken is not None:
                 raise bad(undecodable_reason(broken, self.options.encoding), source, line)
+            if lines.any_nul(line, last):
+                raise bad(_NUL_REASON.format(what="the header"), source, line)
             self.columns = self._check_header(fields)
+            self._header = fields
         elif self.columns is None:
             if isinstance(fields, csv.Error):
                 raise bad(self._reason(fields) + " (in the first row)", source, line)
             self.columns = tuple(f"column_{i}" for i in range(1, len(fields) + 1))
         columns = self.columns
         self._check_types(columns)
-        typers = [
-            column_typer(self.declared.get(c), self.options.null_values, detect=self.detect) for c in columns
-        ]
+        nulls = self.options.null_values
+        declared = {c: self.declared.get(c) or ("text" if c in self.text_columns else None) for c in columns}
+        typers = [column_typer(declared[c], nulls, detect=self.detect, name=c) for c in columns]
         make_row = row_maker(columns)
         yield READY
 
@@ -277,6 +312,9 @@ class CsvParser:
                 and after - before == len(block)
                 and set(map(len, block)) == {width}
                 and lines.first_undecodable(before + 1, after) is None
+                and not lines.any_marked(before + 1, after)
+                and not lines.any_nul(before + 1, after)
+                and (self._header is None or self._header not in block)
             )
             if regular:
                 numbers = range(before + 1, after + 1)
@@ -311,6 +349,10 @@ class CsvParser:
                 reason = self._reason(fields)
             elif (broken := lines.first_undecodable(first, last)) is not None:
                 reason = undecodable_reason(broken, self.options.encoding)
+            elif lines.any_nul(first, last):
+                reason = _NUL_REASON.format(what="the row")
+            elif (joined := self._joined_file(fields, lines.any_marked(first, first))) is not None:
+                reason = joined
             elif len(fields) != width:
                 reason = f"expected {width} fields (one per column), found {len(fields)}"
             if reason is not None:
@@ -324,6 +366,26 @@ class CsvParser:
         typed = self._typed(list(zip(*good)), firsts, lasts, lines, columns, typers, make_row)
         good_ones = iter(typed.records() if isinstance(typed, GoodRows) else typed)
         return [record if record is not None else next(good_ones) for record in found]
+
+    def _joined_file(self, fields: list[str], marked: bool) -> str | None:
+        """
+        Return why a row looks like the start of another file joined on (``None``: it does not).
+
+        That is the header again, or a line starting with a byte-order mark. It is a bad row: it fails the
+        import, or with ``on_bad_rows="skip"`` goes to the rejects file, since the rows after it have the
+        file's columns and are read as they would be on their own (a header of other columns shows in them).
+        """
+        header = self._header
+        if marked and fields:
+            fields = [fields[0].removeprefix(BOM), *fields[1:]]
+        if header is not None and fields == header:
+            mark = " after a byte-order mark" if marked else ""
+            return f"the header again{mark}, in the middle of the file: are two CSV files joined here?"
+        if marked:
+            return (
+                "a byte-order mark starts the line, as at the start of a file: are two CSV files joined here?"
+            )
+        return None
 
     def _typed(
         self,
@@ -343,7 +405,7 @@ class CsvParser:
         values: list[list[Any]] = []
         failures: dict[int, tuple[str, str]] = {}
         for column, type_column, column_cells in zip(columns, typers, cells):
-            column_values, column_failures = type_column(column_cells)
+            column_values, column_failures = type_column(column_cells, firsts)
             values.append(column_values)
             for index, error in column_failures.items():
                 failures.setdefault(index, (column, error.reason))

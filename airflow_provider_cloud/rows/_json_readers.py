@@ -28,6 +28,44 @@ from airflow_provider_cloud.rows._records import (
 JSON_CHUNK_CHARS = 65_536
 
 
+class _NotFinite(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity``: Python's JSON reads them, JSON itself has no such numbers."""
+
+
+class _Constant:
+    """Where a ``NaN`` or ``Infinity`` stood, in a value decoded again to find its column."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _refuse(name: str) -> Any:
+    raise _NotFinite(name)
+
+
+#: Decoders that refuse ``NaN`` and ``Infinity`` (the service would, naming no file), and that mark them.
+_LOADS = json.JSONDecoder(parse_constant=_refuse).decode
+_DECODER = json.JSONDecoder(parse_constant=_refuse)
+_MARKING = json.JSONDecoder(parse_constant=_Constant)
+
+
+def _constant_in(value: Any) -> _Constant | None:
+    if isinstance(value, _Constant):
+        return value
+    inner = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return next((found for item in inner if (found := _constant_in(item)) is not None), None)
+
+
+def not_finite(value: Any, source: str, line: int) -> RowDataError:
+    """Return the error for a decoded row (``_MARKING``) holding ``NaN`` or ``Infinity``, naming its column."""
+    column, found = None, _constant_in(value)
+    if isinstance(value, dict):
+        column = next((key for key, item in value.items() if _constant_in(item) is not None), None)
+    name = found.name if found is not None else "NaN"
+    reason = f"{name} is not a JSON number (JSON has no NaN or Infinity): write null, or the value as text"
+    return bad(reason, source, line, column)
+
+
 def parse_json_lines(
     text: TextIO, source: str, converters: Mapping[str, Callable[[Any], Any]], allow_empty: bool
 ) -> Iterator[Any]:
@@ -51,7 +89,11 @@ def parse_json_lines(
             yield Record(number, None, bad(reason, source, number), cap(line.rstrip("\r\n")))
             continue
         try:
-            value = json.loads(stripped)
+            value = _LOADS(stripped)
+        except _NotFinite:
+            error = not_finite(_MARKING.decode(stripped), source, number)
+            yield Record(number, None, error, cap(line.rstrip("\r\n")))
+            continue
         except ValueError as error:
             reason = f"not valid JSON: {error}"
             yield Record(number, None, bad(reason, source, number), cap(line.rstrip("\r\n")))
@@ -92,7 +134,6 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _PARTIAL_TOKEN = re.compile(r"[-+.0-9A-Za-z\\]{0,12}\s*")
 #: How close to the end of the buffer a decoding error may be and still mean "read more".
 _TAIL_SLACK = 16
-_DECODER = json.JSONDecoder()
 
 
 class JsonArrayParser:
@@ -161,12 +202,12 @@ class JsonArrayParser:
     def _invalid(self, reason: str, index: int) -> RowDataError:
         return RowDataError(f"invalid JSON: {reason}", source=self._source, line=self._line_at(index))
 
-    def _decode(self) -> tuple[Any, int, int]:
+    def _decode(self, decoder: json.JSONDecoder = _DECODER) -> tuple[Any, int, int]:
         """Decode the value at the current position; return it with its start and end index."""
         while True:
             start = self._pos
             try:
-                value, end = _DECODER.raw_decode(self._buf, start)
+                value, end = decoder.raw_decode(self._buf, start)
             except json.JSONDecodeError as error:
                 unterminated = error.msg.startswith("Unterminated string")
                 near_end = error.pos >= len(self._buf) - _TAIL_SLACK
@@ -200,7 +241,6 @@ class JsonArrayParser:
             )
         self._pos += 1
         yield READY
-        converters = self._converters
         char = self._peek()
         if char == "]":
             self._pos += 1
@@ -210,17 +250,7 @@ class JsonArrayParser:
             if not char:
                 raise self._truncated()
             line = self._line_at(self._pos)
-            value, start, end = self._decode()
-            self._pos = end
-            if isinstance(value, dict):
-                typed = apply_types(value, converters, source, line)
-                if isinstance(typed, RowDataError):
-                    yield Record(line, value, typed, cap(self._buf[start:end]))
-                else:
-                    yield Record(line, typed)
-            else:
-                reason = f"expected a JSON object, got {_kind(value)}"
-                yield Record(line, None, bad(reason, source, line), cap(self._buf[start:end]))
+            yield self._element(line)
             char = self._peek()
             if char == ",":
                 self._pos += 1
@@ -235,6 +265,24 @@ class JsonArrayParser:
             if not char:
                 raise self._truncated()
             raise self._invalid("expected ',' or ']' after an element", self._pos)
+
+    def _element(self, line: int) -> Record:
+        """Decode the array element at the current position (starting on ``line``) into a record."""
+        source = self._source
+        try:
+            value, start, end = self._decode()
+        except _NotFinite:
+            value, start, end = self._decode(_MARKING)
+            self._pos = end
+            return Record(line, None, not_finite(value, source, line), cap(self._buf[start:end]))
+        self._pos = end
+        if not isinstance(value, dict):
+            reason = f"expected a JSON object, got {_kind(value)}"
+            return Record(line, None, bad(reason, source, line), cap(self._buf[start:end]))
+        typed = apply_types(value, self._converters, source, line)
+        if isinstance(typed, RowDataError):
+            return Record(line, value, typed, cap(self._buf[start:end]))
+        return Record(line, typed)
 
     def _expect_end(self) -> None:
         if self._peek():

@@ -33,6 +33,26 @@ value must look unambiguously like its type, so ids and codes keep their exact t
   ``infinity``, nor values with a leading zero such as ``007.5``, nor values too large for a float;
 - everything else is text, unchanged.
 
+Those are the rules for one cell (``detect_value``). A CSV import gives each undetected column **one
+type for the whole import**, so that no cell is stored as something other than what the file says:
+
+- the column's first block of rows with values decides: the join of its cells' kinds, where integers
+  among floats are floats and any other mix is text (``true`` among words stays ``"true"``; ``42``
+  among codes such as ``007`` stays ``"42"``); a column with no values yet is undecided;
+- later blocks are held to that type: an integer column meeting a float widens to float (the numbers
+  are the same, later integers come as floats); a text column takes every cell as its text;
+- a later cell that does not fit (a word in a number column, ``yes`` in a boolean one) is a bad row
+  naming the line, the column and where the type was decided: the rows before it were already written
+  with that type, so widening to text then would leave them as something the file does not say. Declare
+  the column (``types={"col": "text"}``) to import it as text. Chosen over reading the file twice
+  (once to type, once to write), which doubles the reading of large files in object storage.
+
+An import into an existing data set reads the columns it stores as text as text (``text_columns`` of
+``read_records``): detection would store ``true`` as 1 and ``2.50`` as 2.5 there. A column empty in the
+first rows is typed by its first values, but a data set created by the import takes its column types
+from the first batch written, so such a column may be created as text and store the later values as
+they print (``2.50`` as ``'2.5'``): create the data set first to choose its types.
+
 JSON values (JSON Lines, JSON arrays, rows given inline) keep the types JSON gave them; only a
 declared type converts or checks them: ``"12"`` in an integer column becomes ``12``, ``"abc"``
 fails; ``12.0`` becomes ``12``; a blank string in an integer, float or boolean column becomes

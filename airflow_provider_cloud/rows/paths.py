@@ -15,11 +15,14 @@ finished file is moved into place).
 from __future__ import annotations
 
 import contextlib
+import datetime
 import gzip
 import logging
 import os
+import re
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from typing import IO, Any, BinaryIO, cast
 
@@ -31,6 +34,11 @@ log = logging.getLogger(__name__)
 
 #: Compression level for ``.gz`` output: the ``gzip`` tool's default, far faster than 9 for a few % size.
 GZIP_LEVEL = 6
+#: A temporary sibling untouched for this long was left by a writer that died (a killed task: no
+#: ``finally`` runs), and the next writer of the same destination removes it. A live writer adds to its
+#: file as rows come, so it is never this quiet; Airflow's default retry delay is as long, so a retry
+#: of the killed task finds its own leftover stale.
+STALE_TEMPORARY_SECONDS = 300.0
 
 _LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
 
@@ -94,6 +102,18 @@ def _ensure_filesystem(path: ObjectStoragePath) -> None:
     attach(protocol, fs=fs)
 
 
+def file_identity(location: str | os.PathLike[str] | ObjectStoragePath) -> dict[str, Any]:
+    """
+    Return what identifies one version of a file cheaply: its URL, size and the store's checksum.
+
+    The checksum is the filesystem's (``fs.checksum``: the ETag on S3, the file's metadata such as its
+    modification time on a local disk), so it changes when the file is written again; nothing is read.
+    """
+    path = as_storage_path(location)
+    info = path.fs.info(path.path)
+    return {"source": str(path), "size": info.get("size"), "checksum": str(path.fs.checksum(path.path))}
+
+
 def is_gzip_name(path: ObjectStoragePath | str) -> bool:
     """Return whether a file name says gzip (``.gz``, any case)."""
     name = path.name if isinstance(path, ObjectStoragePath) else path
@@ -142,6 +162,52 @@ def temporary_sibling(path: ObjectStoragePath) -> ObjectStoragePath:
     return path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
 
 
+def remove_stale_temporaries(
+    path: ObjectStoragePath, *, older_than: float = STALE_TEMPORARY_SECONDS, now: float | None = None
+) -> list[str]:
+    """
+    Remove the temporary siblings of ``path`` that no writer touched for ``older_than`` seconds.
+
+    Only names of :func:`temporary_sibling`'s exact pattern for this destination are considered, and
+    only files whose modification time is known and old enough: a file of another name, or of a writer
+    still at work, is never touched. Returns the paths removed; failing to list or remove is logged, never
+    raised (a leftover must not fail the write that found it).
+    """
+    fs = path.fs
+    own = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{16}}\.tmp")
+    now = time.time() if now is None else now
+    removed: list[str] = []
+    try:
+        entries = fs.ls(path.parent.path, detail=True)
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    except Exception:
+        log.warning("Could not list %s for stale temporary files", path.parent, exc_info=True)
+        return removed
+    for entry in entries:
+        name = str(entry["name"]).rstrip("/").rsplit("/", 1)[-1]
+        if entry.get("type") != "file" or not own.fullmatch(name):
+            continue
+        try:
+            modified = fs.modified(entry["name"])
+            age = now - (modified.timestamp() if isinstance(modified, datetime.datetime) else float(modified))
+            if age < older_than:
+                continue
+            fs.rm_file(entry["name"])
+        except FileNotFoundError:
+            continue  # removed meanwhile, by another writer's clean-up
+        except Exception:
+            log.warning("Could not remove the stale temporary file %s", entry["name"], exc_info=True)
+            continue
+        log.info(
+            "Removed %s, a temporary file left %.0f minutes ago by a write that did not finish",
+            name,
+            age / 60,
+        )
+        removed.append(str(entry["name"]))
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_writer(
     path: ObjectStoragePath | str | os.PathLike[str], *, mode: str = "wb", compress: bool | None = None
@@ -153,6 +219,9 @@ def atomic_writer(
     final name ends in ``.gz`` (``compress=False`` keeps bytes as given, e.g. a downloaded ``.gz``). When the block exits cleanly the temporary is moved onto the
     destination (replacing a file already there); on any exception, including ``KeyboardInterrupt``
     and task termination, the temporary is removed and the destination is left as it was.
+
+    A killed writer leaves its temporary behind (nothing runs on ``SIGKILL``): the next write to the same
+    destination removes such leftovers first (:func:`remove_stale_temporaries`).
 
     ``mode`` is ``"wb"`` (replace) or ``"xb"`` (fail with ``FileExistsError`` if the destination
     exists, checked before writing and again before the move). Local parent directories are created.
@@ -172,6 +241,7 @@ def atomic_writer(
         raise FileExistsError(f"{final} already exists")
     if final.protocol in _LOCAL_PROTOCOLS:
         fs.makedirs(final.parent.path, exist_ok=True)
+    remove_stale_temporaries(final)
     temporary = temporary_sibling(final)
     raw = fs.open(temporary.path, "wb")
     try:

@@ -25,9 +25,10 @@ import contextlib
 import gzip
 import io
 import itertools
+import math
 import os
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, BinaryIO, NoReturn, TextIO
 
@@ -105,10 +106,11 @@ class RecordReader(Iterator[Record]):
 
     def _translate(self, error: BaseException) -> BaseException:
         """Return a ``RowDataError`` for a decoding or decompression failure, else ``error`` itself."""
-        if isinstance(error, UnicodeDecodeError):
+        if isinstance(error, UnicodeError):  # a decoding failure, or a UTF-16 file without its BOM
             after = f" (after line {self._last_line})" if self._last_line else ""
+            reason = error.reason if isinstance(error, UnicodeDecodeError) else str(error)
             return RowDataError(
-                f"the file is not valid {encoding_name(self._encoding)} text{after}: {error.reason}",
+                f"the file is not valid {encoding_name(self._encoding)} text{after}: {reason}",
                 source=self.source,
             )
         if isinstance(error, gzip.BadGzipFile | zlib.error):
@@ -181,6 +183,7 @@ def read_records(
     types: Mapping[str, TypeSpec] | None = None,
     detect_types: bool = True,
     allow_empty: bool = False,
+    text_columns: Collection[str] = (),
 ) -> RecordReader:
     """
     Open ``source`` and return a reader of its rows as ``Record`` objects.
@@ -188,7 +191,9 @@ def read_records(
     ``format`` is ``csv``, ``tsv``, ``jsonl`` or ``json``, or from the file name (``.gz`` is
     decompressed). ``types`` maps columns to declared types and ``detect_types`` turns type
     detection on for the other CSV columns (see ``rows.convert``); JSON values keep their JSON
-    types unless declared. For CSV, every column named in ``types`` must be in the header.
+    types unless declared. For CSV, every column named in ``types`` must be in the header, and
+    ``text_columns`` are read as text unless declared (columns a data set stores as text, whose values
+    detection would change).
 
     An empty file raises ``RowDataError("file is empty")`` unless ``allow_empty``, when it has no
     rows; a CSV file with only a header, and a JSON ``[]``, are valid and have no rows.
@@ -204,7 +209,7 @@ def read_records(
             options = csv_options_for(path, csv_options, format)
             encoding = options.read_encoding
             text = _text_stream(binary, encoding, newline="", stack=stack)
-            parser = CsvParser(name, options, declared, detect_types, allow_empty)
+            parser = CsvParser(name, options, declared, detect_types, allow_empty, frozenset(text_columns))
             blocks = parser.parse(text)
             reader = RecordReader(name, fmt, blocks, stack, encoding, share_read=_share_of(path, binary))
             reader.columns = parser.columns
@@ -327,5 +332,10 @@ def _inline(
         typed = apply_types(data, converters, source, number)
         if isinstance(typed, RowDataError):
             yield Record(number, data, typed)
+            continue
+        column = next((c for c, v in typed.items() if isinstance(v, float) and not math.isfinite(v)), None)
+        if column is not None:
+            reason = f"{typed[column]} is not a number JSON can carry (no NaN or infinity): give None or text"
+            yield Record(number, data, bad(reason, source, number, column))
         else:
             yield Record(number, typed)

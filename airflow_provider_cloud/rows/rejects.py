@@ -30,7 +30,10 @@ class RejectsWriter:
     Collect rejected rows into a JSON Lines file (gzip-compressed when the name ends in ``.gz``).
 
     Use it as a context manager. The file is created on the first reject only: with zero rejects no
-    file is written (and an older file at the path is left alone). It is written through
+    file is written (and an older file at the path is left alone). ``open()`` checks early that the
+    path can be written (an import calls it before its first write, so a misconfigured path fails the
+    task before anything is imported, not at the first bad row): it starts the temporary file at once,
+    which is removed again if nothing is rejected. It is written through
     ``atomic_writer`` and appears when the block ends. By default it also appears when the block
     ends with an exception (``keep_on_error``), since the rejects explain a failed import (for
     example one stopped by too many bad rows); a retried task writes it afresh.
@@ -58,6 +61,15 @@ class RejectsWriter:
 
     def __enter__(self) -> RejectsWriter:
         return self
+
+    def open(self) -> None:
+        """Start the file now (its temporary sibling); raises ``OSError`` when the path cannot be written."""
+        if self._closed:
+            raise RuntimeError("the rejects file is already closed")
+        if self._file is None:
+            writer = atomic_writer(self._path)
+            self._file = writer.__enter__()
+            self._writer = writer
 
     def add(self, record: Record) -> None:
         """Write a bad ``Record`` (one whose ``error`` is set)."""
@@ -89,8 +101,8 @@ class RejectsWriter:
             entry["row"] = repr(entry["row"])
             text = encode_json(entry)
         if self._file is None:
-            self._writer = atomic_writer(self._path)
-            self._file = self._writer.__enter__()
+            self.open()
+        assert self._file is not None
         self._file.write(text.encode("utf-8") + b"\n")
         self.count += 1
 
@@ -106,6 +118,10 @@ class RejectsWriter:
         self._closed = True
         writer, self._writer, self._file = self._writer, None, None
         if writer is None:
+            return
+        if self.count == 0:  # opened early, nothing rejected: no file, an older one left alone
+            discard = _NothingRejected()
+            writer.__exit__(type(discard), discard, None)
             return
         if exc is None:
             writer.__exit__(None, None, None)
@@ -124,3 +140,7 @@ class RejectsWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._finish(exc_type, exc, tb)
+
+
+class _NothingRejected(Exception):
+    """Thrown into the file's writer to discard it: it was opened early and nothing was rejected."""

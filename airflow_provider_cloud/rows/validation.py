@@ -39,6 +39,37 @@ class RowCheck:
                 return False
         return self.known is None or all(map(self.known.issuperset, rows))
 
+    def header_error(
+        self,
+        columns: Sequence[str],
+        *,
+        source: str,
+        line: int | None = 1,
+        rename: Mapping[str, str] | None = None,
+    ) -> RowDataError | None:
+        """
+        Return what a file's columns (its header) lack, before any row is read (``None``: nothing).
+
+        Without a key column every row would fail (or be rejected) on its own; the header says it once.
+        ``columns`` are the file's, ``rename`` maps them. (A column the data set lacks is still named row by
+        row, at the first row.)
+        """
+        rename = rename or {}
+        named = [rename.get(c, c) for c in columns]
+        listed = ", ".join(map(repr, columns))
+        missing = [k for k in self.keys if k not in named]
+        if missing:
+            keys = ", ".join(map(repr, missing))
+            what = "key column" if len(missing) == 1 else "key columns"
+            return RowDataError(
+                f"the file has no {what} {keys} (its columns are {listed}{_renamed(rename)}): pass key= "
+                "naming the file's key, or rename= its column",
+                source=source,
+                line=line,
+                column=missing[0],
+            )
+        return None
+
     def error(self, row: Mapping[str, Any], *, source: str, line: int) -> RowDataError | None:
         """Return what is wrong with one row, naming the source, line and column (``None``: nothing)."""
         for key in self.keys:
@@ -54,3 +85,7 @@ class RowCheck:
                 column=unknown,
             )
         return None
+
+
+def _renamed(rename: Mapping[str, str]) -> str:
+    return f", renamed by {dict(rename)}" if rename else ""

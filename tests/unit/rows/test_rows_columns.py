@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_cloud.rows._columns import column_typer
-from airflow_provider_cloud.rows.convert import ConversionError, text_converter
+from airflow_provider_cloud.rows.convert import ConversionError, detect_value, text_converter
 
 #: Cells near every edge of the detection and declared-type rules.
 TRICKY = [
@@ -72,30 +72,125 @@ def columns(seed: int) -> list[list[str]]:
     return made
 
 
-@pytest.mark.parametrize("column_type", [None, "auto", "integer", "float", "boolean", "text", "json"])
+def kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return {int: "integer", float: "float"}.get(type(value), "text")
+
+
+def join(kinds: set[str]) -> str:
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    return "float" if kinds == {"integer", "float"} else "text"
+
+
+def by_column(blocks: list[list[str]], nulls: tuple[str, ...]) -> list[tuple[list, set[int]]]:
+    """
+    The documented detection rule written out: one kind per column, the join of its first block with values.
+
+    Each cell's own kind is the one-cell rule (``detect_value``); a later block is held to the column's kind,
+    integers widening to floats; a cell that does not fit fails (the positions of failures are returned).
+    """
+    kind = None
+    out = []
+    for cells in blocks:
+        present = {i: detect_value(c, ()) for i, c in enumerate(cells) if c not in nulls}
+        kinds = set(map(kind_of, present.values()))
+        if kinds:
+            found = join(kinds)
+            if kind is None:
+                kind = found
+            elif kind != "text" and (found == kind or {kind, found} == {"integer", "float"}):
+                kind = join({kind, found})
+            elif kind == "integer" and "float" in kinds:
+                kind = "float"
+        values: list[Any] = [None] * len(cells)
+        failures = set()
+        for i, value in present.items():
+            if kind == "text":
+                values[i] = cells[i]
+            elif kind_of(value) == kind or (kind == "float" and kind_of(value) == "integer"):
+                values[i] = float(value) if kind == "float" else value
+            else:
+                failures.add(i)
+        out.append((values, failures))
+    return out
+
+
+@pytest.mark.parametrize("column_type", ["integer", "float", "boolean", "text", "json", None])
 @pytest.mark.parametrize("nulls", [("",), (), ("", "NULL", "N/A")])
-@pytest.mark.parametrize("detect", [True, False])
-def test_whole_column_typing_equals_typing_each_cell(column_type, nulls, detect):
-    type_column = column_typer(column_type, nulls, detect=detect)
+def test_whole_column_typing_of_declared_types_equals_typing_each_cell(column_type, nulls):
+    # None here is an undeclared column with detection off: kept as text.
+    type_column = column_typer(column_type, nulls, detect=False)
     for seed in range(3):
         for cells in columns(seed) + [[cell] for cell in TRICKY] + [TRICKY]:
-            values, failures = type_column(cells)
-            expected_values, expected_failures = by_cell(column_type, cells, nulls, detect)
+            values, failures = type_column(cells, range(2, len(cells) + 2))
+            expected_values, expected_failures = by_cell(column_type, cells, nulls, False)
             assert same(values, expected_values), (cells, values, expected_values)
             assert {i: e.reason for i, e in failures.items()} == expected_failures, cells
 
 
+@pytest.mark.parametrize("column_type", [None, "auto"])
+@pytest.mark.parametrize("nulls", [("",), (), ("", "NULL", "N/A")])
+def test_detection_gives_one_type_per_column_as_documented(column_type, nulls):
+    for seed in range(3):
+        made = columns(seed) + [[cell] for cell in TRICKY] + [TRICKY]
+        rng = random.Random(seed)
+        for start in range(0, len(made), 5):  # runs of blocks, each run one column of one import
+            blocks = made[start : start + rng.randint(1, 5)]
+            type_column = column_typer(column_type, nulls, name="c")
+            expected = by_column(blocks, nulls)
+            for cells, (expected_values, expected_failures) in zip(blocks, expected):
+                values, failures = type_column(cells, range(2, len(cells) + 2))
+                assert same(values, expected_values), (blocks, cells, values, expected_values)
+                assert set(failures) == expected_failures, (blocks, cells)
+
+
 def test_fast_paths_give_the_python_types():
-    detect = column_typer(None)
-    assert detect(["1", "-2", "30"]) == ([1, -2, 30], {})
-    assert detect(["1.5", "2e3"]) == ([1.5, 2000.0], {})
-    assert detect(["1970-01-01", "x"]) == (["1970-01-01", "x"], {})
-    assert detect(["1", "", "3"]) == ([1, None, 3], {})
-    assert detect(["1", "2.5"]) == ([1, 2.5], {})  # mixed: cell by cell, each its own type
+    lines = range(2, 10)
+    assert column_typer(None)(["1", "-2", "30"], lines) == ([1, -2, 30], {})
+    assert column_typer(None)(["1.5", "2e3"], lines) == ([1.5, 2000.0], {})
+    assert column_typer(None)(["1970-01-01", "x"], lines) == (["1970-01-01", "x"], {})
+    assert column_typer(None)(["1", "", "3"], lines) == ([1, None, 3], {})
+    assert column_typer(None)(["TRUE", "false"], lines) == ([True, False], {})
+
+
+def test_a_column_has_one_type_for_the_whole_import():
+    lines = range(2, 10)
+    mixed = column_typer(None, name="n")
+    assert same(mixed(["1", "2.5"], lines)[0], [1.0, 2.5])  # integers among floats are floats
+    words = column_typer(None, name="w")
+    assert words(["true", "maybe", "FALSE"], lines) == (["true", "maybe", "FALSE"], {})  # text, as written
+    assert words(["true", "42"], lines) == (["true", "42"], {})  # a text column stays text
+    late = column_typer(None, name="late")
+    assert late(["", ""], lines) == ([None, None], {})  # no values yet: undecided
+    assert late(["5", "7"], range(600, 602)) == ([5, 7], {})  # decided by the first values
+    widened = column_typer(None, name="x")
+    assert widened(["1", "2"], lines) == ([1, 2], {})
+    assert same(widened(["2.5", "3"], lines)[0], [2.5, 3.0])  # widened: the same numbers
+    assert same(widened(["4"], lines)[0], [4.0])
+
+
+def test_a_later_value_that_does_not_fit_the_detected_type_fails_with_how_to_declare_it():
+    flags = column_typer(None, name="flag")
+    assert flags(["true", "false"], range(2, 4)) == ([True, False], {})
+    values, failures = flags(["true", "maybe"], range(700, 702))
+    assert values == [True, None]
+    assert {i: e.reason for i, e in failures.items()} == {
+        1: "'maybe' is not a boolean: the column's type was detected as boolean from its values (from line "
+        "2 on), and the rows before were written so; to import the column as text, declare it: "
+        "types={'flag': 'text'}"
+    }
+    numbers = column_typer(None, name="qty")
+    numbers(["", "3"], range(2, 4))
+    values, failures = numbers(["4", "n/a", "5.5"], range(9, 12))
+    assert same(values, [4.0, None, 5.5])
+    assert failures[1].reason.startswith("'n/a' is not a number: the column's type was detected as float")
+    assert "(from line 3 on)" in failures[1].reason
 
 
 def test_failures_are_reported_by_position_with_the_reason():
-    values, failures = column_typer("integer", ("",))(["1", "", "x", "4", "2.5"])
+    values, failures = column_typer("integer", ("",))(["1", "", "x", "4", "2.5"], range(2, 7))
     assert values == [1, None, None, 4, None]
     assert {i: e.reason for i, e in failures.items()} == {
         2: "'x' is not an integer",

@@ -279,3 +279,46 @@ def test_json_lines_blocks_are_small_lists_in_order(file_dir):
     assert [len(b) for b in blocks] == [JSON_BLOCK_ROWS, JSON_BLOCK_ROWS, 300 - 2 * JSON_BLOCK_ROWS]
     assert [r.data for b in blocks for r in b] == [{"i": i} for i in range(300)]
     assert [r.line for b in blocks for r in b] == list(range(1, 301))
+
+
+# --- numbers JSON does not have ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "column"),
+    [
+        ('{"id": 2, "score": NaN}', "NaN", "score"),
+        ('{"id": 2, "score": Infinity}', "Infinity", "score"),
+        ('{"id": 2, "score": -Infinity}', "-Infinity", "score"),
+        ('{"id": 2, "tags": {"deep": [1, NaN]}}', "NaN", "tags"),
+    ],
+)
+def test_json_lines_nan_and_infinity_are_bad_rows_naming_file_line_and_column(file_dir, text, name, column):
+    url = put(f"{file_dir}/n.jsonl", '{"id": 1, "score": 1.5}\n' + text + '\n{"id": 3, "score": 2}\n')
+    records = read_all(url)
+    assert [r.ok for r in records] == [True, False, True]
+    error = records[1].error
+    assert (error.source, error.line, error.column) == (url, 2, column)
+    assert str(error) == (
+        f"{url}, line 2, column {column!r}: {name} is not a JSON number (JSON has no NaN or Infinity): "
+        "write null, or the value as text"
+    )
+    assert records[1].raw == text
+
+
+def test_json_array_nan_is_a_bad_row_and_reading_goes_on(file_dir, tiny_chunks):
+    url = put(f"{file_dir}/n.json", '[\n{"id": 1},\n{"id": 2,\n "score": NaN},\n{"id": 3}\n]')
+    records = read_all(url)
+    assert [r.ok for r in records] == [True, False, True]
+    assert (records[1].error.source, records[1].error.line, records[1].error.column) == (url, 3, "score")
+    assert records[1].raw == '{"id": 2,\n "score": NaN}'
+    assert records[2].data == {"id": 3}
+
+
+def test_inline_rows_with_nan_or_infinity_are_bad_rows_naming_the_column():
+    records = list(
+        iter_inline_rows([{"id": 1, "x": 1.0}, {"id": 2, "x": float("nan")}, {"y": float("-inf")}])
+    )
+    assert [r.ok for r in records] == [True, False, False]
+    assert str(records[1].error).startswith("rows, line 2, column 'x': nan is not a number JSON can carry")
+    assert (records[2].error.line, records[2].error.column) == (3, "y")

@@ -3,11 +3,13 @@ from __future__ import annotations
 import gzip
 import os
 import pathlib
+import time
 
 import pytest
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_cloud.rows import as_storage_path, atomic_writer, open_for_read
+from airflow_provider_cloud.rows.paths import remove_stale_temporaries
 from tests.unit.rows.rows_helpers import get, names_in, put
 
 
@@ -183,3 +185,55 @@ def test_atomic_writer_accepts_pathlib(tmp_path):
     with atomic_writer(target) as handle:
         handle.write(b"x")
     assert target.read_bytes() == b"x"
+
+
+# --- leftovers of killed writers -----------------------------------------------------------------
+
+LEFTOVER = ".out.csv.0123456789abcdef.tmp"
+
+
+def age(path: pathlib.Path, seconds: float) -> None:
+    stamp = path.stat().st_mtime - seconds
+    os.utime(path, (stamp, stamp))
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_write_to_the_destination(tmp_path):
+    (tmp_path / LEFTOVER).write_bytes(b"x" * 1000)  # what a SIGKILL mid-write leaves
+    age(tmp_path / LEFTOVER, 301)
+    with atomic_writer(tmp_path / "out.csv") as handle:
+        handle.write(b"a\n1\n")
+    assert names_in(tmp_path.as_uri()) == ["out.csv"]
+
+
+def test_only_old_temporaries_of_this_destination_are_removed(tmp_path):
+    names = {
+        LEFTOVER: 3600,  # stale: removed
+        ".out.csv.fedcba9876543210.tmp": 60,  # a writer still at work: kept
+        ".other.csv.0123456789abcdef.tmp": 3600,  # another destination's: kept
+        ".out.csv.backup.tmp": 3600,  # not the pattern: kept
+        "out.csv.0123456789abcdef.tmp": 3600,  # not hidden: kept
+        ".out.csv.0123456789ABCDEF.tmp": 3600,  # not the pattern (upper case): kept
+    }
+    for name, seconds in names.items():
+        (tmp_path / name).write_text(name)
+        age(tmp_path / name, seconds)
+    (tmp_path / ".out.csv.aaaaaaaaaaaaaaaa.tmp").mkdir()  # a directory of that name: kept
+    removed = remove_stale_temporaries(as_storage_path(tmp_path / "out.csv"))
+    assert removed == [str(tmp_path / LEFTOVER)]
+    assert not (tmp_path / LEFTOVER).exists()
+    assert {p.name for p in tmp_path.iterdir()} == ({*names} - {LEFTOVER}) | {".out.csv.aaaaaaaaaaaaaaaa.tmp"}
+
+
+def test_stale_temporaries_on_object_storage(memory_dir):
+    put(f"{memory_dir}/{LEFTOVER}", b"x")
+    put(f"{memory_dir}/.out.csv.fedcba9876543210.tmp", b"y")
+    path = as_storage_path(f"{memory_dir}/out.csv")
+    assert remove_stale_temporaries(path) == []  # both are new
+    later = time.time() + 301
+    removed = remove_stale_temporaries(path, now=later)
+    assert sorted(r.rsplit("/", 1)[-1] for r in removed) == [LEFTOVER, ".out.csv.fedcba9876543210.tmp"]
+    assert names_in(memory_dir) == []
+
+
+def test_no_parent_directory_yet_is_nothing_to_remove(tmp_path):
+    assert remove_stale_temporaries(as_storage_path(tmp_path / "new" / "out.csv")) == []

@@ -110,3 +110,28 @@ def test_good_records_are_not_rejects(file_dir):
         pytest.raises(ValueError, match="line 3 has no error"),
     ):
         rejects.add(Record(3, {"a": 1}))
+
+
+def test_opened_early_and_nothing_rejected_leaves_no_file_and_no_temporary(file_dir):
+    put(f"{file_dir}/rejects.jsonl", "older\n")
+    with RejectsWriter(f"{file_dir}/rejects.jsonl") as rejects:
+        rejects.open()
+        assert len(names_in(file_dir)) == 2  # the temporary is there while the import runs
+    assert names_in(file_dir) == ["rejects.jsonl"]
+    assert get(f"{file_dir}/rejects.jsonl") == b"older\n"
+
+
+def test_opened_early_then_rejects_are_written(file_dir):
+    with RejectsWriter(f"{file_dir}/r.jsonl") as rejects:
+        rejects.open()
+        rejects.reject(RowDataError("bad", source="f.csv", line=3))
+    assert json.loads(get(f"{file_dir}/r.jsonl"))["line"] == 3
+    assert names_in(file_dir) == ["r.jsonl"]
+
+
+@pytest.mark.parametrize("where", ["a-file-in-the-way/r.jsonl", "a-directory", "/proc/r.jsonl"])
+def test_open_fails_at_once_when_the_path_cannot_be_written(tmp_path, where):
+    (tmp_path / "a-file-in-the-way").write_text("x")
+    (tmp_path / "a-directory").mkdir()
+    with pytest.raises(OSError, match=r"\S"), RejectsWriter(str(tmp_path / where)) as rejects:
+        rejects.open()
