@@ -66,10 +66,10 @@ class Tally:
             self._faulted = {kind.value: 0 for kind in Fault}
             self._records: deque[FaultRecord] = deque(maxlen=RECORDS_KEPT)
 
-    def add(self, name: str) -> int:
-        """Add one to a counter and return its new value."""
+    def add(self, name: str, amount: int = 1) -> int:
+        """Add to a counter (one by default) and return its new value."""
         with self._lock:
-            self._counts[name] += 1
+            self._counts[name] += amount
             return self._counts[name]
 
     def fault(self, number: int, fault: Fault, method: str, target: str) -> None:

@@ -248,8 +248,12 @@ class ProxyServer:
         if fault is Fault.SLOW:
             await delay(plan.slow_seconds)
         await delay(one_way)
-        await send(writer, response.wire, self.down, conditions.bandwidth)
-        self.tally.add("delivered")
+        self.tally.add("delivered")  # before the client can see it, so its counts are up to date
+        try:
+            await send(writer, response.wire, self.down, conditions.bandwidth)
+        except ConnectionError:
+            self.tally.add("delivered", -1)
+            raise
         return request.keep_alive() and response.keep_alive()
 
     async def _answer(self, writer: asyncio.StreamWriter, data: bytes) -> None:
