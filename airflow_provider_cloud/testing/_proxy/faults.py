@@ -152,8 +152,21 @@ class Decider:
         with self._lock:
             self._script.clear()
 
-    def decide(self, info: RequestInfo) -> tuple[Fault | None, random.Random]:
-        """Return the fault for this request (``None``: none) and the request's own random generator."""
+    @property
+    def remembered(self) -> int:
+        """How many distinct requests the decider keeps a count of."""
+        with self._lock:
+            return len(self._seen)
+
+    def decide(self, info: RequestInfo, *, draw: bool = True) -> tuple[Fault | None, random.Random | None]:
+        """
+        Return the fault for this request (``None``: none) and the request's own random generator.
+
+        With nothing to decide (no rates, no script) and ``draw`` false (no jitter to draw), the request is
+        neither hashed nor remembered: a proxy that only adds latency costs no memory per request.
+        """
+        if not draw and not any(rate for _, rate in self.plan.rates()) and not self.pending:
+            return None, None
         key = hashlib.sha256(
             b"\0".join([info.method.encode(), info.path.encode(), info.query.encode(), info.body])
         ).digest()
@@ -161,7 +174,7 @@ class Decider:
             seen = self._seen[key] = self._seen.get(key, 0) + 1
             scripted = self._take_scripted(info)
         rng = random.Random(f"{self.seed}|{key.hex()}|{seen}")
-        draw = rng.random()  # drawn even when scripted, so jitter is the same either way
+        chance = rng.random()  # drawn even when scripted, so jitter is the same either way
         if scripted is not None:
             return scripted[0], rng
         plan = self.plan
@@ -170,7 +183,7 @@ class Decider:
         edge = 0.0
         for kind, rate in plan.rates():
             edge += rate
-            if draw < edge:
+            if chance < edge:
                 return kind, rng
         return None, rng
 

@@ -40,9 +40,9 @@ class Conditions:
                 f"bandwidth must be a positive number of bytes per second, got {self.bandwidth!r}"
             )
 
-    def one_way(self, rng: random.Random) -> float:
-        """Return half of this round trip's added delay."""
-        extra = rng.uniform(0.0, self.jitter) if self.jitter else 0.0
+    def one_way(self, rng: random.Random | None) -> float:
+        """Return half of this round trip's added delay (``rng`` draws the jitter; none needed without it)."""
+        extra = rng.uniform(0.0, self.jitter) if self.jitter and rng is not None else 0.0
         return (self.latency + extra) / 2
 
 

@@ -209,8 +209,8 @@ class ProxyServer:
         number = self.tally.add("seen")
         split = urlsplit(request.target)
         info = RequestInfo(request.method, split.path, split.query, tuple(request.head.headers), request.body)
-        fault, rng = self.decider.decide(info)
         conditions = self.conditions()
+        fault, rng = self.decider.decide(info, draw=conditions.jitter > 0)
         one_way = conditions.one_way(rng)
         await delay(one_way)
         if fault is not None:

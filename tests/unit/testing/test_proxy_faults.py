@@ -95,6 +95,16 @@ def test_jitter_comes_from_the_request_draw() -> None:
     assert 0.05 <= one_way <= 0.1
 
 
+def test_with_nothing_to_decide_requests_are_not_remembered() -> None:
+    decider = Decider(FaultPlan(), seed=0)
+    assert decider.decide(info(body=b"a"), draw=False) == (None, None)
+    assert decider.remembered == 0
+    assert decider.decide(info(body=b"a"))[1] is not None  # jitter to draw: remembered
+    assert decider.remembered == 1
+    decider.script([Fault.LOST], None)
+    assert decider.decide(info(body=b"b"), draw=False)[0] is Fault.LOST
+
+
 def test_only_restricts_the_rates() -> None:
     plan = FaultPlan(unavailable=1.0, only=matching("POST", r"/-/create$"))
     decider = Decider(plan, seed=0)
