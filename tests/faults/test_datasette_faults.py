@@ -17,6 +17,7 @@ from airflow_provider_cloud.operators.rows import ExportRowsOperator, ImportRows
 from airflow_provider_cloud.testing.datasette import DatasetteServer
 from airflow_provider_cloud.testing.proxy import Fault, FaultPlan, NetworkConditionsProxy, matching
 from tests.faults.support import (
+    UNSEEN,
     VARIANTS,
     awaits_reconciliation,
     core_extras,
@@ -129,14 +130,14 @@ def test_import_ends_equal_on_its_first_try(
 
 
 @awaits_reconciliation("Datasette table creations")
-@pytest.mark.parametrize("fault", [Fault.LOST, Fault.RESET])
+@pytest.mark.parametrize("fault", UNSEEN)
 def test_import_whose_table_creation_fails_unseen_ends_equal(
     server, source, import_baseline, network_proxy, monkeypatch, fault: Fault
 ) -> None:
-    """The one write not safe to repeat, hit on purpose: created and unheard (lost), or never sent (reset)."""
+    """The one write not safe to repeat, hit on purpose: made and unheard (lost, stalled), or never sent (reset)."""
     proxy = network_proxy(server.url, faults=FaultPlan())
     proxy.script(fault, only=matching("POST", r"/-/create$"))
-    connect(monkeypatch, server, proxy)
+    connect(monkeypatch, server, proxy, fault)
     table = f"faults_import_create_{fault.value}"
     run = run_case("datasette import", f"create-{fault.value}", proxy, lambda: import_rows(table, source))
     assert run.result["rows_written"] == ROWS

@@ -22,6 +22,7 @@ from airflow_provider_cloud.testing.kloudless import KloudlessEmulator
 from airflow_provider_cloud.testing.proxy import Fault, FaultPlan, NetworkConditionsProxy, matching
 from airflow_provider_cloud.triggers.kloudless import KloudlessEventsTrigger
 from tests.faults.support import (
+    UNSEEN,
     VARIANTS,
     awaits_reconciliation,
     core_extras,
@@ -208,15 +209,15 @@ def test_uploads_end_equal_on_their_first_try(
 
 
 @UPLOADS_ARE_RECONCILED
-@pytest.mark.parametrize("fault", [Fault.LOST, Fault.RESET])
+@pytest.mark.parametrize("fault", UNSEEN)
 def test_an_upload_whose_answer_never_comes_is_stored_once(
     emulator, files, uploads_baseline, network_proxy, monkeypatch, fault: Fault
 ) -> None:
-    """The tenth upload, hit on purpose: stored and unheard (lost), or never sent (reset)."""
+    """The tenth upload, hit on purpose: stored and unheard (lost, stalled), or never sent (reset)."""
     account_id = emulator.create_account(account=f"uploads-{fault.value}@example.com")
     proxy = network_proxy(emulator.url, faults=FaultPlan())
     proxy.script(*[None] * 9, fault, only=matching("POST", r"/storage/files$"))
-    connect(monkeypatch, emulator, proxy, account_id)
+    connect(monkeypatch, emulator, proxy, account_id, fault)
     run = run_case("kloudless uploads", f"upload-{fault.value}", proxy, lambda: upload_all(files))
     assert uploaded(emulator, account_id, run.result) == uploads_baseline
     assert proxy.pending_script == 0
