@@ -52,6 +52,15 @@ standard library only):
     is served in the self-hosted ``/io`` form, password = its API key, ``clientId`` ``airflow-tests``,
     ``rate_limit`` as the emulator's; undone after the test) and returns ``"cloudtables_default"``.
 
+The network-conditions proxy (:class:`~airflow_provider_cloud.testing.proxy.NetworkConditionsProxy`, standard
+library only):
+
+``network_proxy`` (function scope)
+    A callable ``make(upstream_url, **kwargs) -> NetworkConditionsProxy`` taking the proxy's arguments
+    (``latency``, ``jitter``, ``bandwidth``, ``faults``, ``seed``); each call starts a proxy in front of
+    ``upstream_url``, and all are stopped after the test. Give a connection ``proxy.url`` as its host
+    instead of the server's URL, e.g. ``{**datasette_server.connection_dict(), "host": proxy.url}``.
+
 Example::
 
     import pytest
@@ -81,6 +90,7 @@ if TYPE_CHECKING:
     from airflow_provider_cloud.testing.cloudtables import CloudTablesEmulator
     from airflow_provider_cloud.testing.datasette import DatasetteServer
     from airflow_provider_cloud.testing.kloudless import KloudlessEmulator
+    from airflow_provider_cloud.testing.proxy import NetworkConditionsProxy
 
 DATASETTE_CONN_ID = "datasette_default"
 KLOUDLESS_CONN_ID = "kloudless_default"
@@ -235,3 +245,35 @@ def cloudtables_conn_id(cloudtables_emulator: CloudTablesEmulator, monkeypatch: 
     }
     monkeypatch.setenv(f"AIRFLOW_CONN_{CLOUDTABLES_CONN_ID.upper()}", json.dumps(connection))
     return CLOUDTABLES_CONN_ID
+
+
+# -- Network conditions ---------------------------------------------------------------------------------
+
+
+class NetworkProxyFactory:
+    """Start network-conditions proxies on demand and stop them all at the end of the test."""
+
+    def __init__(self) -> None:
+        self._proxies: list[NetworkConditionsProxy] = []
+
+    def __call__(self, upstream_url: str, **kwargs: Any) -> NetworkConditionsProxy:
+        """Start a proxy in front of ``upstream_url`` with the given ``NetworkConditionsProxy`` arguments."""
+        from airflow_provider_cloud.testing.proxy import NetworkConditionsProxy
+
+        proxy = NetworkConditionsProxy(upstream_url, **kwargs)
+        self._proxies.append(proxy)
+        return proxy.start()
+
+    def stop_all(self) -> None:
+        while self._proxies:
+            self._proxies.pop().stop()
+
+
+@pytest.fixture
+def network_proxy() -> Iterator[NetworkProxyFactory]:
+    """Return a callable that starts network-conditions proxies; all are stopped after the test."""
+    factory = NetworkProxyFactory()
+    try:
+        yield factory
+    finally:
+        factory.stop_all()

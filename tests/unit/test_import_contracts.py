@@ -99,6 +99,12 @@ def test_the_package_keeps_every_contract(copy_of_the_package: Path) -> None:
             "The testing kit knows the wire",
             id="emulator-importing-the-client",
         ),
+        pytest.param(
+            "airflow_provider_cloud.testing._proxy.server",
+            "import airflow_provider_cloud.testing.kloudless  # noqa",
+            "Emulators in one shape",
+            id="proxy-importing-an-emulator",
+        ),
     ],
 )
 def test_one_added_import_breaks_its_contract(
