@@ -32,18 +32,6 @@ STALL_TIMEOUT = 1.0
 RETRY_AFTER = 0.05
 
 
-def awaits_reconciliation(writes: str) -> pytest.MarkDecorator:
-    """
-    Mark a case that needs ``writes`` reconciled by their hook when an answer is lost (issue 13).
-
-    Strict: once the hook reconciles them the case passes, the mark fails the run, and it is to be removed.
-    """
-    return pytest.mark.xfail(
-        strict=True,
-        reason=f"{writes} are not reconciled yet: a lost, stalled or reset answer to one fails the first try",
-    )
-
-
 def suite_plan(lost: Fault = Fault.LOST) -> FaultPlan:
     """5 % 429, 5 % 503, 3 % resets before forwarding, 3 % answers lost after forwarding (closed or stalled)."""
     rates = {"too_many_requests": 0.05, "unavailable": 0.05, "reset": 0.03, lost.value: 0.03}

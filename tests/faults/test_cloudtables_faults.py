@@ -25,7 +25,6 @@ from airflow_provider_cloud.testing.proxy import Fault, FaultPlan, NetworkCondit
 from tests.faults.support import (
     LOST_VARIANTS,
     UNSEEN,
-    awaits_reconciliation,
     core_extras,
     run_case,
     set_connection,
@@ -38,7 +37,6 @@ ROWS = 2_000
 RATE_LIMIT, RATE_WINDOW = 400, 1.0
 CONN_ID = "cloudtables_faults"
 COLUMNS = [("code", "text"), ("station", "text"), ("value", "number"), ("ok", "boolean")]
-INSERTS_ARE_RECONCILED = awaits_reconciliation("CloudTables inserts")
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +99,6 @@ def baseline(emulator: CloudTablesEmulator, source: Path) -> list[tuple[Any, ...
     return rows
 
 
-@INSERTS_ARE_RECONCILED
 @pytest.mark.parametrize(("lost", "seed"), LOST_VARIANTS)
 def test_import_ends_equal_on_its_first_try(
     emulator, source, baseline, network_proxy, monkeypatch, lost: Fault, seed: int
@@ -116,7 +113,6 @@ def test_import_ends_equal_on_its_first_try(
     assert stored(emulator, dataset_id) == baseline
 
 
-@INSERTS_ARE_RECONCILED
 @pytest.mark.parametrize("fault", UNSEEN)
 def test_an_insert_whose_answer_never_comes_is_written_once(
     emulator, source, baseline, network_proxy, monkeypatch, fault: Fault

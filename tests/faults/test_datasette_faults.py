@@ -19,7 +19,6 @@ from airflow_provider_cloud.testing.proxy import Fault, FaultPlan, NetworkCondit
 from tests.faults.support import (
     UNSEEN,
     VARIANTS,
-    awaits_reconciliation,
     core_extras,
     run_case,
     set_connection,
@@ -129,7 +128,6 @@ def test_import_ends_equal_on_its_first_try(
     assert run.proxy.total_faulted > 0
 
 
-@awaits_reconciliation("Datasette table creations")
 @pytest.mark.parametrize("fault", UNSEEN)
 def test_import_whose_table_creation_fails_unseen_ends_equal(
     server, source, import_baseline, network_proxy, monkeypatch, fault: Fault

@@ -24,7 +24,6 @@ from airflow_provider_cloud.triggers.kloudless import KloudlessEventsTrigger
 from tests.faults.support import (
     UNSEEN,
     VARIANTS,
-    awaits_reconciliation,
     core_extras,
     run_case,
     set_connection,
@@ -38,7 +37,6 @@ FILES = 300
 PAGE_SIZE = 10  # events a request: 30 requests a pass, so that faults hit the reads
 MAX_EVENTS = 100  # events a sensor poke or trigger run hands on
 CONN_ID = "kloudless_faults"
-UPLOADS_ARE_RECONCILED = awaits_reconciliation("Kloudless uploads")
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +194,6 @@ def uploads_baseline(emulator: KloudlessEmulator, files: list[Path]) -> list[tup
     return stored
 
 
-@UPLOADS_ARE_RECONCILED
 @pytest.mark.parametrize(("lost", "seed"), VARIANTS)
 def test_uploads_end_equal_on_their_first_try(
     emulator, files, uploads_baseline, network_proxy, monkeypatch, lost: Fault, seed: int
@@ -208,7 +205,6 @@ def test_uploads_end_equal_on_their_first_try(
     assert uploaded(emulator, account_id, run.result) == uploads_baseline
 
 
-@UPLOADS_ARE_RECONCILED
 @pytest.mark.parametrize("fault", UNSEEN)
 def test_an_upload_whose_answer_never_comes_is_stored_once(
     emulator, files, uploads_baseline, network_proxy, monkeypatch, fault: Fault
