@@ -67,10 +67,13 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     A threading HTTP server that hands every request to ``app``.
 
     Each connection has a daemon thread (a forgotten emulator never holds up the interpreter's exit), so the
-    server tracks them itself to shut and join them: ``socketserver`` joins only non-daemon threads.
+    server tracks them itself to shut and join them: ``socketserver`` joins only non-daemon threads. The listen
+    backlog is 128, not ``socketserver``'s 5: a client opening a window of connections at once would otherwise
+    see some dropped and retried a second later.
     """
 
     daemon_threads = True
+    request_queue_size = 128
 
     def __init__(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
 import socket
 import threading
 import time
@@ -14,7 +15,7 @@ import pytest
 
 from airflow_provider_cloud.testing._emulator.errors import EmulatorError
 from airflow_provider_cloud.testing._emulator.messages import Reply, Request, json_reply
-from airflow_provider_cloud.testing._emulator.server import ServerThread, loopback
+from airflow_provider_cloud.testing._emulator.server import EmulatorHTTPServer, ServerThread, loopback
 
 pytestmark = pytest.mark.integration
 
@@ -201,3 +202,32 @@ def test_loopback_addresses_are_accepted(host: str, bound: str) -> None:
 def test_other_addresses_are_refused(host: str) -> None:
     with pytest.raises(ValueError, match="loopback IPv4 address only"):
         loopback(host)
+
+
+def test_a_burst_of_connections_is_queued_not_dropped_while_the_server_is_busy():
+    # The server is made but not yet accepting (as when all its threads are busy): the kernel completes the
+    # handshakes of as many connections as the listen backlog holds and drops the rest, whose clients retry a
+    # second later. socketserver's backlog of 5 dropped a window of 16 connections.
+    server = EmulatorHTTPServer(
+        ("127.0.0.1", 0), EchoApp(), version="Test/1", latency=lambda: 0.0, max_body=None, idle_timeout=5.0
+    )
+    clients = []
+    try:
+        for _ in range(16):
+            client = socket.socket()
+            client.setblocking(False)
+            client.connect_ex(server.server_address)
+            clients.append(client)
+        deadline = time.monotonic() + 2.0
+        pending = list(clients)
+        while pending and time.monotonic() < deadline:
+            _, writable, _ = select.select([], pending, [], 0.1)
+            pending = [c for c in pending if c not in writable]
+        connected = [
+            c for c in clients if c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 and c not in pending
+        ]
+        assert len(connected) == 16
+    finally:
+        for client in clients:
+            client.close()
+        server.server_close()
