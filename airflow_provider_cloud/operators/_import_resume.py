@@ -41,7 +41,7 @@ from typing import Any, Protocol
 
 from airflow_provider_cloud.hooks.rowstore import WriteResult
 from airflow_provider_cloud.operators._import_stream import Windows, skip_rows
-from airflow_provider_cloud.rows import RowBlocks, file_identity
+from airflow_provider_cloud.rows import LineMap, RowBlocks, file_identity
 
 CHECKPOINT_KEY = "import_checkpoint"
 #: Requests' worth of rows in a window (the most a retry re-sends, after the first window).
@@ -92,6 +92,7 @@ def write_import(
     *,
     keys: list[str],
     source: str,
+    lines: LineMap | None = None,
     batch_size: int | None,
     resumable: str | None,
     settings: Mapping[str, Any],
@@ -109,10 +110,12 @@ def write_import(
         if store is not None:
             log.info("This import cannot resume after a failed try (%s): a retry starts over", resumable)
         # Rows in lists: a hook that knows RowBlocks takes a list at a time, any other iterates rows.
-        return write(RowBlocks[dict[str, Any]](blocks, keys_checked=keys, source=source)), 0
+        return write(RowBlocks[dict[str, Any]](blocks, keys_checked=keys, source=source, lines=lines)), 0
     try_number = getattr(context.get("ti"), "try_number", None)
     checkpoint = Checkpoint(store, source_identity(source, settings), try_number=try_number, log=log)
-    return write_in_windows(write, blocks, checkpoint, keys=keys, source=source, batch_size=batch_size)
+    return write_in_windows(
+        write, blocks, checkpoint, keys=keys, source=source, lines=lines, batch_size=batch_size
+    )
 
 
 def settings_hash(settings: Mapping[str, Any]) -> str:
@@ -216,6 +219,7 @@ def write_in_windows(
     *,
     keys: list[str],
     source: str,
+    lines: LineMap | None = None,
     batch_size: int | None,
 ) -> tuple[WriteResult, int]:
     """
@@ -229,18 +233,15 @@ def write_in_windows(
     results: list[WriteResult] = []
     try:
         while (window := windows.next(size)) is not None:
-            result = write(RowBlocks[dict[str, Any]](iter(window), keys_checked=keys, source=source))
+            blocks_of_window = RowBlocks[dict[str, Any]](
+                iter(window), keys_checked=keys, source=source, lines=lines, offset=checkpoint.stored
+            )
+            result = write(blocks_of_window)
             results.append(result)
             checkpoint.advance(checkpoint.stored + window.rows)
             size = _next_size(size, window.rows, result, batch_size)
     except BaseException:
         checkpoint.failed()
-        if checkpoint.stored:  # a writer counts rows from 1 in each write: say where this one started
-            checkpoint.log.info(
-                "The write that failed began with good row %s of the file: row numbers in its error count "
-                "from there",
-                f"{checkpoint.stored + 1:,}",
-            )
         raise
     checkpoint.clear()
     return combined(results), skipped

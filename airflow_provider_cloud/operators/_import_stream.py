@@ -18,6 +18,7 @@ from airflow_provider_cloud.exceptions import RowDataError
 from airflow_provider_cloud.rows import (
     Block,
     GoodRows,
+    LineMap,
     ProgressLogger,
     Record,
     RejectsWriter,
@@ -31,6 +32,7 @@ INLINE_BLOCK_ROWS = 512
 PROGRESS_EVERY = 1024
 _ERROR_OF = operator.attrgetter("error")
 _DATA_OF = operator.attrgetter("data")
+_LINE_OF = operator.attrgetter("line")
 
 
 def check_before_writing(
@@ -117,10 +119,12 @@ class ImportStream:
         self.progress = progress
         self.read = 0
         self.rejected = 0
+        #: The file line of each good row, by its position among the good rows (for the writer's errors).
+        self.lines = LineMap()
 
     def blocks(self) -> Iterator[list[dict[str, Any]]]:
         """Yield the good rows in lists, a block of the reader at a time; bad rows fail or are rejected."""
-        rename, check, progress = self.rename, self.check, self.progress
+        rename, check, progress, lines = self.rename, self.check, self.progress, self.lines
         checked = check.checks_anything
         read = 0
         try:
@@ -137,9 +141,11 @@ class ImportStream:
                         read += len(rows)
                         if read - progress.done >= PROGRESS_EVERY:
                             progress.update(read - progress.done)
+                        lines.add(block.lines if isinstance(block, GoodRows) else list(map(_LINE_OF, block)))
                         yield rows
                         continue
                 good: list[dict[str, Any]] = []
+                good_lines: list[int] = []
                 for record in block.records() if isinstance(block, GoodRows) else block:
                     error = record.error
                     row = record.data
@@ -152,15 +158,18 @@ class ImportStream:
                         ):
                             read += 1
                             good.append(row)
+                            good_lines.append(record.line)
                             continue
                     assert error is not None
                     if good:
+                        lines.add(good_lines)
                         yield good
-                        good = []
+                        good, good_lines = [], []
                     read += 1
                     self.read = read
                     self._bad_row(error, row if row is not None else record.data, record.raw)
                 if good:
+                    lines.add(good_lines)
                     yield good
         finally:
             self.read = read

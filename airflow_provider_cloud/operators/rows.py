@@ -155,7 +155,7 @@ class ImportRowsOperator(BaseOperator):
                 progress=progress,
             )
             grows = not exists and getattr(records, "columns", None) is None  # JSON rows making a data set
-            result, resumed = self._write(hook, stream.blocks(), keys, source_name, context, grows)
+            result, resumed = self._write(hook, stream, keys, source_name, context, grows)
         progress.finish()
         written = resumed + result.rows
         summary = {
@@ -178,7 +178,7 @@ class ImportRowsOperator(BaseOperator):
     def _write(
         self,
         hook: RowStore,
-        blocks: Iterator[list[dict[str, Any]]],
+        stream: ImportStream,
         keys: list[str],
         source: str,
         context: Any,
@@ -196,9 +196,10 @@ class ImportRowsOperator(BaseOperator):
         )
         return write_import(
             write,
-            blocks,
+            stream.blocks(),
             keys=keys,
             source=source,
+            lines=stream.lines,
             batch_size=self.batch_size,
             resumable=why_not_resumable(self.mode, keys, inline=self.source is None, grows=grows),
             settings=settings,

@@ -7,7 +7,7 @@ Reading (``read_records``, ``iter_inline_rows``), typing (``rows.convert``), wri
 
 from __future__ import annotations
 
-from airflow_provider_cloud.rows.batching import RowBlocks, batched
+from airflow_provider_cloud.rows.batching import LineMap, RowBlocks, RowOrigin, batched
 from airflow_provider_cloud.rows.convert import (
     ColumnType,
     ConversionError,
@@ -45,7 +45,9 @@ __all__ = [
     "Record",
     "RecordReader",
     "RejectsWriter",
+    "LineMap",
     "RowBlocks",
+    "RowOrigin",
     "RowCheck",
     "RowFormat",
     "TypeSpec",

@@ -21,6 +21,7 @@ from airflow_provider_cloud.hooks.cloudtables.rowcalls import RowCalls
 from airflow_provider_cloud.hooks.cloudtables.schema import DatasetSchema, conditions_for, find_dataset
 from airflow_provider_cloud.hooks.core import CloudApiHook
 from airflow_provider_cloud.hooks.rowstore import DatasetInfo, WriteResult
+from airflow_provider_cloud.rows.batching import RowBlocks
 from airflow_provider_cloud.rows.progress import ProgressLogger
 
 
@@ -298,7 +299,9 @@ class CloudTablesHook(CloudApiHook):
             if create:
                 raise writes.cannot_create(dataset, exc) from None
             raise
-        plan = writes.WritePlan(schema, mode, key, source=str(getattr(rows, "source", "rows")))
+        plan = writes.WritePlan(
+            schema, mode, key, origin=rows.origin if isinstance(rows, RowBlocks) else None
+        )
         calls = self._row_calls(schema, conditions)
         ahead = plan.read_ahead(rows)
         existing: dict[Any, Any] = {}

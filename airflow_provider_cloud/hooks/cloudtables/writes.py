@@ -23,6 +23,7 @@ from airflow_provider_cloud.hooks.cloudtables.schema import Column, DatasetSchem
 from airflow_provider_cloud.hooks.cloudtables.values import same_value, stored_as
 from airflow_provider_cloud.hooks.cloudtables.wire import SERVICE, field_error_status, form_value
 from airflow_provider_cloud.hooks.rowstore import WriteResult, check_write_mode
+from airflow_provider_cloud.rows.batching import RowOrigin
 from airflow_provider_cloud.rows.progress import ProgressLogger
 
 ROW_ID_KEY = "id"
@@ -72,16 +73,23 @@ class WritePlan:
 
     :param key: key column names or ids: data points, or ``id`` (the row id: existing ids are updated,
         others inserted as new rows with new ids).
-    :param source: what the rows come from, for errors (the file's name; ``"rows"`` for rows given inline).
+    :param origin: where the rows come from, for errors: the file's name and each row's line there (rows
+        given inline: ``"rows"`` and their position).
     """
 
     def __init__(
-        self, schema: DatasetSchema, mode: str, key: str | Sequence[str] | None, *, source: str = "rows"
+        self,
+        schema: DatasetSchema,
+        mode: str,
+        key: str | Sequence[str] | None,
+        *,
+        origin: RowOrigin | None = None,
     ) -> None:
         check_write_mode(mode)
         self.schema = schema
         self.mode = mode
-        self.source = source
+        self.origin = origin or RowOrigin()
+        self.source = self.origin.source
         names = [key] if isinstance(key, str) else list(key or [])
         self.key_names = names
         self.key_columns: list[Column | None] = [
@@ -101,8 +109,9 @@ class WritePlan:
         """Tell whether rows have a key the service stores (data points: not the row id, which it assigns)."""
         return bool(self.key_names) and None not in self.key_columns
 
-    def prepare(self, row: Mapping[str, Any], line: int) -> PreparedRow:
+    def prepare(self, row: Mapping[str, Any], position: int) -> PreparedRow:
         """Return the row as fields with its key, or raise :class:`RowDataError` naming the line and column."""
+        line = self.origin.line(position)
         fields = self.schema.fields_in(row, line=line, source=self.source)
         for column_id, value in fields.items():
             point = self.schema.by_id[column_id]

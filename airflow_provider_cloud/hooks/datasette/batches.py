@@ -29,10 +29,12 @@ from typing import Any
 import msgspec
 
 from airflow_provider_cloud.exceptions import RowDataError
+from airflow_provider_cloud.rows.batching import RowOrigin
 
 _MAX_GROUPS = 32
 _ENVELOPE = 64
 _NOTHING: tuple[Batch, ...] = ()  # no batch became full
+_INPUT = RowOrigin()  # rows given as they are: the position is the line
 #: SQLite's INTEGER range: 64-bit signed.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: Nineteen digits in a row: only then may an integer be out of range (floats show at most 17 digits).
@@ -65,7 +67,7 @@ def encode_rows(
     first_index: int,
     indices: Sequence[int] | None = None,
     columns: frozenset[Any] | None = None,
-    source: str = "rows",
+    origin: RowOrigin = _INPUT,
 ) -> bytes:
     """
     Encode rows as one compact JSON array, or raise :class:`RowDataError` naming the first bad row and column.
@@ -73,7 +75,7 @@ def encode_rows(
     :param indices: the input position of each row; without it rows are taken as consecutive from
         ``first_index``.
     :param columns: the keys every row has, when known (the rows of one batch share them).
-    :param source: where the rows come from, for the error.
+    :param origin: where the rows come from, for the error (its source, and each row's line there).
     """
     listed = rows if isinstance(rows, list) else list(rows)
     fast = _encode_plain(listed, columns)
@@ -86,9 +88,9 @@ def encode_rows(
             try:
                 _ENCODER.encode(row).encode("utf-8")  # lone surrogates fail only here
             except (TypeError, ValueError) as exc:
-                line = indices[offset] if indices else first_index + offset
+                line = origin.line(indices[offset] if indices else first_index + offset)
                 column, reason = _bad_value(row, exc)
-                raise RowDataError(reason, source=source, line=line, column=column) from None
+                raise RowDataError(reason, source=origin.source, line=line, column=column) from None
         raise
 
 
@@ -105,7 +107,7 @@ def _bad_value(row: Mapping[str, Any], exc: Exception) -> tuple[str | None, str]
 
 
 def check_integers(
-    rows: Sequence[Mapping[str, Any]], indices: Sequence[int], first_index: int, source: str
+    rows: Sequence[Mapping[str, Any]], indices: Sequence[int], first_index: int, origin: RowOrigin
 ) -> None:
     """Raise :class:`RowDataError` naming the first integer SQLite cannot store (beyond 64-bit signed)."""
     for offset, row in enumerate(rows):
@@ -114,8 +116,8 @@ def check_integers(
                 raise RowDataError(
                     f"the integer {value} is beyond SQLite's 64-bit range ({INT64_MIN} to {INT64_MAX}); "
                     "write it as text if it must be kept whole",
-                    source=source,
-                    line=indices[offset] if indices else first_index + offset,
+                    source=origin.source,
+                    line=origin.line(indices[offset] if indices else first_index + offset),
                     column=str(name),
                 )
 
@@ -165,7 +167,15 @@ class Batch:
     first_index: int = 0
     _encoded: bytes | None = None
     indices: list[int] = field(default_factory=list)
-    source: str = "rows"
+    origin: RowOrigin = _INPUT
+
+    @property
+    def source(self) -> str:
+        return self.origin.source
+
+    def span(self) -> str:
+        """Return where the batch's rows are: ``lines 3-102 of <source>``."""
+        return self.origin.span(self.first_index, self.last_index)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -183,10 +193,10 @@ class Batch:
                 first_index=self.first_index,
                 indices=self.indices,
                 columns=self.columns,
-                source=self.source,
+                origin=self.origin,
             )
             if encoded.translate(_DIGITS_TO_ZERO).find(_NINETEEN_DIGITS) >= 0:
-                check_integers(self.rows, self.indices, self.first_index, self.source)
+                check_integers(self.rows, self.indices, self.first_index, self.origin)
             self._encoded = encoded
         return self._encoded
 
@@ -206,7 +216,7 @@ class Batch:
                     self.rows[start : start + max_rows],
                     indices[0] if indices else self.first_index + start,
                     indices=indices,
-                    source=self.source,
+                    origin=self.origin,
                 )
             )
         return parts
@@ -221,8 +231,8 @@ class Batch:
             raise RowDataError(
                 f"the row is {len(self.encoded())} bytes of JSON, over the server's body limit of "
                 f"{max_bytes} (its largest value is in this column)",
-                source=self.source,
-                line=self.first_index,
+                source=self.origin.source,
+                line=self.origin.line(self.first_index),
                 column=None if largest is None else str(largest),
             )
         out: list[Batch] = []
@@ -237,18 +247,18 @@ class BatchPlanner:
 
     :param key: the key columns; with them, a row whose key waits in another group flushes every group.
         Keys are only tracked while rows of several column sets wait at once (with one, order is kept).
-    :param source: where the rows come from (a file's URL), named by errors about a row.
+    :param origin: where the rows come from (a file's URL and each row's line), named by errors about a row.
     """
 
     def __init__(
-        self, *, max_rows: int, max_bytes: int, key: Sequence[str] = (), source: str = "rows"
+        self, *, max_rows: int, max_bytes: int, key: Sequence[str] = (), origin: RowOrigin = _INPUT
     ) -> None:
         if max_rows < 1:
             raise ValueError("max_rows must be at least 1")
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self.key = tuple(key)
-        self.source = source
+        self.origin = origin
         self._groups: dict[frozenset[str], Batch] = {}
         self._waiting_keys: dict[tuple[Any, ...], frozenset[str]] | None = None
 
@@ -283,7 +293,7 @@ class BatchPlanner:
         if group is None:
             if len(groups) >= _MAX_GROUPS:
                 full.extend(self.drain())
-            group = groups[columns] = Batch(columns, first_index=index, source=self.source)
+            group = groups[columns] = Batch(columns, first_index=index, origin=self.origin)
         group.rows.append(row)
         group.indices.append(index)
         if tracked and self._waiting_keys is not None:
@@ -314,7 +324,7 @@ class BatchPlanner:
         while start < len(rows):
             group = groups.get(columns)
             if group is None:
-                group = groups[columns] = Batch(columns, first_index=first_index + start, source=self.source)
+                group = groups[columns] = Batch(columns, first_index=first_index + start, origin=self.origin)
             room = max(self.max_rows - len(group.rows), 0)  # the limit can drop meanwhile (learned)
             taken = rows[start : start + room]
             group.rows.extend(taken)

@@ -147,19 +147,20 @@ class RowsCheck:
     def check(self, batch: Batch) -> dict[str, Any] | None:
         """Return a stand-in answer if every row of the batch is stored as sent, ``None`` if none is."""
         sent: list[dict[str, Any]] = json.loads(batch.encoded())  # the values as they travelled
-        lines = batch.indices or range(batch.first_index, batch.first_index + len(sent))
+        positions = batch.indices or range(batch.first_index, batch.first_index + len(sent))
+        lines = [batch.origin.line(position) for position in positions]
         stored = self.read_back([[row[k] for k in self.keys] for row in sent])
         present = [
             (line, row, found) for line, row in zip(lines, sent) if (found := stored[_key(row, self.keys)])
         ]
         if not present:
             return None
-        lost = f"the answer to the insert of rows {batch.first_index}-{batch.last_index} was lost"
+        lost = f"the answer to the insert of the rows at {batch.span()} was lost"
         if len(present) < len(sent):
             there = _some([line for line, _, _ in present])
             raise Found(
                 _conflict(
-                    f"{lost}, and {len(present)} of its {len(sent)} rows are in the table (rows {there})"
+                    f"{lost}, and {len(present)} of its {len(sent)} rows are in the table (lines {there})"
                 )
             )
         for line, row, found in present:
@@ -168,7 +169,7 @@ class RowsCheck:
                     key = [row[k] for k in self.keys]
                     raise Found(
                         _conflict(
-                            f"{lost}, and row {line} (key {key}) is in the table with {column!r} = "
+                            f"{lost}, and the row of line {line} (key {key}) is in the table with {column!r} = "
                             f"{found.get(column)!r}, not {value!r}"
                         )
                     )

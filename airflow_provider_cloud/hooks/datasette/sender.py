@@ -201,9 +201,7 @@ class BatchWriter:
         """Send a refused batch again in smaller ones if the refusal taught the row limit, else raise it."""
         limit = max_rows_from(exc.errors)
         if limit is None or limit >= len(batch):
-            exc.errors.append(
-                f"in the batch of rows {batch.first_index}-{batch.last_index}; none of that batch was written"
-            )
+            exc.errors.append(f"in the batch of rows at {batch.span()}; none of that batch was written")
             raise exc
         self.learned_max_rows = limit
         self.log.info("Datasette allows %d rows per write; sending smaller batches", limit)
@@ -246,7 +244,7 @@ class BatchWriter:
             if check is None or not check.stored_after_all():
                 self._refused(batch, exc)  # raises, or sends the batch in smaller ones
                 return
-            self.log.info("Rows %d-%d were stored by an earlier attempt", batch.first_index, batch.last_index)
+            self.log.info("The rows at %s were stored by an earlier attempt", batch.span())
         except PayloadTooLargeError:
             if len(batch) == 1:
                 raise
@@ -255,9 +253,7 @@ class BatchWriter:
             return
         except CloudApiError as exc:
             if not self.idempotent and in_doubt(exc):
-                exc.errors.append(
-                    f"in the batch of rows {batch.first_index}-{batch.last_index}, {self._why(exc)}"
-                )
+                exc.errors.append(f"in the batch of rows at {batch.span()}, {self._why(exc)}")
             raise
         if adds_columns and self.known_columns is not None:
             self.known_columns |= batch.columns

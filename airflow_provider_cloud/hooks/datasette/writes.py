@@ -31,7 +31,7 @@ from airflow_provider_cloud.hooks.datasette.wire import (
     table_path,
 )
 from airflow_provider_cloud.hooks.rowstore import DatasetInfo, WriteResult
-from airflow_provider_cloud.rows.batching import RowBlocks
+from airflow_provider_cloud.rows.batching import RowBlocks, RowOrigin
 
 COLUMN_TYPES = ("text", "integer", "float", "blob")
 
@@ -84,7 +84,7 @@ class TableWrite:
         self.mode = mode
         self.alter = alter
         self.log = log
-        self.source = "rows"
+        self.origin = RowOrigin()
         keys = [key] if isinstance(key, str) else list(key or [])
         if not info.exists and not create:
             raise NotFoundError(
@@ -116,8 +116,8 @@ class TableWrite:
     def run(self, rows: Iterable[Mapping[str, Any]], *, max_rows: int, max_bytes: int) -> WriteResult:
         """Write ``rows`` in batches of at most ``max_rows`` rows and ``max_bytes`` bytes of body."""
         keys, exists, table = self.keys, self.info.exists, self.info.name
-        source = self.source = rows.source if isinstance(rows, RowBlocks) else "rows"
-        planner = BatchPlanner(max_rows=max_rows, max_bytes=max_bytes, key=keys, source=source)
+        origin = self.origin = rows.origin if isinstance(rows, RowBlocks) else RowOrigin()
+        planner = BatchPlanner(max_rows=max_rows, max_bytes=max_bytes, key=keys, origin=origin)
         endpoint = "upsert" if self.mode == "upsert" else "insert"
         path = f"{table_path(self.database, table)}/-/{endpoint}"
         known = set(self.info.columns) if exists and self.alter else None
@@ -157,7 +157,7 @@ class TableWrite:
                         if missing is not None:
                             offset, k = missing
                             submit(planner.add_block(block[:offset], index))  # as row by row would
-                            raise _no_key(k, index + offset, source)
+                            raise _no_key(k, origin.line(index + offset), origin.source)
                         submit(planner.add_block(block, index))
                         index += len(block)
                 else:
@@ -165,7 +165,7 @@ class TableWrite:
                     for index, row in enumerate(rows, start=1):  # the hot loop: kept lean
                         for k in keys:
                             if row.get(k) is None:
-                                raise _no_key(k, index, source)
+                                raise _no_key(k, origin.line(index), origin.source)
                         full = add(row, index)
                         if full:
                             submit(full)
@@ -188,7 +188,9 @@ class TableWrite:
         missing = [k for k in keys if k not in types]
         if missing:
             raise RowDataError(
-                f"key column(s) {missing} missing from the rows", source=self.source, line=batch.first_index
+                f"key column(s) {missing} missing from the rows",
+                source=self.origin.source,
+                line=self.origin.line(batch.first_index),
             )
         ordered = {k: types[k] for k in keys} | {n: t for n, t in types.items() if n not in keys}
         self.facts_changed = True

@@ -8,6 +8,7 @@ import pytest
 
 from airflow_provider_cloud.exceptions import BadRequestError, RowDataError
 from airflow_provider_cloud.hooks.cloudtables import CloudTablesHook
+from airflow_provider_cloud.rows import RowBlocks
 from airflow_provider_cloud.testing.cloudtables import CloudTablesEmulator
 
 pytestmark = pytest.mark.integration
@@ -15,8 +16,9 @@ pytestmark = pytest.mark.integration
 SOURCE = "file:///data/airports.csv"
 
 
-class SourcedRows(list[dict[str, Any]]):
-    source = SOURCE
+def sourced(rows: list[dict[str, Any]]) -> RowBlocks[dict[str, Any]]:
+    """Return rows that say where they come from, as the import's row blocks do (each row's line: its position)."""
+    return RowBlocks([rows], source=SOURCE)
 
 
 @pytest.fixture
@@ -27,11 +29,11 @@ def airports(cloudtables_emulator: CloudTablesEmulator) -> str:
     )
 
 
-def good_rows(count: int = 6) -> SourcedRows:
-    return SourcedRows(
+def good_rows(count: int = 6) -> list[dict[str, Any]]:
+    return [
         {"Name": f"A{n}", "Runways": n, "Open": n % 2 == 0, "Opened": f"2000-01-{n:02d}", "Gate": "08:30"}
         for n in range(1, count + 1)
-    )
+    ]
 
 
 @pytest.mark.parametrize(
@@ -50,7 +52,7 @@ def test_a_value_the_type_refuses_fails_the_write_before_anything_is_written(
     rows = good_rows()
     rows[3][column] = value
     with pytest.raises(RowDataError) as caught:
-        CloudTablesHook(cloudtables_conn_id).write_rows(airports, rows, mode="insert")
+        CloudTablesHook(cloudtables_conn_id).write_rows(airports, sourced(rows), mode="insert")
     assert (caught.value.source, caught.value.line, caught.value.column) == (SOURCE, 4, column)
     assert str(caught.value).startswith(f"{SOURCE}, line 4, column {column!r}: {reason}")
     assert ct.rows(airports) == []
@@ -60,7 +62,7 @@ def test_a_value_the_type_refuses_fails_the_write_before_anything_is_written(
 def test_every_value_the_type_takes_the_emulator_takes_too(
     cloudtables_conn_id, cloudtables_emulator, airports
 ):
-    rows = SourcedRows(
+    rows = sourced(
         [
             {"Name": 5, "Runways": "1e3", "Open": "YES", "Opened": "2024-02-29", "Gate": "23:59:59.5"},
             {"Name": "", "Runways": "", "Open": "off", "Opened": "", "Gate": ""},
@@ -77,7 +79,7 @@ def test_a_field_error_of_the_service_names_the_source_line_and_column(
     ct = cloudtables_emulator
     flights = ct.add_dataset("Flights", [("Code", "text")], links=[("Departure", airports)])
     ct.seed_rows(airports, [{"Name": "Edinburgh"}])
-    rows = SourcedRows(
+    rows = sourced(
         [{"Code": "F1", "Departure": 1}, {"Code": "F2", "Departure": 1}, {"Code": "F3", "Departure": 99}]
     )
     with pytest.raises(RowDataError) as caught:

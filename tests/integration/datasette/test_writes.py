@@ -66,7 +66,7 @@ def test_write_modes(hook: DatasetteHook, datasette_server: DatasetteServer, fre
             mode="insert",
         )
     assert "UNIQUE constraint failed" in str(caught.value)
-    assert "rows 1-2" in str(caught.value)
+    assert "rows at lines 1-2" in str(caught.value)
     assert "none of that batch was written" in str(caught.value)
     assert stored(datasette_server, table) == first  # a batch is atomic: row 4 was not written either
 
@@ -138,7 +138,7 @@ def test_failed_batch_names_its_rows_when_they_are_not_consecutive(
 
     # rows 1 and 3 share a column set, so they travel in one batch; row 2 goes in another
     assert "UNIQUE constraint failed" in str(caught.value)
-    assert "rows 1-3" in str(caught.value)
+    assert "rows at lines 1-3" in str(caught.value)
 
 
 def test_rows_with_different_column_sets_keep_the_values_they_lack(

@@ -155,3 +155,16 @@ def connection_env(monkeypatch: Any, server: Any, conn_id: str) -> str:
     """Define connection ``conn_id`` for ``server`` through its environment variable; return the id."""
     monkeypatch.setenv(*server.env_var(conn_id))
     return conn_id
+
+
+def record_lines(path: Path) -> list[int]:
+    """Return the file line each data record of a CSV file starts on (records may span lines)."""
+    starts: list[int] = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        next(reader)  # the header
+        end = reader.line_num
+        for _ in reader:
+            starts.append(end + 1)
+            end = reader.line_num
+    return starts

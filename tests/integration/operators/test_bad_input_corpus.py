@@ -12,8 +12,10 @@ nothing of the failed batch. A file-level problem leaves the table empty. Cases 
 from __future__ import annotations
 
 import gzip
+import http.server
 import json
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +24,12 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_cloud.exceptions import RowDataError
+from airflow_provider_cloud.exceptions import (
+    AuthenticationError,
+    BadRequestError,
+    RowDataError,
+    UnexpectedResponseError,
+)
 from airflow_provider_cloud.operators.rows import CleanupRowsOperator, ExportRowsOperator, ImportRowsOperator
 from tests.integration.operators.rows_support import table_ids
 
@@ -86,6 +93,8 @@ def csv(lines: list[str], header: str = HEADER, name: str = "in.csv", encoding: 
 def raw(data: bytes, name: str = "in.csv", **kwargs: Any):
     def make(tmp: Path) -> tuple[Path, dict[str, Any]]:
         (tmp / name).write_bytes(data)
+        if kwargs.get("rejects_path") == IN_TMP:
+            return tmp / name, {"source": str(tmp / name), **kwargs, "rejects_path": str(tmp / "bad.jsonl")}
         return tmp / name, {"source": str(tmp / name), **kwargs}
 
     return make
@@ -381,6 +390,56 @@ CASES: dict[str, Case] = {
         written=[],
     ),
     "rows-rendered-as-text": Case(inline_text, error=ValueError, names="rows="),
+    # found by the writer (the hook), named by the file's line all the same
+    "row-over-the-body-limit": Case(
+        jsonl(
+            [*good_json(13), json.dumps({"id": 14, "name": "x" * 3_000_000, "qty": 14}), *good_json(5, 15)]
+        ),
+        line=14,
+        column="name",
+        written=before(14),
+        says="over the server's body limit",
+    ),
+    "row-over-the-body-limit-after-a-rejected-row": Case(
+        jsonl(
+            [
+                *good_json(4),
+                "not json",
+                *good_json(8, 6),
+                json.dumps({"id": 14, "name": "x" * 3_000_000, "qty": 1}),
+            ],
+            on_bad_rows="skip",
+            rejects_path=IN_TMP,
+        ),
+        line=14,  # the writer's 13th row: line 5 was rejected
+        column="name",
+        written=[1, 2, 3, 4, 6, 7, 8, 9, 10, 11],  # the first batch of ten good rows
+        says="over the server's body limit",
+    ),
+    "integer-over-64-bits-in-a-json-lines-file": Case(
+        jsonl([*good_json(4), json.dumps({"id": 5, "name": "n", "qty": int(BIG)}), *good_json(5, start=6)]),
+        line=5,
+        column="qty",
+        written=before(5),
+        says="beyond SQLite's 64-bit range",
+    ),
+    "key-twice-in-the-file-with-mode-insert": Case(
+        csv([*rows(14), "7,again,7", *rows(15, start=16)], mode="insert"),
+        error=BadRequestError,
+        written=before(15),
+        says="in the batch of rows at lines 12-21 of file://",
+    ),
+    "key-twice-after-a-multi-line-record-and-a-rejected-row": Case(
+        csv(
+            [*rows(2), '3,"two\nlines",3', "4,name 4,4", "5,x", *rows(9, 6), "7,again,7", *rows(15, 16)],
+            mode="insert",
+            on_bad_rows="skip",
+            rejects_path=IN_TMP,
+        ),
+        error=BadRequestError,
+        written=[1, 2, 3, 4, 6, 7, 8, 9, 10, 11],
+        says="in the batch of rows at lines 14-23 of file://",  # ids 12 to 21: the header, line 4's record
+    ),
 }
 
 
@@ -576,3 +635,70 @@ def test_bad_input_to_cloudtables(name, cloudtables_conn_id, cloudtables_emulato
     assert (error.source, error.line, error.column) == (source.as_uri(), line, column)
     assert str(error).startswith(f"{source.as_uri()}, line {line}, column {column!r}: ")
     assert cloudtables_emulator.rows(dataset) == []  # rows are checked before the first write
+
+
+# -- answers that are not the service's ------------------------------------------------------------------
+
+
+class HtmlPage(http.server.BaseHTTPRequestHandler):
+    """A login page of a proxy or a captive portal: 200 and HTML for every request."""
+
+    def do_GET(self) -> None:
+        body = b"<html><body>Please sign in</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+def test_html_answered_with_200_is_not_taken_for_data(datasette_server, monkeypatch, tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HtmlPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        connection = datasette_server.connection_dict()
+        connection["host"] = f"http://127.0.0.1:{server.server_address[1]}"
+        monkeypatch.setenv("AIRFLOW_CONN_PORTAL", json.dumps(connection))
+        source = tmp_path / "in.csv"
+        source.write_text("\n".join([HEADER, *rows(5)]) + "\n")
+        with pytest.raises(UnexpectedResponseError) as caught:
+            ImportRowsOperator(
+                task_id="import_rows", conn_id="portal", dataset="t", source=str(source)
+            ).execute({})
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    message = str(caught.value)
+    assert "the response is not JSON" in message
+    assert "GET /data/t/-/schema.json" in message  # the request it was the answer to
+    assert "Please sign in" in message  # what came instead
+    assert datasette_server.token not in message
+
+
+def test_a_revoked_token_fails_at_once_and_writes_nothing(
+    datasette_server, fresh_table_name, monkeypatch, tmp_path
+):
+    revoked = "dstok_" + "x" * 40  # signed with no key the server knows: as a revoked or rotated token
+    monkeypatch.setenv(*datasette_server.env_var("revoked", token=revoked))
+    source = tmp_path / "in.csv"
+    source.write_text("\n".join([HEADER, *rows(5)]) + "\n")
+    with pytest.raises(AuthenticationError) as caught:
+        ImportRowsOperator(
+            task_id="import_rows",
+            conn_id="revoked",
+            dataset=fresh_table_name,
+            source=str(source),
+            create=True,
+        ).execute({})
+    assert caught.value.status_code == 401
+    assert revoked not in str(caught.value)
+    assert datasette_server.sql(
+        f"select count(*) n from sqlite_master where name = '{fresh_table_name}'"
+    ) == [{"n": 0}]

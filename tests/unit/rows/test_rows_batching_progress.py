@@ -136,3 +136,20 @@ def test_progress_argument_checks():
         ProgressLogger(logging.getLogger(LOGGER), every_seconds=-1)
     with pytest.raises(ValueError, match="total"):
         ProgressLogger(logging.getLogger(LOGGER), total=-5)
+
+
+def test_a_line_map_keeps_runs_and_finds_each_rows_line():
+    from airflow_provider_cloud.rows import LineMap, RowOrigin
+
+    lines = LineMap()
+    lines.add(range(2, 12))  # a block of ten rows on lines 2-11: one run
+    lines.add([12, 14, 15])  # line 12, then a record on lines 14-15 after a rejected line 13
+    lines.add([17])
+    assert lines.count == 14
+    assert [lines.line(p) for p in (1, 10, 11, 12, 13, 14)] == [2, 11, 12, 14, 15, 17]
+    assert len(lines._positions) == 3  # runs: 2-12, 14-15, 17
+    window = RowOrigin("file:///in.csv", lines, offset=10)
+    assert (window.line(1), window.line(4)) == (12, 17)
+    assert window.span(1, 3) == "lines 12-15 of file:///in.csv"
+    assert RowOrigin().span(3, 3) == "line 3"
+    assert RowOrigin().line(7) == 7

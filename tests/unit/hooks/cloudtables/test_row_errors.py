@@ -8,6 +8,7 @@ import pytest
 
 from airflow_provider_cloud.exceptions import BadRequestError, RowDataError
 from airflow_provider_cloud.hooks.cloudtables.writes import PreparedRow, RowWriter, WritePlan
+from airflow_provider_cloud.rows import RowBlocks, RowOrigin
 from tests.fake_transport import Reply
 from tests.unit.hooks.cloudtables.fake_service import DATASET_ID, FakeDataset, fake_hook
 from tests.unit.hooks.cloudtables.support import airports
@@ -15,14 +16,13 @@ from tests.unit.hooks.cloudtables.support import airports
 SOURCE = "s3://bucket/in.csv"
 
 
-class SourcedRows(list[dict[str, Any]]):
-    """Rows that say where they come from, as the import's row blocks do."""
+def sourced(rows: list[dict[str, Any]]) -> RowBlocks[dict[str, Any]]:
+    """Return rows that say where they come from, as the import's row blocks do (each row's line: its position)."""
+    return RowBlocks([rows], source=SOURCE)
 
-    source = SOURCE
 
-
-def rows_with(bad: dict[str, Any], at: int, count: int = 5) -> SourcedRows:
-    rows = SourcedRows({"Code": f"R{n}", "Count": n} for n in range(1, count + 1))
+def rows_with(bad: dict[str, Any], at: int, count: int = 5) -> list[dict[str, Any]]:
+    rows = [{"Code": f"R{n}", "Count": n} for n in range(1, count + 1)]
     rows[at - 1] = {**rows[at - 1], **bad}
     return rows
 
@@ -39,7 +39,7 @@ def test_a_bad_value_in_the_rows_read_ahead_fails_before_anything_is_written(mon
     dataset = FakeDataset()
     hook, fake = fake_hook(monkeypatch, dataset)
     with pytest.raises(RowDataError) as caught:
-        hook.write_rows(DATASET_ID, rows_with(bad, at=4), key="Code")
+        hook.write_rows(DATASET_ID, sourced(rows_with(bad, at=4)), key="Code")
     error = caught.value
     assert (error.source, error.line, error.column) == (SOURCE, 4, "Count")
     assert str(error).startswith(f"{SOURCE}, line 4, column 'Count': {reason}")
@@ -50,7 +50,7 @@ def test_a_bad_value_in_the_rows_read_ahead_fails_before_anything_is_written(mon
 def test_rows_without_a_source_are_named_rows(monkeypatch):
     hook, _ = fake_hook(monkeypatch, FakeDataset())
     with pytest.raises(RowDataError, match=r"^rows, line 2, column 'Count': 'x' is not a number"):
-        hook.write_rows(DATASET_ID, list(rows_with({"Count": "x"}, at=2)), key="Code")
+        hook.write_rows(DATASET_ID, rows_with({"Count": "x"}, at=2), key="Code")
 
 
 def test_other_input_errors_name_the_source_too(monkeypatch):
@@ -58,13 +58,13 @@ def test_other_input_errors_name_the_source_too(monkeypatch):
     with pytest.raises(
         RowDataError, match=rf"^{SOURCE}, line 3, column 'Code': the row has no value for its key"
     ):
-        hook.write_rows(DATASET_ID, rows_with({"Code": ""}, at=3), key="Code")
+        hook.write_rows(DATASET_ID, sourced(rows_with({"Code": ""}, at=3)), key="Code")
     with pytest.raises(RowDataError, match=rf"^{SOURCE}, line 1, column 'Cnt': data set 'Codes' has no such"):
-        hook.write_rows(DATASET_ID, rows_with({"Cnt": 1}, at=1), key="Code")
+        hook.write_rows(DATASET_ID, sourced(rows_with({"Cnt": 1}, at=1)), key="Code")
 
 
 def test_a_bad_value_beyond_the_window_read_ahead_fails_before_its_own_write():
-    plan = WritePlan(airports(), "insert", None, source=SOURCE)
+    plan = WritePlan(airports(), "insert", None, origin=RowOrigin(SOURCE))
     sent: list[PreparedRow] = []
 
     def insert(row: PreparedRow) -> dict[str, Any]:
@@ -97,7 +97,7 @@ def test_a_field_error_of_the_service_names_the_source_line_and_column(monkeypat
     dataset = FakeDataset(refuse={3: answer})
     hook, _ = fake_hook(monkeypatch, dataset)
     with pytest.raises(RowDataError) as caught:
-        hook.write_rows(DATASET_ID, rows_with({}, at=1), key="Code")
+        hook.write_rows(DATASET_ID, sourced(rows_with({}, at=1)), key="Code")
     error = caught.value
     assert (error.source, error.line, error.column) == (SOURCE, 3, "Count")
     assert (
@@ -115,13 +115,13 @@ def test_a_field_error_of_an_update_names_the_line_too(monkeypatch):
     with pytest.raises(
         RowDataError, match=rf"^{SOURCE}, line 1, column 'Count': CloudTables refused the value: No"
     ):
-        hook.write_rows(DATASET_ID, rows_with({}, at=1, count=1), key="Code")
+        hook.write_rows(DATASET_ID, sourced(rows_with({}, at=1, count=1)), key="Code")
 
 
 def test_a_refusal_that_names_no_field_stays_the_services_error(monkeypatch):
     hook, _ = fake_hook(monkeypatch, FakeDataset(refuse={1: Reply(400, json={"error": "Bad request"})}))
     with pytest.raises(BadRequestError, match="Bad request"):
-        hook.write_rows(DATASET_ID, rows_with({}, at=1), key="Code")
+        hook.write_rows(DATASET_ID, sourced(rows_with({}, at=1)), key="Code")
 
 
 def _refusing_puts(handler: Any, reply: Reply) -> Any:

@@ -144,7 +144,7 @@ def test_a_unique_refusal_without_a_lost_answer_is_an_error(hook, server):
     server.execute("insert into t (id, name, score) values (1, 'n1', 0.5)")
 
     with pytest.raises(
-        BadRequestError, match="UNIQUE.*in the batch of rows 1-2; none of that batch was written"
+        BadRequestError, match="UNIQUE.*in the batch of rows at lines 1-2; none of that batch was written"
     ):
         hook.write_rows("t", rows(1, 2), mode="insert")
 
@@ -155,7 +155,7 @@ def test_a_partial_match_is_another_writers_doing(hook, server):
     server.lose("POST", "/t/-/insert", "before")
 
     with pytest.raises(
-        ConflictError, match=r"rows 1-3 was lost, and 1 of its 3 rows are in the table \(rows 2\)"
+        ConflictError, match=r"rows at lines 1-3 was lost, and 1 of its 3 rows are in the table \(lines 2\)"
     ):
         hook.write_rows("t", rows(1, 3), mode="insert")
 
@@ -169,7 +169,8 @@ def test_other_values_under_the_keys_are_another_writers_doing(hook, server):
         server.execute("insert into t (id, name, score) values (?, ?, ?)", [row["id"], "other", row["score"]])
 
     with pytest.raises(
-        ConflictError, match=r"row 1 \(key \[1\]\) is in the table with 'name' = 'other', not 'n1'"
+        ConflictError,
+        match=r"the row of line 1 \(key \[1\]\) is in the table with 'name' = 'other', not 'n1'",
     ):
         hook.write_rows("t", rows(1, 3), mode="insert")
 
@@ -193,7 +194,7 @@ def test_a_rowid_table_cannot_be_checked_and_says_why(hook, server):
     with pytest.raises(ApiConnectionError, match="no primary key, so its rows cannot be looked up") as caught:
         hook.write_rows("t", [{"name": "a"}, {"name": "b"}], mode="insert")
 
-    assert "in the batch of rows 1-2, which may or may not have been written" in str(caught.value)
+    assert "in the batch of rows at lines 1-2, which may or may not have been written" in str(caught.value)
     assert server.posts() == ["/data/t/-/insert"]
 
 

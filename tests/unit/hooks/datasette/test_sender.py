@@ -130,6 +130,6 @@ def test_a_refusal_the_limit_does_not_explain_fails_the_batch_and_teaches_nothin
     with pytest.raises(BadRequestError) as caught:
         writer.send(batch)
 
-    assert caught.value.errors[-1] == "in the batch of rows 3-9; none of that batch was written"
+    assert caught.value.errors[-1] == "in the batch of rows at lines 3-9; none of that batch was written"
     assert writer.learned_max_rows is None
     assert (writer.rows, writer.batches) == (0, 0)
