@@ -49,9 +49,9 @@ type for the whole import**, so that no cell is stored as something other than w
 
 An import into an existing data set reads the columns it stores as text as text (``text_columns`` of
 ``read_records``): detection would store ``true`` as 1 and ``2.50`` as 2.5 there. A column empty in the
-first rows is typed by its first values, but a data set created by the import takes its column types
-from the first batch written, so such a column may be created as text and store the later values as
-they print (``2.50`` as ``'2.5'``): create the data set first to choose its types.
+first rows is typed by its first values; a Datasette table created by the import waits for a value in
+every column (up to 10,000 rows) before it is created, so such a column gets its values' type too (a
+column still empty then is created as text: create the data set first to choose its types).
 
 JSON values (JSON Lines, JSON arrays, rows given inline) keep the types JSON gave them; only a
 declared type converts or checks them: ``"12"`` in an integer column becomes ``12``, ``"abc"``

@@ -13,6 +13,7 @@ empty, counted just before: a batch whose answer was lost may have been stored a
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
@@ -34,6 +35,8 @@ from airflow_provider_cloud.hooks.rowstore import DatasetInfo, WriteResult
 from airflow_provider_cloud.rows.batching import RowBlocks, RowOrigin
 
 COLUMN_TYPES = ("text", "integer", "float", "blob")
+#: A write that creates its table waits for a value in every column for at most this many rows (see _Creation).
+CREATE_LOOKAHEAD_ROWS = 10_000
 
 
 def create_body(
@@ -134,18 +137,29 @@ class TableWrite:
             check=check.for_batch if check is not None else None,
         )
 
-        to_create = not exists
+        creation = _Creation() if not exists else None
 
-        def submit(batches: Iterable[Batch]) -> None:
-            nonlocal to_create
+        def send(batch: Batch) -> None:
+            writer.submit(batch)
+            learned = writer.learned_max_rows  # learned on the sender's thread, applied on this one
+            if learned is not None and learned < planner.max_rows:
+                planner.max_rows = learned
+
+        def submit(batches: Iterable[Batch], *, last: bool = False) -> None:
+            nonlocal creation
             for batch in batches:
-                if to_create:
-                    writer.known_columns = self._create_for(batch)
-                    to_create = False
-                writer.submit(batch)
-                learned = writer.learned_max_rows  # learned on the sender's thread, applied on this one
-                if learned is not None and learned < planner.max_rows:
-                    planner.max_rows = learned
+                if creation is None:
+                    send(batch)
+                elif creation.hold(batch):
+                    writer.known_columns = self._create_for(creation.held)
+                    for held in creation.release():
+                        send(held)
+                    creation = None
+            if last and creation is not None and creation.held:
+                writer.known_columns = self._create_for(creation.held)
+                for held in creation.release():
+                    send(held)
+                creation = None
 
         try:
             with writer:
@@ -169,7 +183,7 @@ class TableWrite:
                         full = add(row, index)
                         if full:
                             submit(full)
-                submit(planner.drain())
+                submit(planner.drain(), last=True)
         except Exception as exc:
             if self.created and writer.rows == 0:
                 self._drop_if_empty()
@@ -181,16 +195,16 @@ class TableWrite:
             self.facts_changed = self.facts_changed or writer.sent_alter
         return WriteResult(rows=writer.rows, requests=writer.batches, created=self.created)
 
-    def _create_for(self, batch: Batch) -> set[str] | None:
-        """Create the table from a batch's columns and types; return its columns (``None``: unknown)."""
+    def _create_for(self, batches: list[Batch]) -> set[str] | None:
+        """Create the table from the first batches' columns and types; return its columns (``None``: unknown)."""
         table, keys = self.info.name, self.keys
-        types = infer_column_types(batch.rows)
+        types = infer_column_types(itertools.chain.from_iterable(batch.rows for batch in batches))
         missing = [k for k in keys if k not in types]
         if missing:
             raise RowDataError(
                 f"key column(s) {missing} missing from the rows",
                 source=self.origin.source,
-                line=self.origin.line(batch.first_index),
+                line=self.origin.line(batches[0].first_index),
             )
         ordered = {k: types[k] for k in keys} | {n: t for n, t in types.items() if n not in keys}
         self.facts_changed = True
@@ -280,3 +294,36 @@ def _first_without_key(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -
 
 def _no_key(column: str, index: int, source: str) -> RowDataError:
     return RowDataError("the row has no value for its key", source=source, line=index, column=column)
+
+
+class _Creation:
+    """
+    The first batches of a write that creates its table, held until each of their columns has a value.
+
+    A column's type is taken from its values when the table is created, and a column whose first rows are all
+    NULL would be created as TEXT: the numbers that come later would be stored as text. So batches wait (up
+    to :data:`CREATE_LOOKAHEAD_ROWS` rows) until every column has shown a value; a column still empty then is
+    created as TEXT.
+    """
+
+    def __init__(self) -> None:
+        self.held: list[Batch] = []
+        self._rows = 0
+        self._empty: set[str] = set()
+        self._typed: set[str] = set()
+
+    def hold(self, batch: Batch) -> bool:
+        """Hold a batch; return whether the table can be created now (from :attr:`held`)."""
+        self.held.append(batch)
+        self._rows += len(batch)
+        for column in batch.columns - self._typed:
+            if any(row.get(column) is not None for row in batch.rows):
+                self._typed.add(column)
+                self._empty.discard(column)
+            else:
+                self._empty.add(column)
+        return not self._empty or self._rows >= CREATE_LOOKAHEAD_ROWS
+
+    def release(self) -> list[Batch]:
+        held, self.held = self.held, []
+        return held

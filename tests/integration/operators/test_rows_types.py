@@ -97,3 +97,22 @@ def test_integers_and_floats_in_one_column_are_stored_as_the_same_numbers(
     rows = stored(datasette_server, fresh_table_name, ["x", "typeof(x) t"])
     assert [r["x"] for r in rows] == [float(x) for x in numbers]
     assert {r["t"] for r in rows} == {"real"}
+
+
+def test_a_column_empty_in_the_first_rows_of_a_new_table_gets_its_values_type(
+    datasette_conn_id, datasette_server, fresh_table_name, tmp_path
+):
+    # Empty for 700 rows (past the reader's first block of 512 and the first batches), integers after: the
+    # table was created from the first batch, as TEXT, and stored the integers as text.
+    lines = [f"{i},,name {i}" for i in range(1, 701)] + [f"{i},{i * 3},name {i}" for i in range(701, 801)]
+    source = write(tmp_path / "late.csv", "id,qty,name,never", [f"{line}," for line in lines])
+    run_import(datasette_conn_id, fresh_table_name, source, key="id", create=True, batch_size=100)
+    declared = {
+        row["name"]: row["type"] for row in datasette_server.sql(f'pragma table_info("{fresh_table_name}")')
+    }
+    assert declared == {"id": "INTEGER", "qty": "INTEGER", "name": "TEXT", "never": "TEXT"}
+    kinds = datasette_server.sql(
+        f'select typeof(qty) kind, count(*) n from "{fresh_table_name}" group by kind order by kind'
+    )
+    assert kinds == [{"kind": "integer", "n": 100}, {"kind": "null", "n": 700}]
+    assert datasette_server.sql(f'select qty from "{fresh_table_name}" where id = 800') == [{"qty": 2400}]
