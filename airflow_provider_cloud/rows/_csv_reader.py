@@ -13,26 +13,21 @@ of the current block are kept (for the text of bad rows), so memory is bounded b
 from __future__ import annotations
 
 import csv
-import io
 import itertools
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
 from airflow_provider_cloud.exceptions import RowDataError
 from airflow_provider_cloud.rows._columns import ColumnTyper, column_typer
+from airflow_provider_cloud.rows._csv_lines import BOM, NUL_REASON, Lines, Row, rows_one_by_one, step
 from airflow_provider_cloud.rows._records import (
-    MAX_RAW_CHARS,
     READY,
-    UNDECODABLE,
     Block,
     GoodRows,
     Record,
     bad,
-    cap,
     good_records,
     row_maker,
-    undecodable,
     undecodable_reason,
 )
 from airflow_provider_cloud.rows.convert import ColumnType
@@ -40,156 +35,9 @@ from airflow_provider_cloud.rows.formats import CsvOptions
 
 #: Rows parsed and typed together.
 BLOCK_ROWS = 512
-#: The byte-order mark: at the start of a line after the first, it is where another file was joined on.
-BOM = "\ufeff"
-#: Never in text: a line holding it is UTF-16 read as UTF-8, or binary data, and a bad row.
-NUL = "\x00"
-_NUL_REASON = (
-    "{what} holds NUL characters (U+0000), which text never does: is the file UTF-16, or not text at all? "
-    "Pass the file's encoding (csv_options={{'encoding': 'utf-16-le'}}, say)"
-)
-#: Characters read from the file at a time.
-READ_CHUNK_CHARS = 65_536
-
-#: A row as parsed: its first and last line, and its fields or the parse error.
-_Row = tuple[int, int, list[str] | csv.Error]
-
 _CSV_MESSAGES = {
     "unexpected end of data": "a quoted value is never closed (unterminated quote at the end of the file)",
 }
-
-
-class _Lines:
-    """The file's lines, fed to the csv reader in chunks; lines are kept until ``release``."""
-
-    def __init__(self, text: TextIO) -> None:
-        self._text = text
-        self._chunks: deque[list[str]] = deque()
-        self._first = 1  # the line number of the first kept line
-        self._read = 0
-        #: Kept lines with bytes that are not valid text, by line number.
-        self.undecodable: dict[int, str] = {}
-        #: The numbers of kept lines that start with a byte-order mark (a file's start, mid-file).
-        self.marked: set[int] = set()
-        #: The numbers of kept lines holding a NUL character (never in text: UTF-16 or binary data).
-        self.nul: set[int] = set()
-
-    def feed(self) -> Iterator[str]:
-        """Return an iterator of all lines, for ``csv.reader``."""
-        return itertools.chain.from_iterable(self._read_chunks())
-
-    def _read_chunks(self) -> Iterator[list[str]]:
-        for lines in _split_lines(self._text):
-            first = self._read + 1
-            self._read += len(lines)
-            self._chunks.append(lines)
-            text = "".join(lines)
-            if NUL in text:
-                self.nul.update(n for n, line in enumerate(lines, start=first) if NUL in line)
-            if not text.isascii():
-                if undecodable(text):
-                    for number, line in enumerate(lines, start=first):
-                        if UNDECODABLE.search(line):
-                            self.undecodable[number] = line
-                if BOM in text:
-                    self.marked.update(n for n, line in enumerate(lines, start=first) if line.startswith(BOM))
-            yield lines
-
-    def get(self, first: int, last: int) -> list[str]:
-        """Return the kept lines ``first`` to ``last`` (1-based, both included)."""
-        found: list[str] = []
-        start = self._first
-        for chunk in self._chunks:
-            if start > last:
-                break
-            end = start + len(chunk)
-            if end > first:
-                found.extend(chunk[max(first - start, 0) : last - start + 1])
-            start = end
-        return found
-
-    def raw(self, first: int, last: int) -> str:
-        """Return the text of lines ``first`` to ``last`` as ``Record.raw`` keeps it."""
-        parts: list[str] = []
-        size = 0
-        for line in self.get(first, last):
-            parts.append(line)
-            size += len(line)
-            if size >= MAX_RAW_CHARS:
-                break
-        return cap("".join(parts)).rstrip("\r\n")
-
-    def first_undecodable(self, first: int, last: int) -> str | None:
-        """Return the first of lines ``first`` to ``last`` with bytes that are not text, if any."""
-        if not self.undecodable:
-            return None
-        numbers = [n for n in self.undecodable if first <= n <= last]
-        return self.undecodable[min(numbers)] if numbers else None
-
-    def any_marked(self, first: int, last: int) -> bool:
-        """Return whether any of lines ``first`` to ``last`` starts with a byte-order mark."""
-        return bool(self.marked) and any(first <= n <= last for n in self.marked)
-
-    def any_nul(self, first: int, last: int) -> bool:
-        """Return whether any of lines ``first`` to ``last`` holds a NUL character."""
-        return bool(self.nul) and any(first <= n <= last for n in self.nul)
-
-    def release(self, last: int) -> None:
-        """Forget the lines up to ``last``."""
-        while self._chunks and self._first + len(self._chunks[0]) - 1 <= last:
-            self._first += len(self._chunks.popleft())
-        for number in [n for n in self.undecodable if n < self._first]:
-            del self.undecodable[number]
-        self.marked = {n for n in self.marked if n >= self._first}
-        self.nul = {n for n in self.nul if n >= self._first}
-
-
-def _split_lines(text: TextIO) -> Iterator[list[str]]:
-    r"""
-    Yield the lines of ``text`` (line breaks kept, as ``newline=""`` reads them) a chunk at a time.
-
-    A chunk read whole is split by ``io.StringIO``: the same universal line breaks as reading the file
-    line by line, with none of the per-line calls a Python-level file (fsspec, gzip) would cost. A
-    line still open at the end of a chunk, or one ending in ``\r`` (a ``\n`` may follow), waits for
-    the next chunk.
-    """
-    pending = ""
-    while chunk := text.read(READ_CHUNK_CHARS):
-        if "\n" not in chunk and "\r" not in chunk:  # the middle of a long line
-            pending += chunk
-            continue
-        lines = io.StringIO(pending + chunk, newline="").readlines()
-        last = lines[-1]
-        if last.endswith("\n"):
-            pending = ""
-        else:
-            pending = lines.pop()
-        if lines:
-            yield lines
-    if pending:
-        yield [pending]
-
-
-def _step(reader: Any) -> _Row | None:
-    """Read the next row (a blank line is a row with no fields); ``None`` at the end."""
-    first = reader.line_num + 1
-    try:
-        fields = next(reader)
-    except StopIteration:
-        return None
-    except csv.Error as error:
-        return first, reader.line_num, error
-    return first, reader.line_num, fields
-
-
-def _rows_one_by_one(lines: list[str], first_line: int, dialect: type[csv.Dialect]) -> Iterator[_Row]:
-    """Parse ``lines`` again (the first being line ``first_line``), a row at a time, blank rows left out."""
-    reader = csv.reader(iter(lines), dialect)
-    offset = first_line - 1
-    while (row := _step(reader)) is not None:
-        first, last, fields = row
-        if fields != []:
-            yield first + offset, last + offset, fields
 
 
 class CsvParser:
@@ -245,11 +93,11 @@ class CsvParser:
     def parse(self, text: TextIO) -> Iterator[Any]:
         """Yield ``READY``, then the rows of ``text`` in blocks (none empty)."""
         source = self.source
-        lines = _Lines(text)
+        lines = Lines(text)
         reader = csv.reader(lines.feed(), self.options.reader_dialect())
-        first = _step(reader)
+        first = step(reader)
         while first is not None and first[2] == []:
-            first = _step(reader)
+            first = step(reader)
         if first is None:
             if not self.allow_empty:
                 what = " (no header row)" if self.options.header else ""
@@ -265,7 +113,7 @@ class CsvParser:
             if broken is not None:
                 raise bad(undecodable_reason(broken, self.options.encoding), source, line)
             if lines.any_nul(line, last):
-                raise bad(_NUL_REASON.format(what="the header"), source, line)
+                raise bad(NUL_REASON.format(what="the header"), source, line)
             self.columns = self._check_header(fields)
             self._header = fields
         elif self.columns is None:
@@ -288,7 +136,7 @@ class CsvParser:
     def _blocks(
         self,
         reader: Any,
-        lines: _Lines,
+        lines: Lines,
         columns: tuple[str, ...],
         typers: list[ColumnTyper],
         make_row: Callable[..., dict[str, Any]],
@@ -322,7 +170,7 @@ class CsvParser:
                 del block  # no longer needed: fewer live objects for the garbage collector to look at
                 yield self._typed(cells, numbers, numbers, lines, columns, typers, make_row)
             else:
-                rows = _rows_one_by_one(lines.get(before + 1, after), before + 1, dialect)
+                rows = rows_one_by_one(lines.get(before + 1, after), before + 1, dialect)
                 records = self._block(rows, lines, columns, typers, make_row)
                 if records:  # a block of blank lines has none
                     yield records
@@ -330,8 +178,8 @@ class CsvParser:
 
     def _block(
         self,
-        rows: Iterable[_Row],
-        lines: _Lines,
+        rows: Iterable[Row],
+        lines: Lines,
         columns: tuple[str, ...],
         typers: list[ColumnTyper],
         make_row: Callable[..., dict[str, Any]],
@@ -350,7 +198,7 @@ class CsvParser:
             elif (broken := lines.first_undecodable(first, last)) is not None:
                 reason = undecodable_reason(broken, self.options.encoding)
             elif lines.any_nul(first, last):
-                reason = _NUL_REASON.format(what="the row")
+                reason = NUL_REASON.format(what="the row")
             elif (joined := self._joined_file(fields, lines.any_marked(first, first))) is not None:
                 reason = joined
             elif len(fields) != width:
@@ -392,7 +240,7 @@ class CsvParser:
         cells: list[tuple[str, ...]],
         firsts: Sequence[int],
         lasts: Sequence[int],
-        lines: _Lines,
+        lines: Lines,
         columns: tuple[str, ...],
         typers: list[ColumnTyper],
         make_row: Callable[..., dict[str, Any]],

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_cloud.rows import _csv_reader, read_records
+from airflow_provider_cloud.rows import _csv_lines, _csv_reader, read_records
 from airflow_provider_cloud.rows._records import MAX_RAW_CHARS, cap
 from airflow_provider_cloud.rows.convert import ConversionError, text_converter
 
@@ -117,7 +117,7 @@ def as_tuples(path: Path, types: dict[str, str]) -> list[tuple[int, Any, str | N
 @pytest.mark.parametrize("seed", range(6))
 def test_blocks_read_exactly_what_row_by_row_reading_reads(tmp_path, monkeypatch, block_rows, hint, seed):
     monkeypatch.setattr(_csv_reader, "BLOCK_ROWS", block_rows)
-    monkeypatch.setattr(_csv_reader, "READ_CHUNK_CHARS", hint)
+    monkeypatch.setattr(_csv_lines, "READ_CHUNK_CHARS", hint)
     path = make_file(tmp_path / "mixed.csv", seed, rows=300)
     expected = read_row_by_row(path, TYPES)
     assert any(e[2] for e in expected)  # the file has bad rows
@@ -126,17 +126,17 @@ def test_blocks_read_exactly_what_row_by_row_reading_reads(tmp_path, monkeypatch
 
 
 def test_only_a_block_of_lines_is_kept(tmp_path, monkeypatch):
-    monkeypatch.setattr(_csv_reader, "READ_CHUNK_CHARS", 64)
+    monkeypatch.setattr(_csv_lines, "READ_CHUNK_CHARS", 64)
     path = tmp_path / "long.csv"
     path.write_text("a,b\n" + "".join(f"{i},{'x' * 20}\n" for i in range(10_000)))
     kept: list[int] = []
-    original = _csv_reader._Lines.release
+    original = _csv_lines.Lines.release
 
     def release(self: Any, last: int) -> None:
         original(self, last)
         kept.append(sum(len(chunk) for chunk in self._chunks))
 
-    monkeypatch.setattr(_csv_reader._Lines, "release", release)
+    monkeypatch.setattr(_csv_lines.Lines, "release", release)
     with read_records(str(path)) as reader:
         assert sum(1 for _ in reader) == 10_000
     assert max(kept) <= 4, max(kept)  # the lines of one read chunk (64 characters and a line) at most
