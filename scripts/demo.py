@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / ".demo"
+STATE = Path(os.environ.get("APC_DEMO_DIR") or ROOT / ".demo")  # the tests run it in a folder of their own
 FILES = STATE / "files"
 LOG = STATE / "airflow.log"
 EXAMPLE_DAGS = ROOT / "airflow_provider_cloud" / "example_dags"
@@ -169,7 +169,7 @@ class Demo:
             raise RuntimeError(f"{dag_id} failed to import: {bag.import_errors}")
         dag_run = bag.get_dag(dag_id).test(**test_kwargs)
         if str(dag_run.state) != "success":
-            raise RuntimeError(f"{dag_id} ended {dag_run.state}: see {LOG.relative_to(ROOT)}")
+            raise RuntimeError(f"{dag_id} ended {dag_run.state}: see {local(str(LOG))}")
         return xcoms(dag_id, dag_run.run_id)
 
     def run_rows(self) -> None:
@@ -315,9 +315,12 @@ async def fire_once(trigger: Any) -> dict[str, Any]:
 
 
 def xcoms(dag_id: str, run_id: str) -> dict[str, Any]:
-    """Return ``task_id -> return value`` of one run; a mapped task gets the list of its values."""
+    """Return ``task_id -> return value`` of one run as tasks read them; a mapped task gets the list of its values."""
     from airflow.models.xcom import XComModel
+    from airflow.sdk.serde import deserialize
     from airflow.utils.session import create_session
+
+    import airflow_provider_cloud.operators.cloudtables  # noqa: F401 - its XCom reads back as a dict here too
 
     found: dict[str, dict[int, Any]] = {}
     with create_session() as session:
@@ -325,7 +328,7 @@ def xcoms(dag_id: str, run_id: str) -> dict[str, Any]:
             XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value"
         )
         for row in rows:
-            found.setdefault(row.task_id, {})[row.map_index] = XComModel.deserialize_value(row)
+            found.setdefault(row.task_id, {})[row.map_index] = deserialize(XComModel.deserialize_value(row))
     return {
         task: values[-1] if list(values) == [-1] else [values[i] for i in sorted(values)]
         for task, values in found.items()
@@ -376,7 +379,7 @@ def main() -> int:
             demo.summary()
         except BaseException as exc:
             demo.say(f"failed: {type(exc).__name__}: {exc}")
-            demo.say(f"Airflow's output is in {LOG.relative_to(ROOT)}; its last lines:")
+            demo.say(f"Airflow's output is in {local(str(LOG))}; its last lines:")
             sys.stdout.flush()
             for line in LOG.read_text(errors="replace").splitlines()[-25:]:
                 demo.say("  | " + line)
@@ -384,7 +387,7 @@ def main() -> int:
         finally:
             with demo.step("stopping every server"):
                 stack.close()
-    print(f"Demo done in {time.monotonic() - started:.0f} s. Airflow's own output: {LOG.relative_to(ROOT)}")
+    print(f"Demo done in {time.monotonic() - started:.0f} s. Airflow's own output: {local(str(LOG))}")
     return 0
 
 
