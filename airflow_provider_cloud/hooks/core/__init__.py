@@ -4,7 +4,8 @@ The HTTP core: one policy for every request of every hook (``CloudApiHook`` in `
 One concern a module: ``hook`` (the session and the request loop, with the hook points a service fills
 in), ``policy`` (what is retried, and the waits), ``errors`` (failures to typed errors), ``extras``
 (reading a connection), ``secrets`` (masking and scrubbing), ``session`` (the keep-alive session and the
-environment's proxies), ``prefetch`` and ``switching`` (reading ahead on a background thread).
+environment's proxies), ``window`` (requests in flight side by side), ``prefetch`` and ``switching``
+(reading ahead on a background thread).
 """
 
 from __future__ import annotations
@@ -20,14 +21,18 @@ from airflow_provider_cloud.hooks.core.policy import (
 )
 from airflow_provider_cloud.hooks.core.prefetch import prefetched
 from airflow_provider_cloud.hooks.core.switching import quick_thread_switching
+from airflow_provider_cloud.hooks.core.window import MAX_WINDOW, Window, check_window
 
 __all__ = [
     "ALWAYS_RETRY_STATUSES",
+    "MAX_WINDOW",
     "SAFE_METHODS",
     "CloudApiHook",
     "RetryPolicy",
     "Timeouts",
+    "Window",
     "base_url_from_connection",
+    "check_window",
     "coerce_bool",
     "extra_number",
     "parse_retry_after",

@@ -12,7 +12,6 @@ reported in a 2xx body) and ``attempt_slot`` (around each attempt that reaches t
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
@@ -41,6 +40,7 @@ from airflow_provider_cloud.hooks.core.policy import (
 )
 from airflow_provider_cloud.hooks.core.secrets import Secrets
 from airflow_provider_cloud.hooks.core.session import EnvironmentCache, new_session
+from airflow_provider_cloud.hooks.core.window import check_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -70,10 +70,14 @@ class CloudApiHook(BaseHook):
     :param timeout: read timeout in seconds, or a ``(connect, read)`` pair.
     :param retry_limit: retries after the first attempt.
     :param retry_policy: a full :class:`RetryPolicy` (``retry_limit`` still wins over its ``limit``).
+    :param window: requests in flight at most where the hook sends independent requests side by side
+        (``window.py``); the connection extra ``window`` sets it too.
     """
 
     service_name: ClassVar[str] = "cloud"
     default_scheme: ClassVar[str] = "https"
+    #: Requests in flight when neither the hook nor the connection says (1: one after another).
+    default_window: ClassVar[int] = 1
 
     def __init__(
         self,
@@ -82,16 +86,17 @@ class CloudApiHook(BaseHook):
         timeout: float | tuple[float, float] | None = None,
         retry_limit: int | None = None,
         retry_policy: RetryPolicy | None = None,
+        window: int | None = None,
     ) -> None:
         super().__init__()
         self.conn_id = conn_id
+        self._window_arg = window
         self._timeout_arg = timeout
         self._retry_limit_arg = retry_limit
         self._retry_policy_arg = retry_policy
         self.secrets = Secrets()
         self.counts = RequestCounts()
         self._sleep: Callable[[float], None] = time.sleep
-        self._session_lock = threading.Lock()
         self._environment = EnvironmentCache()
 
     # -- connection ---------------------------------------------------------------------------
@@ -188,8 +193,19 @@ class CloudApiHook(BaseHook):
     # -- session ------------------------------------------------------------------------------
 
     @cached_property
+    def window(self) -> int:
+        """Requests in flight at most: the hook argument, the ``window`` extra, else the service's default."""
+        if self._window_arg is not None:
+            return check_window(self._window_arg, "window")
+        found = self.extras.get("window")
+        if found in (None, ""):
+            return self.default_window
+        return check_window(found, f"Connection {self.conn_id!r}: extra 'window'")
+
+    @cached_property
     def session(self) -> requests.Session:
-        return new_session(self.auth_headers(), self.verify)
+        """The keep-alive session: its connection pool holds a connection for each request of a window."""
+        return new_session(self.auth_headers(), self.verify, pool=self.window)
 
     def get_conn(self) -> requests.Session:
         """Return the hook's ``requests.Session`` (one per hook instance, reused)."""
@@ -315,7 +331,7 @@ class CloudApiHook(BaseHook):
         self.counts.add("attempts")
         proxies, verify = self._environment.for_url(url, self.verify)
         try:
-            with self.attempt_slot(), self._session_lock:  # background readers and writers share it
+            with self.attempt_slot():  # the session is shared by the threads of a window (see ``session``)
                 response = self.session.request(
                     method, url, timeout=timeout.as_requests(), proxies=proxies, verify=verify, **arguments
                 )

@@ -19,9 +19,17 @@ from airflow_provider_cloud import __version__
 USER_AGENT = f"airflow-provider-cloud/{__version__} python-requests/{requests.__version__}"
 
 
-def new_session(headers: Mapping[str, str], verify: bool | str) -> requests.Session:
-    """Return a session that sends ``headers`` (authentication) and JSON ``Accept`` on every request."""
+def new_session(headers: Mapping[str, str], verify: bool | str, *, pool: int = 1) -> requests.Session:
+    """
+    Return a session that sends ``headers`` (authentication) and JSON ``Accept`` on every request.
+
+    Its pools keep ``pool`` connections per host (and block rather than open more), one for each request of a
+    window in flight: requests' own default of 10 would open and drop connections beyond it.
+    """
     session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(pool, 1), pool_block=True)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
     session.headers["Accept"] = "application/json"
     session.headers.update(headers)

@@ -42,8 +42,8 @@ def lossy_sessions(monkeypatch: pytest.MonkeyPatch, adapter: LossyAdapter) -> No
     """Give every hook the operator builds a session whose inserts go through ``adapter``."""
     plain = core_hook.new_session
 
-    def new_session(headers: Any, verify: Any) -> requests.Session:
-        session = plain(headers, verify)
+    def new_session(*args: Any, **kwargs: Any) -> requests.Session:
+        session = plain(*args, **kwargs)
         adapter.mount(session)
         return session
 
