@@ -45,7 +45,7 @@ class DatasetteHook(DatasetteServerHook):
     hook_name = "Datasette"
     service_name: ClassVar[str] = SERVICE
     #: Writes and pages in flight by default; measured through the network-conditions proxy (README, Benchmarks).
-    default_window: ClassVar[int] = 8
+    default_window: ClassVar[int] = 16
 
     def __init__(
         self, datasette_conn_id: str = default_conn_name, *, database: str | None = None, **kwargs: Any
