@@ -13,7 +13,9 @@ Rules every user of a window gets from it rather than writing again:
 - a call can be made to wait for earlier ones (``after=``): a write never overtakes one it must follow;
 - the first failure stops new calls: ``submit`` and ``close`` raise it, calls in flight finish, nothing
   queued starts;
-- results are taken in the order the calls were submitted (:meth:`Window.results`).
+- results are taken in the order the calls were submitted (:meth:`Window.results`); a window made with
+  ``keep_results=False`` lets each call's future go once it finishes instead (calls whose results nobody takes,
+  such as writes: memory stays bounded by the window however many calls go through it).
 
 The window's size comes from the hook (argument ``window``, connection extra ``window``, or the service's
 default); a window of 1 sends one request at a time, on the caller's thread, exactly as before.
@@ -56,13 +58,17 @@ class Window(Generic[T]):
 
     :param size: calls in flight at most (1: each call runs at once on the caller's thread).
     :param name: the worker threads' name, for thread dumps and logs.
+    :param keep_results: keep each call's future until :meth:`results` takes it (``False``: let it go once
+        the call finishes; :meth:`results` then yields nothing).
     """
 
-    def __init__(self, size: int, *, name: str = "window") -> None:
+    def __init__(self, size: int, *, name: str = "window", keep_results: bool = True) -> None:
         self.size = check_window(size)
         self._name = name
+        self._keep_results = keep_results
         self._slots = threading.BoundedSemaphore(self.size)
         self._pending: deque[Future[T]] = deque()
+        self._running: set[Future[T]] = set()  # without keep_results: the calls not finished yet
         self._executor: ThreadPoolExecutor | None = None
         self._failure: BaseException | None = None
         self._switching = quick_thread_switching() if self.size > 1 else None
@@ -100,8 +106,11 @@ class Window(Generic[T]):
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix=self._name)
         future = self._executor.submit(call, *args)
+        if self._keep_results:
+            self._pending.append(future)
+        else:
+            self._running.add(future)  # before the callback, which runs at once if the call is done already
         future.add_done_callback(self._done)
-        self._pending.append(future)
         return future
 
     def _run_here(self, call: Callable[..., T], args: tuple[Any, ...]) -> Future[T]:
@@ -111,13 +120,16 @@ class Window(Generic[T]):
         except BaseException as exc:
             self._failure = self._failure or exc
             raise
-        self._pending.append(future)
+        if self._keep_results:
+            self._pending.append(future)
         return future
 
     def _done(self, future: Future[T]) -> None:
-        self._slots.release()
+        self._running.discard(future)
+        # The failure first, then the slot: a caller waiting for the slot must find the failure.
         if not future.cancelled() and future.exception() is not None and self._failure is None:
             self._failure = future.exception()
+        self._slots.release()
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
@@ -132,10 +144,11 @@ class Window(Generic[T]):
     def close(self, *, raise_failure: bool = True) -> None:
         """Wait for the calls in flight (cancel those not started after a failure); raise the first failure."""
         if self._executor is not None:
+            unfinished = [*self._pending, *list(self._running)]
             if self._failure is not None:
-                for future in self._pending:
+                for future in unfinished:
                     future.cancel()
-            wait(list(self._pending))
+            wait(unfinished)
             self._executor.shutdown(wait=True)
             self._executor = None
         if raise_failure:

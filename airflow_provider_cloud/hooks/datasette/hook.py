@@ -4,29 +4,25 @@ Hook for the Datasette 1.0 JSON API: self-hosted Datasette and Datasette Cloud.
 Connection: host = base URL, password = API token (``dstok_…`` or ``dsatok_…``), extra ``database`` = the
 default database; extras ``max_insert_rows`` and ``max_post_body_bytes`` stand in when the server's
 ``/-/settings.json`` is not readable, plus the HTTP-core extras (timeouts, ``verify``, retry limits).
-The hook keeps the connection, the server's limits and the facts of the tables it saw (cached until it
-creates, alters or drops one, or runs SQL); ``reads``, ``writes`` and ``schema`` do the work.
+The hook keeps the connection and the server's limits (``server``) and the facts of the tables it saw (cached
+until it creates, alters or drops one, or runs SQL); ``reads``, ``writes`` and ``schema`` do the work.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import cached_property, partial
+from functools import partial
 from typing import Any, ClassVar
 
-from airflow_provider_cloud.exceptions import CloudApiError, NotFoundError, PermissionDeniedError
-from airflow_provider_cloud.hooks.core import CloudApiHook
-from airflow_provider_cloud.hooks.datasette import reads, reconcile, schema, writes
+from airflow_provider_cloud.exceptions import NotFoundError, PermissionDeniedError
+from airflow_provider_cloud.hooks.datasette import ranges, reads, reconcile, schema, writes
+from airflow_provider_cloud.hooks.datasette.server import DatasetteServerHook
 from airflow_provider_cloud.hooks.datasette.wire import (
-    DEFAULT_MAX_INSERT_ROWS,
-    DEFAULT_MAX_POST_BODY_BYTES,
-    MAX_PAGE_SIZE,
     SERVICE,
     database_path,
     filters_to_sql,
     quote_identifier,
     row_path,
-    settings_with_extras,
     sort_params,
     table_path,
 )
@@ -34,7 +30,7 @@ from airflow_provider_cloud.hooks.rowstore import DatasetInfo, WriteMode, WriteR
 from airflow_provider_cloud.rows.filters import Filter, parse_filters
 
 
-class DatasetteHook(CloudApiHook):
+class DatasetteHook(DatasetteServerHook):
     """
     Read, write and clean up Datasette tables through the 1.0 JSON API.
 
@@ -48,81 +44,15 @@ class DatasetteHook(CloudApiHook):
     conn_type = "datasette"
     hook_name = "Datasette"
     service_name: ClassVar[str] = SERVICE
+    #: Writes and pages in flight by default; measured through the network-conditions proxy (README, Benchmarks).
+    default_window: ClassVar[int] = 16
 
     def __init__(
         self, datasette_conn_id: str = default_conn_name, *, database: str | None = None, **kwargs: Any
     ) -> None:
-        super().__init__(datasette_conn_id, **kwargs)
+        super().__init__(datasette_conn_id, database=database, **kwargs)
         self.datasette_conn_id = datasette_conn_id
-        self._database_arg = database
         self._facts: dict[tuple[str, str], DatasetInfo] = {}
-
-    def auth_headers(self) -> dict[str, str]:
-        token = self.connection.password
-        return {"Authorization": f"Bearer {token}"} if token else {}
-
-    def test_connection(self) -> tuple[bool, str]:
-        """Make one cheap authenticated call and report who the token acts as."""
-        try:
-            actor = self.get_actor()
-            version = self.get_versions().get("datasette", {}).get("version", "unknown")
-        except (CloudApiError, ValueError) as exc:
-            return False, str(exc)
-        if actor is None:
-            if self.connection.password:
-                return False, "Datasette did not recognise the token: requests would be anonymous"
-            return True, f"Connected to Datasette {version} at {self.base_url} anonymously (no token set)"
-        return True, f"Connected to Datasette {version} at {self.base_url} as actor {actor.get('id')!r}"
-
-    def get_actor(self) -> dict[str, Any] | None:
-        """Return the actor the token acts as (``None`` for anonymous)."""
-        payload = self.request_json("GET", "/-/actor.json")
-        return payload.get("actor") if isinstance(payload, Mapping) else None
-
-    def get_versions(self) -> dict[str, Any]:
-        """Return the server's ``/-/versions.json``."""
-        return dict(self.request_json("GET", "/-/versions.json") or {})
-
-    @cached_property
-    def settings(self) -> dict[str, Any]:
-        """Return the server's settings; connection extras fill in what it hides (``settings_with_extras``)."""
-        try:
-            found = dict(self.request_json("GET", "/-/settings.json") or {})
-        except (NotFoundError, PermissionDeniedError):
-            found = {}
-        return settings_with_extras(found, self.extras)
-
-    @cached_property
-    def max_insert_rows(self) -> int:
-        """Rows per write: the server's setting, or what a refused write taught (see ``write_rows``)."""
-        return int(self.settings.get("max_insert_rows") or DEFAULT_MAX_INSERT_ROWS)
-
-    @cached_property
-    def max_post_body_bytes(self) -> int:
-        return int(self.settings.get("max_post_body_bytes") or DEFAULT_MAX_POST_BODY_BYTES)
-
-    @cached_property
-    def max_page_size(self) -> int:
-        return min(MAX_PAGE_SIZE, int(self.settings.get("max_returned_rows") or MAX_PAGE_SIZE))
-
-    def list_databases(self) -> list[str]:
-        """Return the names of the server's databases (the internal one left out)."""
-        payload = self.request_json("GET", "/-/databases.json")
-        items = payload.get("databases", []) if isinstance(payload, Mapping) else payload
-        return [d["name"] for d in items or [] if d.get("name") != "_internal"]
-
-    @cached_property
-    def database(self) -> str:
-        """Return the database in use: the hook argument, the ``database`` extra or the only one."""
-        name = self._database_arg or self.extras.get("database") or self.connection.schema
-        if name and name not in ("http", "https"):
-            return str(name)
-        names = self.list_databases()
-        if len(names) == 1:
-            return names[0]
-        raise ValueError(
-            f"Connection {self.conn_id!r}: set the 'database' extra; the server has {names or 'no databases'}"
-        )
 
     def _path(self, table: str, database: str | None) -> str:
         return table_path(database or self.database, table)
@@ -214,22 +144,39 @@ class DatasetteHook(CloudApiHook):
         order_by: str | Sequence[str] | None = None,
         page_size: int | None = None,
         database: str | None = None,
+        window: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """
-        Yield the rows of a table lazily, one page at a time (keyset paging, largest page by default).
+        Yield the rows of a table lazily, in pages of the largest size by default (keyset paging).
+
+        In key order (no ``order_by``, or the key) over an integer key or the rowid, pages of key ranges are
+        read ``window`` at a time, yielded in key order (``ranges``); otherwise one page after another.
 
         :param where: filters in the DESIGN language, e.g. ``{"age__gte": 18}``. ``contains`` and
             ``startswith`` are checked again on each row: Datasette's ``LIKE`` ignores case and wildcards.
         :param columns: the columns to return (others, primary keys included, are left out).
         :param order_by: one column, ``"-col"`` for descending.
+        :param window: pages read at once (default: the hook's ``window``).
         """
         named = [*(columns or ()), *(column for _, column in sort_params(order_by))]
         filters = self._filters(dataset, where, database, named)
         size = min(page_size or self.max_page_size, self.max_page_size)
         url = self.url_for(f"{self._path(dataset, database)}.json")
         yield from reads.iter_rows(
-            self.request_json, url, filters, columns=columns, order_by=order_by, size=size
+            self.request_json,
+            url,
+            filters,
+            columns=columns,
+            order_by=order_by,
+            size=size,
+            key_of=partial(self._range_key, dataset, database, order_by),
+            window=self._window_for(window),
         )
+
+    def _range_key(
+        self, dataset: str, database: str | None, order_by: str | Sequence[str] | None
+    ) -> str | None:
+        return ranges.range_key(self.describe(dataset, database=database), order_by)
 
     def get_row(self, table: str, key: Sequence[Any] | Any, *, database: str | None = None) -> dict[str, Any]:
         """Return one row by its primary key value(s)."""
@@ -291,6 +238,7 @@ class DatasetteHook(CloudApiHook):
         alter: bool = False,
         batch_size: int | None = None,
         database: str | None = None,
+        window: int | None = None,
     ) -> WriteResult:
         """
         Write rows in batches sized to the server's limits, one column set a batch (``batches``); return counts.
@@ -302,11 +250,17 @@ class DatasetteHook(CloudApiHook):
             drop it again, if still empty, when the write fails). An ``insert`` whose answer is lost is checked.
         :param alter: add columns the table lacks instead of failing.
         :param batch_size: rows per request, at most the server's ``max_insert_rows``.
+        :param window: requests in flight at most (default: the hook's ``window``); see ``sender``.
         """
         check_write_mode(mode)
-        db, info = database or self.database, self.describe(dataset, database=database)
+        db, info, width = (
+            database or self.database,
+            self.describe(dataset, database=database),
+            self._window_for(window),
+        )
+        checks = self._checks(dataset, db)
         write = writes.TableWrite(
-            self._checks(dataset, db), db, info, mode=mode, key=key, create=create, alter=alter, log=self.log
+            checks, db, info, mode=mode, key=key, create=create, alter=alter, log=self.log, window=width
         )
         limit = min(batch_size or self.max_insert_rows, self.max_insert_rows)
         try:

@@ -1,5 +1,7 @@
 """
-Reading Datasette: table pages (keyset paging, read ahead), counts, rows by key and SQL queries.
+Reading Datasette: table pages, counts, rows by key and SQL queries.
+
+Table pages come one after another (``paging``), or by key ranges side by side (``ranges``).
 
 Each function gets the hook's ``request_json`` (``get_json``) and plain values; the hook has checked the
 filter columns before (``schema.unknown_columns``).
@@ -9,15 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_cloud.exceptions import (
     BadRequestError,
     NotFoundError,
     PermissionDeniedError,
-    UnexpectedResponseError,
 )
 from airflow_provider_cloud.hooks.core import prefetched
+from airflow_provider_cloud.hooks.datasette import ranges
+from airflow_provider_cloud.hooks.datasette.paging import pages
 from airflow_provider_cloud.hooks.datasette.wire import (
     SERVICE,
     Log,
@@ -34,7 +36,7 @@ from airflow_provider_cloud.hooks.datasette.wire import (
     sort_params,
     table_path,
 )
-from airflow_provider_cloud.rows.filters import Filter, matches_all
+from airflow_provider_cloud.rows.filters import Filter
 
 
 def iter_rows(
@@ -45,68 +47,25 @@ def iter_rows(
     columns: Sequence[str] | None,
     order_by: str | Sequence[str] | None,
     size: int,
+    key_of: Callable[[], str | None] | None = None,
+    window: int = 1,
 ) -> Iterator[dict[str, Any]]:
-    """Return the rows of the table page at ``url`` (absolute) lazily, ``size`` a page, the next read ahead."""
+    """
+    Return the rows of the table page at ``url`` (absolute) lazily, ``size`` a page.
+
+    With a window over 1 and ``key_of`` (which tells the key to cut into ranges, ``ranges.range_key``), pages
+    of key ranges are read side by side (``ranges.read``); otherwise one page after another, the next read
+    ahead.
+    """
     checked = needs_client_check(filters)
     wanted = list(columns) if columns else None
     params: list[tuple[str, str]] = [("_size", str(size)), ("_nofacet", "1"), ("_nosuggest", "1")]
     params += [("_col", c) for c in columns_to_fetch(wanted, checked)]
     params += sort_params(order_by)
     params += filters_to_params(filters)
-    return prefetched(_pages(get_json, url, params, checked, wanted), name="datasette-read-ahead")
-
-
-def _pages(
-    get_json: RequestJson,
-    first: str,
-    params: list[tuple[str, str]],
-    checked: list[Filter],
-    wanted: list[str] | None,
-) -> Iterator[list[dict[str, Any]]]:
-    """
-    Yield the table's pages as lists of rows, following ``next_url``.
-
-    ``contains``/``startswith`` are checked again on each row (Datasette's ``LIKE`` ignores case and
-    wildcards), and unwanted columns dropped.
-    """
-    url: str | None = first
-    query: list[tuple[str, str]] | None = params
-    while url:
-        payload = get_json("GET", url, params=query)
-        rows = payload.get("rows") if isinstance(payload, Mapping) else None
-        if rows is None:
-            raise UnexpectedResponseError(
-                f"GET {urlsplit(url).path}: no 'rows' in the answer", service=SERVICE
-            )
-        if checked:
-            rows = [row for row in rows if matches_all(row, checked)]
-        if wanted is not None:
-            rows = [{c: row.get(c) for c in wanted} for row in rows]
-        yield rows
-        url, query = _next_page(payload, url, params)
-        if url and query is None:
-            url = _same_origin(url, first)
-
-
-def _next_page(
-    payload: Mapping[str, Any], url: str, params: list[tuple[str, str]]
-) -> tuple[str | None, list[tuple[str, str]] | None]:
-    """Follow ``next_url``; older servers give only ``next``, so rebuild the query from it."""
-    if payload.get("next_url"):
-        return str(payload["next_url"]), None
-    token = payload.get("next")
-    if token:
-        base = url.split("?", 1)[0]
-        return base, [*(p for p in params if p[0] != "_next"), ("_next", str(token))]
-    return None, None
-
-
-def _same_origin(url: str, origin: str) -> str:
-    """Keep following pages on the first page's scheme and host (proxies may report another)."""
-    ours, theirs = urlsplit(origin), urlsplit(url)
-    if (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc):
-        return url
-    return urlunsplit((ours.scheme, ours.netloc, theirs.path, theirs.query, ""))
+    if key_of is not None and window > 1:
+        return ranges.read(get_json, url, params, checked, wanted, key_of=key_of, size=size, window=window)
+    return prefetched(pages(get_json, url, params, checked, wanted), name="datasette-read-ahead")
 
 
 def count_rows(

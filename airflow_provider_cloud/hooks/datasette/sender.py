@@ -1,115 +1,64 @@
 """
-Sending write batches to Datasette: one sender thread, so the next batch is built while the server works.
+Sending write batches to Datasette: up to a window of requests in flight, so latency does not bound a write.
 
-Batches go out one at a time and in order, on a single background thread; the caller builds the next batch
-meanwhile (at most one batch waits). A failed batch stops the pipeline and its error is raised to the
-caller; batches already complete when the caller fails (a bad input row) are still sent, exactly as a
-sequential writer would have done before reading that row.
+A window of 1 sends one batch at a time, in order, from one background thread while the caller builds the
+next (``pipeline.py``). A window of several sends up to that many batches at once through the core's
+:class:`~airflow_provider_cloud.hooks.core.Window`; a batch waits for every earlier batch in flight that
+holds one of its keys or may add one of its columns (``ordering.py``), so rows of one key keep their order.
+Either way the caller goes on building once the request of the batch it handed over is out, not while it
+is going out (the two would take turns at the GIL, and the server would idle meanwhile), and memory stays
+bounded by window × batch.
 
-The caller works while the server does, not while the sender does: it hands a batch over only while the
-sender waits for the server (see ``_HandOff``). Otherwise the two threads would take turns at the GIL, and
-each request would go out later, with the server idle meanwhile.
-
-A batch of mode ``insert`` is not safe to send twice: it goes with its ``check`` (``reconcile.RowsCheck``), which
-the HTTP core runs only when the answer is lost; the batches that get their answers cost nothing more.
+The first failure stops new sends; batches in flight finish, and the failure is raised with the input lines
+of its batch (``batch.span()``). What a failed write leaves depends on the mode: the other modes are
+idempotent and sent again by the core; a batch of mode ``insert`` is not safe to send twice, so it goes with
+its ``check`` (``reconcile.RowsCheck``), which the HTTP core runs only when the answer is lost and which reads
+that batch's keys back. Batches in flight at once hold different keys (the ordering above), so one batch's
+check never sees another's rows.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from airflow_provider_cloud.exceptions import BadRequestError, CloudApiError, PayloadTooLargeError
-from airflow_provider_cloud.hooks.core import quick_thread_switching
+from airflow_provider_cloud.hooks.core import Window
 from airflow_provider_cloud.hooks.datasette.batches import Batch
+from airflow_provider_cloud.hooks.datasette.ordering import WriteOrder
+from airflow_provider_cloud.hooks.datasette.pipeline import Pipeline, SentBody, _HandOff
 from airflow_provider_cloud.hooks.datasette.reconcile import BatchCheck, Found, in_doubt
 from airflow_provider_cloud.hooks.datasette.wire import Log, RequestJson, max_rows_from
+from airflow_provider_cloud.rows.batching import RowOrigin
 
-_STOP = object()
-_EMPTY = object()
+__all__ = ["BatchWriter", "SentBody", "_HandOff", "_SentBody"]
+
 _JSON = {"Content-Type": "application/json"}
+_SentBody = SentBody  # the name the sender's tests know it by
 
 
-class _HandOff:
-    """
-    One batch at a time from the caller to the sender, passed so that the two do not compete for the GIL.
-
-    The caller may put a batch only while no batch waits and the sender is not getting a request out
-    (from taking a batch until its body is on the socket, see ``sent``). When the sender was idle,
-    waiting for that batch, the caller also waits until it is out. Either way the caller goes on while
-    the sender waits for the server.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._item: Any = _EMPTY
-        self._busy = False  # the sender is getting a request out
-        self._idle = False  # the sender waits for a batch
-
-    def _free(self) -> bool:
-        return self._item is _EMPTY and not self._busy
-
-    def put(self, item: Any, timeout: float) -> bool:
-        """Hand ``item`` over when the sender is ready for it; ``False`` if that took over ``timeout`` s."""
-        with self._cond:
-            if not self._cond.wait_for(self._free, timeout):
-                return False
-            self._item = item
-            idle = self._idle
-            self._cond.notify_all()
-            if idle:
-                self._cond.wait_for(self._free, timeout)  # taken and sent; on time-out, go on anyway
-            return True
-
-    def take(self) -> Any:
-        """Wait for the next item and take it; the sender is busy until ``sent``."""
-        with self._cond:
-            self._idle = True
-            self._cond.wait_for(lambda: self._item is not _EMPTY)
-            self._idle = False
-            item, self._item = self._item, _EMPTY
-            self._busy = True
-            return item
-
-    def sent(self) -> None:
-        """Tell that the request is out (or was never sent): the caller may go on."""
-        with self._cond:
-            if self._busy:
-                self._busy = False
-                self._cond.notify_all()
-
-
-class _SentBody:
-    """A request body in one piece that calls ``on_sent`` once it is handed to the socket."""
-
-    def __init__(self, data: bytes, on_sent: Callable[[], None]) -> None:
-        self._data = data
-        self._on_sent = on_sent
-
-    def __len__(self) -> int:  # requests sends a Content-Length, not chunks
-        return len(self._data)
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield self._data
-        self._on_sent()  # resumed for the next chunk: the body has been sent
+def _nothing() -> None:
+    pass
 
 
 class BatchWriter:
     """
     Post batches to ``/-/insert`` or ``/-/upsert``; halve on 413; learn ``max_insert_rows`` from the error.
 
-    What it learns it keeps (``learned_max_rows``, and batches over it are split before they go); the
-    caller applies it to its planner and its own limit. Use as a context manager around the loop that
-    submits batches.
+    What it learns it keeps (``learned_max_rows``, and batches over it are split before they go, by whichever
+    thread sends them); the caller applies it to its planner and its own limit. Use as a context manager
+    around the loop that submits batches.
 
     :param post: the hook's ``request_json``.
     :param known_columns: the table's columns, when known: ``alter`` is sent only with a batch that
         brings new ones, since it costs the server an extra permission check on every write.
     :param check: makes the check of a batch whose answer is lost (mode ``insert`` into a keyed table);
         ``None`` for the idempotent modes, and for a rowid table, which has no key to check by.
+    :param window: batches in flight at most (1: the pipeline, one at a time, in order).
+    :param keys: the key columns; with a window over 1, batches holding a common key go one after another.
     """
 
     def __init__(
@@ -122,6 +71,8 @@ class BatchWriter:
         known_columns: set[str] | None = None,
         log: Log | None = None,
         check: Callable[[Batch], BatchCheck] | None = None,
+        window: int = 1,
+        keys: Sequence[str] = (),
     ) -> None:
         self.post = post
         self.path = path
@@ -129,24 +80,27 @@ class BatchWriter:
         if mode in ("ignore", "replace"):
             self.flags[mode] = True
         self.alter = alter
-        self.known_columns = set(known_columns) if known_columns is not None else None
+        #: Replaced, never changed in place: threads of a window read it while others add to it.
+        self.known_columns = frozenset(known_columns) if known_columns is not None else None
         self.log: Log = log or logging.getLogger(__name__)
         self.idempotent = mode != "insert"
         self.check = check
+        self.window = window
         self.rows = 0
         self.batches = 0
         #: The row limit a 400 "Too many rows, maximum allowed is N" taught (``None``: none yet).
         self.learned_max_rows: int | None = None
         #: Whether a batch went with ``alter``: the table may have new columns.
         self.sent_alter = False
-        self._hand_off = _HandOff()
-        self._sent_batch: Any = None
-        self._error: BaseException | None = None
-        # Set once a batch failed and never cleared (``_error`` is cleared once raised): the sender
-        # must not send a batch still queued behind the failed one.
-        self._failed = False
-        self._thread: threading.Thread | None = None
-        self._while_running = contextlib.ExitStack()
+        self._lock = threading.Lock()
+        self._order = WriteOrder(keys, alter=alter)
+        self._pipeline: Pipeline | None = None
+        self._window: Window[None] | None = None
+        self._submitted = 0
+        self._failed_at: int | None = None  # the number of the batch that failed first
+        # The last batches written (number, first and last input position), not their rows.
+        self._done: deque[tuple[int, int, int]] = deque(maxlen=4 * window)
+        self._origin: RowOrigin | None = None
 
     def __enter__(self) -> BatchWriter:
         return self
@@ -155,47 +109,60 @@ class BatchWriter:
         self.close()
 
     def submit(self, batch: Batch) -> None:
-        """Queue a batch for sending; raise the error of an earlier batch if one failed."""
-        self._raise_if_failed()
-        if self._thread is None:
-            self._while_running.enter_context(quick_thread_switching())
-            self._thread = threading.Thread(target=self._run, name="datasette-batch-writer", daemon=True)
-            self._thread.start()
-        while not self._hand_off.put(batch, timeout=0.5):
-            self._raise_if_failed()
+        """Hand a batch over for sending; raise the error of an earlier batch if one failed."""
+        if self.window == 1:
+            if self._pipeline is None:
+                self._pipeline = Pipeline(self.send)
+            self._pipeline.submit(batch)
+            return
+        if self._window is None:
+            self._window = Window[None](self.window, name="datasette-writes", keep_results=False).__enter__()
+        after, keys, adds = self._order.before(batch, self.known_columns)
+        out = threading.Event()
+        self._submitted += 1
+        future = self._window.submit(self._send_in_window, batch, out, self._submitted, after=after)
+        self._order.track(keys, adds, future)
+        while not out.wait(0.5) and not future.done():  # go on once its request is out (see the module)
+            pass
+
+    def _send_in_window(self, batch: Batch, out: threading.Event, number: int) -> None:
+        try:
+            self.send(batch, out.set)
+        except BaseException:
+            with self._lock:
+                self._failed_at = number if self._failed_at is None else self._failed_at
+            raise
+        finally:
+            out.set()
+        self._origin = batch.origin
+        self._done.append((number, batch.first_index, batch.last_index))
 
     def close(self) -> None:
-        """Send what is queued, stop the thread and raise the first send error, if any."""
-        if self._thread is not None:
-            while not self._hand_off.put(_STOP, timeout=0.5):
-                pass
-            self._thread.join()
-            self._thread = None
-            self._while_running.close()
-        self._raise_if_failed()
-
-    def _raise_if_failed(self) -> None:
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-
-    def _run(self) -> None:
-        while True:
-            batch = self._hand_off.take()
+        """Send what was handed over, wait for the writes in flight and raise the first send error, if any."""
+        pipeline, self._pipeline = self._pipeline, None
+        window, self._window = self._window, None
+        if pipeline is not None:
+            pipeline.close()
+        if window is not None:
             try:
-                if batch is _STOP:
-                    return
-                if self._failed:
-                    continue  # a failed batch stops the rest: drain without sending
-                try:
-                    self.send(batch)
-                except BaseException as exc:  # handed to the caller's thread
-                    self._failed = True
-                    self._error = exc
-            finally:
-                self._hand_off.sent()
-                # Freeing a batch's rows takes a while: done once the next request is out, not before it.
-                self._sent_batch = batch
+                window.__exit__(None, None, None)
+            except CloudApiError as exc:
+                self._tell_written_after(exc)
+                raise
+
+    def _tell_written_after(self, exc: CloudApiError) -> None:
+        """Name the batches after the failed one that were in flight when it failed, and were written."""
+        failed, origin = self._failed_at, self._origin
+        later = sorted(done for done in self._done if failed is not None and done[0] > failed)
+        if (
+            later
+            and origin is not None
+            and not any(e.startswith("batches sent after it") for e in exc.errors)
+        ):
+            spans = ", ".join(origin.span(first, last) for _, first, last in later)  # fewer than the window
+            exc.errors.append(
+                f"batches sent after it, already in flight when it failed, were written: {spans}"
+            )
 
     def _refused(self, batch: Batch, exc: BadRequestError) -> None:
         """Send a refused batch again in smaller ones if the refusal taught the row limit, else raise it."""
@@ -203,7 +170,9 @@ class BatchWriter:
         if limit is None or limit >= len(batch):
             exc.errors.append(f"in the batch of rows at {batch.span()}; none of that batch was written")
             raise exc
-        self.learned_max_rows = limit
+        with self._lock:
+            learned = self.learned_max_rows
+            self.learned_max_rows = limit if learned is None else min(learned, limit)
         self.log.info("Datasette allows %d rows per write; sending smaller batches", limit)
         self.send(batch)
 
@@ -217,26 +186,23 @@ class BatchWriter:
             )
         return f"which may or may not have been written: checking failed too ({exc.__cause__})"
 
-    def _body_sent(self) -> None:
-        self._sent_batch = None
-        self._hand_off.sent()
-
-    def send(self, batch: Batch) -> None:
-        """Send one batch now (on the calling thread)."""
+    def send(self, batch: Batch, on_sent: Callable[[], None] = _nothing) -> None:
+        """Send one batch now (on the calling thread); ``on_sent`` is called once its body is out."""
         limit = self.learned_max_rows
         if limit is not None and len(batch) > limit:  # planned before the limit was learned
             for part in batch.split(limit):
-                self.send(part)
+                self.send(part, on_sent)
             return
         flags = self.flags
-        adds_columns = self.alter and (self.known_columns is None or not batch.columns <= self.known_columns)
+        known = self.known_columns
+        adds_columns = self.alter and (known is None or not batch.columns <= known)
         if adds_columns:
             flags = {**flags, "alter": True}
             self.sent_alter = True  # even should it fail: whether the server altered the table is unknown
         check = self.check(batch) if self.check is not None else None
         checked = {"reconcile": check} if check is not None else {}
         try:
-            body = _SentBody(batch.body(**flags), self._body_sent)
+            body = SentBody(batch.body(**flags), on_sent)
             self.post("POST", self.path, data=body, headers=_JSON, idempotent=self.idempotent, **checked)
         except Found as found:  # the check found another writer's rows
             raise found.error from None
@@ -249,13 +215,16 @@ class BatchWriter:
             if len(batch) == 1:
                 raise
             for part in batch.split((len(batch) + 1) // 2):
-                self.send(part)
+                self.send(part, on_sent)
             return
         except CloudApiError as exc:
             if not self.idempotent and in_doubt(exc):
                 exc.errors.append(f"in the batch of rows at {batch.span()}, {self._why(exc)}")
+            elif not any("in the batch of rows at" in e for e in exc.errors):
+                exc.errors.append(f"in the batch of rows at {batch.span()}")
             raise
-        if adds_columns and self.known_columns is not None:
-            self.known_columns |= batch.columns
-        self.rows += len(batch)
-        self.batches += 1
+        with self._lock:
+            if adds_columns and self.known_columns is not None:
+                self.known_columns = self.known_columns | batch.columns
+            self.rows += len(batch)
+            self.batches += 1

@@ -79,6 +79,7 @@ class TableWrite:
         create: bool,
         alter: bool,
         log: Log,
+        window: int = 1,
     ) -> None:
         self.post = checks.get_json
         self.checks = checks
@@ -100,6 +101,8 @@ class TableWrite:
         elif mode == "upsert" and not keys:
             raise ValueError("upsert into a new table needs key=... to create its primary key")
         self.keys = keys
+        # A rowid table's rows get their ids in the order they arrive: one write at a time keeps input order.
+        self.window = window if keys else 1
         #: What the hook applies afterwards: the row limit the server taught, and whether the table's
         #: facts changed (created here or meanwhile, or written with ``alter``).
         self.learned_max_rows: int | None = None
@@ -135,6 +138,8 @@ class TableWrite:
             known_columns=known,
             log=self.log,
             check=check.for_batch if check is not None else None,
+            window=self.window,
+            keys=keys,
         )
 
         creation = _Creation() if not exists else None
@@ -151,12 +156,12 @@ class TableWrite:
                 if creation is None:
                     send(batch)
                 elif creation.hold(batch):
-                    writer.known_columns = self._create_for(creation.held)
+                    writer.known_columns = _frozen(self._create_for(creation.held))
                     for held in creation.release():
                         send(held)
                     creation = None
             if last and creation is not None and creation.held:
-                writer.known_columns = self._create_for(creation.held)
+                writer.known_columns = _frozen(self._create_for(creation.held))
                 for held in creation.release():
                     send(held)
                 creation = None
@@ -278,6 +283,10 @@ def _restated(exc: CloudApiError) -> CloudApiError:
 
 
 _IS_NONE = functools.partial(operator.is_, None)
+
+
+def _frozen(columns: set[str] | None) -> frozenset[str] | None:
+    return None if columns is None else frozenset(columns)
 
 
 def _first_without_key(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> tuple[int, str] | None:

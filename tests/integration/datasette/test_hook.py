@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -233,11 +234,25 @@ def test_iter_rows_page_size(
 ) -> None:
     seen = record_responses(hook)
 
-    got = list(hook.iter_rows(fresh_table_name, page_size=4))
+    got = list(hook.iter_rows(fresh_table_name, page_size=4, window=1))  # one page after another
 
     assert got == scores_table
     pages = [path for method, path, _ in seen if path == f"/data/{fresh_table_name}.json"]
     assert len(pages) == math.ceil(25 / 4)
+
+
+def test_iter_rows_page_size_by_key_ranges(
+    hook: DatasetteHook, fresh_table_name: str, scores_table: list[dict[str, Any]]
+) -> None:
+    asked: list[str] = []
+    hook.session.hooks["response"].append(lambda response, *args, **kwargs: asked.append(response.url))
+
+    got = list(hook.iter_rows(fresh_table_name, page_size=4, window=4))
+
+    assert got == scores_table
+    pages = [url for url in asked if urlsplit(url).path == f"/data/{fresh_table_name}.json"]
+    assert all(dict(parse_qsl(urlsplit(url).query))["_size"] in ("4", "1") for url in pages)
+    assert any("id__gte=" in url for url in pages)  # read by ranges of the key
 
 
 def test_query_with_params(

@@ -10,6 +10,7 @@ everything else is text.
 from __future__ import annotations
 
 import csv
+import json
 import random
 import re
 import sqlite3
@@ -154,6 +155,19 @@ def create_table(
 def connection_env(monkeypatch: Any, server: Any, conn_id: str) -> str:
     """Define connection ``conn_id`` for ``server`` through its environment variable; return the id."""
     monkeypatch.setenv(*server.env_var(conn_id))
+    return conn_id
+
+
+def one_write_at_a_time(monkeypatch: Any, server: Any, conn_id: str) -> str:
+    """
+    Define connection ``conn_id`` for ``server`` with a window of 1: one write in flight, in order.
+
+    Then a refused batch leaves exactly the rows before it; with a window of several, batches after it that
+    were already in flight are written too (and named in the error).
+    """
+    connection = server.connection_dict()
+    connection["extra"] = {**connection["extra"], "window": 1}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
     return conn_id
 
 

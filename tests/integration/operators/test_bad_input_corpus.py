@@ -31,7 +31,7 @@ from airflow_provider_cloud.exceptions import (
     UnexpectedResponseError,
 )
 from airflow_provider_cloud.operators.rows import CleanupRowsOperator, ExportRowsOperator, ImportRowsOperator
-from tests.integration.operators.rows_support import table_ids
+from tests.integration.operators.rows_support import one_write_at_a_time, table_ids
 
 pytestmark = pytest.mark.integration
 
@@ -453,7 +453,8 @@ def table(datasette_server, fresh_table_name):
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_bad_input(name, datasette_conn_id, datasette_server, table, tmp_path):
+def test_bad_input(name, monkeypatch, datasette_conn_id, datasette_server, table, tmp_path):
+    one_write_at_a_time(monkeypatch, datasette_server, datasette_conn_id)  # exactly the rows before a refusal
     case = CASES[name]
     path, kwargs = case.make(tmp_path)
     kwargs.setdefault("batch_size", BATCH)

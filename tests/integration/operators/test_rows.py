@@ -28,6 +28,7 @@ from tests.integration.operators.rows_support import (
     connection_env,
     create_table,
     expected_from_csv,
+    one_write_at_a_time,
     people_rows,
     record_lines,
     table_ids,
@@ -194,9 +195,10 @@ def test_import_failing_on_a_late_bad_row_then_retried_equals_source(
 
 
 def test_import_failing_server_side_mid_way_then_retried_equals_source(
-    datasette_conn_id, datasette_server, fresh_table_name, tmp_path
+    monkeypatch, datasette_conn_id, datasette_server, fresh_table_name, tmp_path
 ):
     """A CHECK constraint rejects one late batch on the server: earlier batches stay, none of that one."""
+    one_write_at_a_time(monkeypatch, datasette_server, datasette_conn_id)  # the window's case: the next test
     rows = people_rows(3_000, seed=12)
     create_table(datasette_server, fresh_table_name, qty_check=True)
     source = write_csv(tmp_path / "people.csv", [dict(r, qty=-1) if r["id"] == 2_150 else r for r in rows])
@@ -217,6 +219,35 @@ def test_import_failing_server_side_mid_way_then_retried_equals_source(
 
     assert summary["rows_written"] == 3_000
     assert_same_rows(table_rows(datasette_server, fresh_table_name), as_stored(rows))
+
+
+def test_a_batch_refused_in_a_window_leaves_the_rows_before_it_and_names_those_written_after_it(
+    monkeypatch, datasette_conn_id, datasette_server, fresh_table_name, tmp_path
+):
+    """With batches in flight side by side, those sent after the refused one may be written: the error says which."""
+    rows = people_rows(3_000, seed=12)
+    create_table(datasette_server, fresh_table_name, qty_check=True)
+    source = write_csv(tmp_path / "people.csv", [dict(r, qty=-1) if r["id"] == 2_150 else r for r in rows])
+    window = 8
+    connection = {**datasette_server.connection_dict(), "extra": {"database": "data", "window": window}}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{datasette_conn_id.upper()}", json.dumps(connection))
+
+    with pytest.raises(BadRequestError) as caught:
+        run(importer(datasette_conn_id, fresh_table_name, source=str(source), batch_size=100))
+
+    lines = record_lines(source)
+    assert f"in the batch of rows at lines {lines[2100]}-{lines[2199]} of {source.as_uri()}" in str(
+        caught.value
+    )
+    ids = table_ids(datasette_server, fresh_table_name)
+    assert ids[:2_100] == list(range(1, 2_101))  # every batch before the refused one
+    later = ids[2_100:]
+    assert not set(later) & set(range(2_101, 2_201))  # none of the refused batch
+    assert len(later) <= 2 * window * 100  # those sent before its answer came: about a window's worth
+    assert len(later) % 100 == 0  # whole batches
+    for start in later[::100]:
+        span = f"lines {lines[start - 1]}-{lines[start + 98]} of {source.as_uri()}"
+        assert span in str(caught.value)  # each named: "batches sent after it ... were written: ..."
 
 
 def test_import_inline_rows_as_from_xcom(datasette_conn_id, datasette_server, fresh_table_name):

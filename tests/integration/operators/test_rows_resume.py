@@ -26,6 +26,7 @@ from tests.integration.operators.rows_support import (
     as_stored,
     assert_same_rows,
     create_table,
+    one_write_at_a_time,
     people_rows,
     record_lines,
     table_rows,
@@ -78,9 +79,15 @@ def upserts(seen: list[tuple[str, str]]) -> int:
     return sum(1 for method, path in seen if method == "POST" and path.endswith("/-/upsert"))
 
 
+@pytest.mark.parametrize("window", [1, 8])
 def test_a_retry_after_a_server_fault_resumes_within_one_window_and_the_table_ends_equal(
-    datasette_conn_id, datasette_server, fresh_table_name, tmp_path, responses_seen
+    monkeypatch, datasette_conn_id, datasette_server, fresh_table_name, tmp_path, responses_seen, window
 ):
+    if window == 1:
+        one_write_at_a_time(monkeypatch, datasette_server, datasette_conn_id)
+    else:
+        connection = {**datasette_server.connection_dict(), "extra": {"database": "data", "window": window}}
+        monkeypatch.setenv(f"AIRFLOW_CONN_{datasette_conn_id.upper()}", json.dumps(connection))
     rows = people_rows(5_000, seed=21)
     source = write_csv(tmp_path / "people.csv", rows)
     create_table(datasette_server, fresh_table_name)
@@ -105,7 +112,11 @@ def test_a_retry_after_a_server_fault_resumes_within_one_window_and_the_table_en
 
     # Windows of 16 batches: rows 1-1,600 and 1,601-3,200 returned; the third window failed mid-way.
     assert store.values["import_checkpoint"]["rows_stored"] == 3_200
-    assert len(table_rows(datasette_server, fresh_table_name)) == 3_700
+    stored = len(table_rows(datasette_server, fresh_table_name))
+    if window == 1:
+        assert stored == 3_700
+    else:  # and batches sent after the refused one before its answer came (about a window's worth)
+        assert 3_700 <= stored <= 3_700 + 2 * window * 100
     sql(datasette_server, f'drop trigger "fault_{fresh_table_name}"')  # the cause is removed
     responses_seen.clear()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -43,6 +44,7 @@ class FakeDatasette:
         self.requests: list[tuple[str, str]] = []
         self._faults: list[tuple[str, str, str]] = []
         self._late: Callable[[], Reply] | None = None
+        self._lock = threading.RLock()
 
     # -- scripting ---------------------------------------------------------------------------------------
 
@@ -67,6 +69,10 @@ class FakeDatasette:
     # -- the handler -------------------------------------------------------------------------------------
 
     def __call__(self, request: requests.PreparedRequest) -> Reply | BaseException:
+        with self._lock:  # one request at a time, as Datasette runs writes on one thread
+            return self._handle(request)
+
+    def _handle(self, request: requests.PreparedRequest) -> Reply | BaseException:
         if self._late is not None and request.method == "POST":  # the write given up on is done now
             late, self._late = self._late, None
             late()
