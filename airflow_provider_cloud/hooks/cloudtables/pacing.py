@@ -208,13 +208,18 @@ def progress_logger(
     *,
     what: str,
     every_seconds: float,
+    window: int = 1,
 ) -> ProgressLogger:
-    """Return a progress logger for ``total`` requests; with a pacer, its ETA follows the pacer's schedule."""
+    """
+    Return a progress logger for ``total`` requests; with a pacer, its ETA follows the pacer's schedule.
+
+    The ETA is the longer of the pacer's schedule and the time the requests left take ``window`` at a time.
+    """
     if pacer is None:
         return ProgressLogger(logger, what=what, total=total, every_seconds=every_seconds)
     return PacedProgress(
         logger,
-        estimate=lambda left: max(pacer.seconds_for(left), left * pacer.mean_request_seconds),
+        estimate=lambda left: max(pacer.seconds_for(left), left * pacer.mean_request_seconds / window),
         what=what,
         total=total,
         every_seconds=every_seconds,
