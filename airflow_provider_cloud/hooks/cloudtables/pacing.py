@@ -193,9 +193,12 @@ def pacer_for(
     if limit == 0:
         return None
     rate, span = int(limit), float(window)
+    logged_until = [0.0]  # the threads of a window wait out one slot together: one line for them all
 
     def log_wait(seconds: float) -> None:
-        if seconds >= _LOG_WAITS_FROM:
+        until = time.monotonic() + seconds
+        if seconds >= _LOG_WAITS_FROM and until > logged_until[0] + 1.0:
+            logged_until[0] = until
             logger.info("Pacing to %d requests per %g s: waiting %.1f s", rate, span, seconds)
 
     return RequestPacer(rate, span, sleep=sleep, on_wait=log_wait)

@@ -5,8 +5,9 @@ A CloudTables data set behind the fake transport, whose answers can be lost afte
 number). Inserts are named by their number (1-based, in the order they arrive): ``lose_after`` lose their
 answer after the row was stored, ``fail_before`` answer 500 before anything is stored, ``refuse`` answer the
 reply given (a field error), and ``interloper`` has another writer store a row just before. It answers the
-requests of a window one at a time (a lock); ``hold`` may keep an answer back, outside the lock, to make
-requests in flight meet in a chosen order. Rows are also deleted by id.
+requests of a window one at a time (a lock); ``before`` and ``after`` may hold a request back before it acts
+or its answer after (outside the lock), to make requests in flight meet in a chosen order, and ``after`` may
+replace the answer. Rows are also deleted by id.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import requests
 from airflow_provider_cloud.hooks.cloudtables import CloudTablesHook
 from tests.fake_transport import FakeTransport, Reply, connection_dropped
 
+Answer = Reply | BaseException
 DATASET_ID = "5f0c1d2e-3f40-4a5b-8c6d-7e8f90a1b2c3"
 SCHEMA = {
     "name": "Codes",
@@ -58,8 +60,10 @@ class FakeDataset:
         self.interloper = dict(interloper or {})
         self.inserts = 0
         self.lock = threading.Lock()
-        #: Called with the request, the insert number (POST) or 0, and the answer, before the answer goes.
-        self.hold: Callable[[requests.PreparedRequest, int, Reply | BaseException], None] | None = None
+        #: Called with each request before it acts.
+        self.before: Callable[[requests.PreparedRequest], None] | None = None
+        #: Called with the request, its insert number (POST) or 0 and the answer; returns another or ``None``.
+        self.after: Callable[[requests.PreparedRequest, int, Answer], Answer | None] | None = None
 
     @staticmethod
     def form(request: requests.PreparedRequest) -> dict[str, str]:
@@ -79,15 +83,17 @@ class FakeDataset:
         self.rows.append(row)
         return dict(row)
 
-    def handler(self, request: requests.PreparedRequest) -> Reply | BaseException:
+    def handler(self, request: requests.PreparedRequest) -> Answer:
+        if self.before is not None:
+            self.before(request)
         with self.lock:
             answer = self.answer(request)
             number = self.inserts if request.method == "POST" else 0
-        if self.hold is not None:
-            self.hold(request, number, answer)
+        if self.after is not None:
+            answer = self.after(request, number, answer) or answer
         return answer
 
-    def answer(self, request: requests.PreparedRequest) -> Reply | BaseException:
+    def answer(self, request: requests.PreparedRequest) -> Answer:
         path = (request.path_url or "").split("?", 1)[0]
         if request.method == "GET" and path.endswith("/schema"):
             return Reply(json=SCHEMA)
