@@ -4,7 +4,8 @@ Client-side pacing for the CloudTables API, and progress lines whose ETA follows
 CloudTables allows 500 requests per 15 minutes and writes one row per request, so a hook that sends as fast
 as it can spends most of a long import waiting out 429s. :class:`RequestPacer` keeps the hook under the
 limit instead: a sliding window of at most ``limit`` requests in any ``window`` seconds, shared by every
-thread that uses the hook instance, around every attempt of every request (retries reach the service too).
+thread that uses the hook instance (the rows a write has in flight, :mod:`.writer`), around every attempt
+of every request (retries reach the service too).
 A 429 that still comes (another client using the same key) is waited out by the HTTP core; tasks that share
 one key at the same time should split the limit between them (``rate_limit`` extras).
 

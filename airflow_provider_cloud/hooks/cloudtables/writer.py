@@ -16,6 +16,10 @@ Rules, and where they are kept:
 - results are taken in submission order on the caller's thread (:class:`InOrder`): counts, progress lines
   and their ETA are the caller's alone, and a field error names its row's source, line and column;
 - the first failure stops new sends (the window raises it); requests in flight finish, nothing later starts.
+
+What a window changes: the service numbers rows as their inserts arrive, so rows in flight side by side get
+ids in arrival order, near the input's but not exactly it (``window=1`` keeps the input's order; an export
+that must follow the input orders by a column of it).
 """
 
 from __future__ import annotations
