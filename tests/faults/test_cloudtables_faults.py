@@ -7,6 +7,9 @@ CloudTables writes one row a request, and an insert is not safe to repeat: a los
 rate limit is raised to 400 requests a second and the hook paces itself at the same limit, so its pacing is
 real (it waits) and a run takes seconds, not the hours of the service's 500 per 15 minutes. No seeded run
 with stalled answers: at 2,000 requests that is some 70 read timeouts; one stalled insert is scripted.
+Every run has :data:`WINDOW` rows in flight (the connection's ``window``, whatever the hook's default), so
+lost answers are checked while other inserts are in flight, and the scripted tenth insert is the tenth to
+reach the proxy, whichever row it is.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_cloud.hooks.cloudtables import CloudTablesHook
 from airflow_provider_cloud.operators.rows import ImportRowsOperator
 from airflow_provider_cloud.testing.cloudtables import CloudTablesEmulator
 from airflow_provider_cloud.testing.proxy import Fault, FaultPlan, NetworkConditionsProxy, matching
@@ -35,6 +39,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
 ROWS = 2_000
 RATE_LIMIT, RATE_WINDOW = 400, 1.0
+WINDOW = 8
 CONN_ID = "cloudtables_faults"
 COLUMNS = [("code", "text"), ("station", "text"), ("value", "number"), ("ok", "boolean")]
 
@@ -62,7 +67,8 @@ def connect(
     proxy: NetworkConditionsProxy,
     lost: Fault | None = None,
 ) -> str:
-    extra = {"clientId": "faults", "rate_limit": RATE_LIMIT, "rate_window": RATE_WINDOW, **core_extras(lost)}
+    extra = {"clientId": "faults", "rate_limit": RATE_LIMIT, "rate_window": RATE_WINDOW, "window": WINDOW}
+    extra |= core_extras(lost)
     connection = {"conn_type": "cloudtables", "host": proxy.url, "password": ct.api_key, "extra": extra}
     return set_connection(monkeypatch, CONN_ID, connection)
 
@@ -105,6 +111,7 @@ def test_import_ends_equal_on_its_first_try(
 ) -> None:
     proxy = network_proxy(emulator.url, faults=suite_plan(lost), seed=seed)
     connect(monkeypatch, emulator, proxy, lost)
+    assert CloudTablesHook(CONN_ID).window == WINDOW
     dataset_id = new_dataset(emulator, f"Readings {lost.value} {seed}")
     run = run_case(
         "cloudtables import", f"{lost.value}-seed{seed}", proxy, lambda: import_rows(dataset_id, source)

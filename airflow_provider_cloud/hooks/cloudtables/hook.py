@@ -16,7 +16,7 @@ from typing import Any, ClassVar, cast
 import requests
 
 from airflow_provider_cloud.exceptions import CloudApiError, NotFoundError
-from airflow_provider_cloud.hooks.cloudtables import pacing, reads, reconcile, wire, writes
+from airflow_provider_cloud.hooks.cloudtables import pacing, reads, wire, writer, writes
 from airflow_provider_cloud.hooks.cloudtables.rowcalls import RowCalls
 from airflow_provider_cloud.hooks.cloudtables.schema import DatasetSchema, conditions_for, find_dataset
 from airflow_provider_cloud.hooks.core import CloudApiHook
@@ -34,7 +34,7 @@ class CloudTablesHook(CloudApiHook):
     host (``acme.cloudtables.io``) or the self-hosted domain (:func:`~.wire.endpoint_from_connection`);
     password, the API key; extras ``clientId``, ``clientName`` (the service's audit trail), ``roles``
     (default roles of minted tokens: a list or a comma-separated string), ``rate_limit``, ``rate_window``,
-    ``domain``, ``self_hosted``, ``ssl`` and the HTTP-core extras (timeouts, ``verify``, retries).
+    ``domain``, ``self_hosted``, ``ssl`` and the HTTP-core extras (timeouts, ``verify``, retries, ``window``).
 
     :param cloudtables_conn_id: the Airflow connection id (conn type ``cloudtables``).
     :param rate_limit: requests per ``rate_window`` (default: the connection's ``rate_limit`` extra, else
@@ -48,6 +48,10 @@ class CloudTablesHook(CloudApiHook):
     conn_type = "cloudtables"
     hook_name = "CloudTables"
     service_name: ClassVar[str] = wire.SERVICE
+    #: Rows in flight: the smallest window (``benchmarks/cloudtables_pacing.py``) at which 2,000 rows at up
+    #: to 100 ms a request end within 2 % of the rate limit's bound with the limit's window cut 100 times
+    #: (1: 5.8 times it at 100 ms; 4: latency-bound too); more adds connections, not speed.
+    default_window: ClassVar[int] = 8
 
     def __init__(
         self,
@@ -102,8 +106,10 @@ class CloudTablesHook(CloudApiHook):
 
     def progress(self, total: int | None, what: str = "rows") -> ProgressLogger:
         """Return a progress logger for ``total`` paced requests, its ETA following the pacer."""
-        every = self.progress_every
-        return pacing.progress_logger(self._logger(), self.pacer, total, what=what, every_seconds=every)
+        every, window = self.progress_every, self.window
+        return pacing.progress_logger(
+            self._logger(), self.pacer, total, what=what, every_seconds=every, window=window
+        )
 
     # -- HTTP core hook points -------------------------------------------------------------------
 
@@ -252,11 +258,8 @@ class CloudTablesHook(CloudApiHook):
     ) -> dict[str, Any]:
         """Insert a row (keys: names or ids; links: row ids) and return it as stored; a lost answer is checked."""
         schema = self.get_schema(dataset)
-        row = writes.PreparedRow(1, schema.fields_in(values), None)
-        inserts = reconcile.LostInserts.on(
-            self._row_calls(schema, conditions), writes.WritePlan(schema, "insert", None), {}
-        )
-        return schema.row_out(inserts.insert(row))
+        row = writer.insert_one(schema, self._row_calls(schema, conditions), schema.fields_in(values))
+        return schema.row_out(row)
 
     def update_row(
         self, dataset: str, row_id: int, values: Mapping[str, Any], *, conditions: Any = None
@@ -283,10 +286,11 @@ class CloudTablesHook(CloudApiHook):
         conditions: Any = None,
     ) -> WriteResult:
         """
-        Write rows (keys: names or ids) one request each, paced, and return counts.
+        Write rows (keys: names or ids) one request each, paced, :attr:`window` in flight; return counts.
 
         The modes, and the reads and checks before the first write: :class:`~.writes.WritePlan`; an insert
-        whose answer is lost is checked, then counted done or sent again (:mod:`.reconcile`).
+        whose answer is lost is checked, then counted done or sent again (:mod:`.reconcile`); the order
+        kept in a window: :mod:`.writer`.
 
         :param create: CloudTables cannot create data sets through its API: a missing data set is an error
             either way, with a message saying so.
@@ -299,23 +303,17 @@ class CloudTablesHook(CloudApiHook):
             if create:
                 raise writes.cannot_create(dataset, exc) from None
             raise
-        plan = writes.WritePlan(
-            schema, mode, key, origin=rows.origin if isinstance(rows, RowBlocks) else None
+        origin = rows.origin if isinstance(rows, RowBlocks) else None
+        result = writer.write_rows(
+            writes.WritePlan(schema, mode, key, origin=origin),
+            self._row_calls(schema, conditions),
+            rows,
+            window=self.window,
+            progress=self.progress,
+            warn_duplicates=lambda n: self.log.warning(
+                "%d rows of %s repeat a key; writes go to the first of each", n, dataset
+            ),
         )
-        calls = self._row_calls(schema, conditions)
-        ahead = plan.read_ahead(rows)
-        existing: dict[Any, Any] = {}
-        inserts = reconcile.LostInserts.on(calls, plan, existing)
-        found, duplicates = plan.stored_by_key(ahead.first, inserts.read_before)
-        if ahead.first and inserts.newest is None:
-            inserts.read_before()  # without a key too: the rows before, to tell this write's own from equal ones
-        existing.update(found)
-        if duplicates:
-            self.log.warning(
-                "%d rows of %s repeat a key; writes go to the first of each", duplicates, dataset
-            )
-        writer = writes.RowWriter(plan, existing, insert=inserts.insert, update=calls.update)
-        result = writer.write_all(ahead.rows(), self.progress(ahead.total))
         self.log.info("Wrote %s to %s: %s", f"{result.rows:,} rows", dataset, result.as_dict())
         return result
 
@@ -330,7 +328,8 @@ class CloudTablesHook(CloudApiHook):
         """
         Delete the rows matching ``where`` (``{}``: every row) and return how many were deleted.
 
-        One read finds the matching rows; each is then deleted by id (one request each, paced). A row
+        One read finds the matching rows; each is then deleted by id (one request each, paced, a window in
+        flight). A row
         deleted meanwhile by someone else is not counted. ``dry_run`` only counts.
         """
         if where is None:
@@ -340,11 +339,12 @@ class CloudTablesHook(CloudApiHook):
         matching = [row["id"] for row in found]
         if dry_run:
             return len(matching)
-        return writes.delete_each(
+        return writer.delete_each(
             matching,
             self._row_calls(schema, conditions).delete,
             self.progress(len(matching), "deletions"),
             gone=lambda row_id: self.log.info("Row %s of %s was already gone", row_id, dataset),
+            window=self.window,
         )
 
     # -- embedding --------------------------------------------------------------------------------

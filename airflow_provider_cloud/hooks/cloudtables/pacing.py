@@ -4,7 +4,8 @@ Client-side pacing for the CloudTables API, and progress lines whose ETA follows
 CloudTables allows 500 requests per 15 minutes and writes one row per request, so a hook that sends as fast
 as it can spends most of a long import waiting out 429s. :class:`RequestPacer` keeps the hook under the
 limit instead: a sliding window of at most ``limit`` requests in any ``window`` seconds, shared by every
-thread that uses the hook instance, around every attempt of every request (retries reach the service too).
+thread that uses the hook instance (the rows a write has in flight, :mod:`.writer`), around every attempt
+of every request (retries reach the service too).
 A 429 that still comes (another client using the same key) is waited out by the HTTP core; tasks that share
 one key at the same time should split the limit between them (``rate_limit`` extras).
 
@@ -193,9 +194,12 @@ def pacer_for(
     if limit == 0:
         return None
     rate, span = int(limit), float(window)
+    logged_until = [0.0]  # the threads of a window wait out one slot together: one line for them all
 
     def log_wait(seconds: float) -> None:
-        if seconds >= _LOG_WAITS_FROM:
+        until = time.monotonic() + seconds
+        if seconds >= _LOG_WAITS_FROM and until > logged_until[0] + 1.0:
+            logged_until[0] = until
             logger.info("Pacing to %d requests per %g s: waiting %.1f s", rate, span, seconds)
 
     return RequestPacer(rate, span, sleep=sleep, on_wait=log_wait)
@@ -208,13 +212,18 @@ def progress_logger(
     *,
     what: str,
     every_seconds: float,
+    window: int = 1,
 ) -> ProgressLogger:
-    """Return a progress logger for ``total`` requests; with a pacer, its ETA follows the pacer's schedule."""
+    """
+    Return a progress logger for ``total`` requests; with a pacer, its ETA follows the pacer's schedule.
+
+    The ETA is the longer of the pacer's schedule and the time the requests left take ``window`` at a time.
+    """
     if pacer is None:
         return ProgressLogger(logger, what=what, total=total, every_seconds=every_seconds)
     return PacedProgress(
         logger,
-        estimate=lambda left: max(pacer.seconds_for(left), left * pacer.mean_request_seconds),
+        estimate=lambda left: max(pacer.seconds_for(left), left * pacer.mean_request_seconds / window),
         what=what,
         total=total,
         every_seconds=every_seconds,

@@ -20,18 +20,29 @@ again: :meth:`LostInserts.insert` then fails with a :class:`ConflictError` sayin
 
 Columns that the access conditions set on insert are left out of every comparison (the service stores the
 condition's value, not the one sent).
+
+Several inserts in flight (a window, :mod:`.writer`): a check must neither take one stored row for two
+inserts nor an insert still in flight for the lost one. With a key, rows of one key are never in flight
+together and a check looks at its own key only; its read renews only the keys the write has not sent to
+(:mod:`.keymap`). Without one, the writer never has two inserts in flight that one check could take for
+each other (:meth:`LostInserts.confusable`: the rows agree on every column both send), so the equal rows a
+check finds come from the lost insert, or from another writer as above, never from this write's others;
+each insert also keeps the newest id known when it was sent (a later insert's answer says nothing about
+it), and a check claims the row it takes under a lock, so no two checks take one row.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any
 
 from airflow_provider_cloud.exceptions import CloudApiError, ConflictError
+from airflow_provider_cloud.hooks.cloudtables.keymap import KeyMap
 from airflow_provider_cloud.hooks.cloudtables.rowcalls import RowCalls
 from airflow_provider_cloud.hooks.cloudtables.wire import SERVICE
-from airflow_provider_cloud.hooks.cloudtables.writes import KeyValue, PreparedRow, WritePlan
+from airflow_provider_cloud.hooks.cloudtables.writes import PreparedRow, WritePlan
 
 #: Sends API fields as a new row with a reconcile check for the core; returns the row stored.
 SendInsert = Callable[[Mapping[str, Any], Callable[[], Any]], dict[str, Any]]
@@ -59,7 +70,7 @@ class LostInserts:
     Send inserts with a check for lost answers, and remember what this write created.
 
     :param plan: the write's plan (schema, key, source).
-    :param existing: the writer's key map, replaced in place by each check's read.
+    :param keys: the writer's key map, renewed by each check's read (:meth:`.KeyMap.renew`).
     :param read: one GET of the data set's rows (``dp-N`` keys).
     :param send: the insert call, given the fields and the check.
     :param skip: data point ids whose stored value the conditions decide.
@@ -68,95 +79,124 @@ class LostInserts:
     def __init__(
         self,
         plan: WritePlan,
-        existing: dict[KeyValue, dict[str, Any]],
+        keys: KeyMap,
         *,
         read: Callable[[], list[dict[str, Any]]],
         send: SendInsert,
         skip: frozenset[str] = frozenset(),
     ) -> None:
         self.plan = plan
-        self.existing = existing
+        self.keys = keys
         self._read = read
         self._send = send
         self._skip = skip
-        self.newest: int | None = None  # the highest row id known before the row being sent
-        self.claimed: set[int] = set()  # ids of the rows this write's answers (or checks) stand for
-        self._doubt: ConflictError | None = None
+        self._lock = threading.Lock()
+        self._newest: int | None = None  # the highest row id known so far
+        self._claimed: set[int] = set()  # ids of the rows this write's answers (or checks) stand for
 
     @classmethod
-    def on(cls, calls: RowCalls, plan: WritePlan, existing: dict[KeyValue, dict[str, Any]]) -> LostInserts:
+    def on(cls, calls: RowCalls, plan: WritePlan, keys: KeyMap) -> LostInserts:
         """Return the checked inserts of a write through ``calls`` (its conditions' values not compared)."""
         skip = set_by_conditions(calls.conditions)
-        return cls(plan, existing, read=calls.rows, send=calls.insert, skip=skip)
+        return cls(plan, keys, read=calls.rows, send=calls.insert, skip=skip)
+
+    @property
+    def newest(self) -> int | None:
+        """Return the highest row id known (``None`` before the read before the first write)."""
+        return self._newest
 
     def read_before(self) -> list[dict[str, Any]]:
         """Read the rows before the first write; their highest id is where rows created since begin."""
         rows = self._read()
         ids = [i for i in map(_row_id, rows) if i is not None]
-        self.newest = max(ids, default=0)
+        with self._lock:
+            self._newest = max(ids, default=0)
         return rows
+
+    def confusable(self, one: PreparedRow, other: PreparedRow) -> bool:
+        """Tell whether a check could take the stored row of one for the other: no column both send differs."""
+        common = {column_id: value for column_id, value in one.fields.items() if column_id in other.fields}
+        return not self.plan.differing(common, other.fields, self._skip)
 
     def insert(self, row: PreparedRow) -> dict[str, Any]:
         """Insert a row; a lost answer is checked (:meth:`check`), a write in doubt raises :class:`ConflictError`."""
+        doubts: list[ConflictError] = []
+        check = partial(self.check, row, newest=self._newest, doubts=doubts)
         try:
-            stored = self._send(row.fields, partial(self.check, row))
+            stored = self._send(row.fields, check)
         except CloudApiError as lost:
-            doubt, self._doubt = self._doubt, None
-            if doubt is None or lost.__cause__ is not doubt:
+            if not doubts or lost.__cause__ is not doubts[-1]:
                 raise
             # the core raised the lost answer from the check: tell it the other way round
             lost.__cause__ = None
-            raise doubt from lost
-        row_id = _row_id(stored)
-        if row_id is not None:
-            self.claimed.add(row_id)
-            self.newest = max(row_id, self.newest or 0)
+            raise doubts[-1] from lost
+        self._claim(_row_id(stored))
         return stored
 
-    def check(self, row: PreparedRow) -> dict[str, Any] | None:
-        """Return ``{"data": stored row}`` if the row was stored, ``None`` if not; raise if that cannot be told."""
+    def _claim(self, row_id: int | None) -> bool:
+        """Record a row as this write's; ``False`` when it was already."""
+        if row_id is None:
+            return True
+        with self._lock:
+            if row_id in self._claimed:
+                return False
+            self._claimed.add(row_id)
+            self._newest = max(row_id, self._newest or 0)
+            return True
+
+    def check(
+        self, row: PreparedRow, *, newest: int | None = None, doubts: list[ConflictError] | None = None
+    ) -> dict[str, Any] | None:
+        """
+        Return ``{"data": stored row}`` if the row was stored, ``None`` if not; raise if that cannot be told.
+
+        :param newest: the highest row id known when the insert was sent.
+        :param doubts: where the :class:`ConflictError` of a write in doubt is put, for :meth:`insert`.
+        """
         rows = self._read()
         plan = self.plan
         if plan.keyed and row.key is not None:
             fresh, _ = plan.index(rows)
-            self.existing.clear()
-            self.existing.update(fresh)
+            self.keys.renew(fresh)
             found = fresh.get(row.key)
             if found is None:
                 return None
             differ = plan.differing(row.fields, found, self._skip)
             if differ:
                 names = ", ".join(repr(plan.schema.by_id[i].key) for i in differ)
-                raise self._in_doubt(
-                    row,
-                    f"row {found.get('id')} has its key but other values in {names} (changed since, or "
-                    "another writer's row)",
-                )
+                why = f"row {found.get('id')} has its key but other values in {names} (changed since, or another writer's row)"
+                raise self._in_doubt(row, why, doubts)
             return {"data": found}
+        with self._lock:
+            claimed = set(self._claimed)
         equal = [
             raw
             for raw in rows
-            if _row_id(raw) not in self.claimed and not plan.differing(row.fields, raw, self._skip)
+            if _row_id(raw) not in claimed and not plan.differing(row.fields, raw, self._skip)
         ]
-        if self.newest is None:
+        if newest is None:
             if not equal:
                 return None
-            raise self._in_doubt(
-                row,
+            why = (
                 f"{len(equal)} row(s) equal to it were there already, and no insert of this write has "
-                "been answered yet to tell which rows are new (give key=... to write by key)",
+                "been answered yet to tell which rows are new (give key=... to write by key)"
             )
-        newer = [raw for raw in equal if (_row_id(raw) or 0) > self.newest]
-        if not newer:
-            return None
-        return {"data": min(newer, key=lambda raw: _row_id(raw) or 0)}
+            raise self._in_doubt(row, why, doubts)
+        for raw in sorted(
+            (raw for raw in equal if (_row_id(raw) or 0) > newest), key=lambda r: _row_id(r) or 0
+        ):
+            if self._claim(_row_id(raw)):
+                return {"data": raw}
+        return None
 
-    def _in_doubt(self, row: PreparedRow, why: str) -> ConflictError:
-        self._doubt = ConflictError(
+    def _in_doubt(self, row: PreparedRow, why: str, doubts: list[ConflictError] | None) -> ConflictError:
+        doubt = ConflictError(
             f"{self.plan.source}, line {row.line}: the answer to the insert was lost and whether the row "
             f"was stored cannot be told: {why}. The write is in doubt and was not sent again: check data set "
             f"{self.plan.schema.name!r} before running again",
             service=SERVICE,
             retryable=False,
         )
-        return self._doubt
+        if doubts is not None:
+            doubts.append(doubt)
+        return doubt

@@ -1,5 +1,5 @@
 """
-Input rows into inserts and partial updates; deletions by row id.
+The plan of a write: input rows checked, then each into an insert, a partial update or nothing.
 
 The API writes one row per request and has no upsert, so writes by key work from one read of the data set:
 a map of key value → current row. Each input row then becomes an insert, a partial update of the columns
@@ -7,7 +7,8 @@ that differ, or nothing (the row is already as given). Keys compare as the form 
 stores: in a number column ``5``, ``5.0`` and ``"5.0"`` are one key. Up to :data:`LOOKAHEAD_ROWS` input rows are read and checked before the first write
 (columns, keys, and values against their data point's type: :mod:`.values`), so a bad row in that window
 fails the task before anything is written; this also makes the ETA of the progress lines exact. A value the
-service refuses all the same (a field error) fails naming the source, line and column too.
+service refuses all the same (a field error) fails naming the source, line and column too. The rows are
+sent by :mod:`.writer`, a window of them in flight.
 """
 
 from __future__ import annotations
@@ -19,19 +20,18 @@ from itertools import chain, islice
 from typing import Any
 
 from airflow_provider_cloud.exceptions import BadRequestError, ConflictError, NotFoundError, RowDataError
+from airflow_provider_cloud.hooks.cloudtables.keymap import KeyValue
 from airflow_provider_cloud.hooks.cloudtables.schema import Column, DatasetSchema, link_ids
 from airflow_provider_cloud.hooks.cloudtables.values import same_value, stored_as
 from airflow_provider_cloud.hooks.cloudtables.wire import SERVICE, field_error_status, form_value
-from airflow_provider_cloud.hooks.rowstore import WriteResult, check_write_mode
+from airflow_provider_cloud.hooks.rowstore import check_write_mode
 from airflow_provider_cloud.rows.batching import RowOrigin
-from airflow_provider_cloud.rows.progress import ProgressLogger
 
 ROW_ID_KEY = "id"
 #: Input rows read ahead (and checked) before the first write: 20,000 rows are about ten hours of writing
 #: at the default limit, so the ETA is exact for any import a task finishes in a working day.
 LOOKAHEAD_ROWS = 20_000
 
-KeyValue = tuple[str, ...]
 #: Sends changed API fields of the row with this id and returns the row stored.
 UpdateRow = Callable[[int, Mapping[str, Any]], dict[str, Any]]
 
@@ -240,73 +240,6 @@ def key_text(column: Column | None, value: Any) -> str:
     return form_value(value)
 
 
-class RowWriter:
-    """Send the writes of :class:`WritePlan` one row at a time, keeping the key map current."""
-
-    def __init__(
-        self,
-        plan: WritePlan,
-        existing: dict[KeyValue, dict[str, Any]],
-        *,
-        insert: InsertRow,
-        update: UpdateRow,
-    ) -> None:
-        self.plan = plan
-        self.existing = existing
-        self._insert = insert
-        self._update = update
-        self.counts = {"inserted": 0, "updated": 0, "unchanged": 0, "ignored": 0}
-
-    def write_all(self, rows: Iterable[PreparedRow], progress: ProgressLogger) -> WriteResult:
-        """Write every row, one progress step each, and return the counts."""
-        for row in rows:
-            self.write(row)
-            progress.update(1)
-        progress.finish()
-        return self.result()
-
-    def write(self, row: PreparedRow) -> None:
-        try:
-            self._write(row)
-        except BadRequestError as exc:
-            refused = self.plan.refused(row, exc)
-            if refused is None:
-                raise
-            raise refused from exc
-
-    def _write(self, row: PreparedRow) -> None:
-        plan = self.plan
-        current = self.existing.get(row.key) if row.key is not None else None
-        if current is None:
-            stored = self._insert(row)
-            self.counts["inserted"] += 1
-        elif plan.mode == "insert":
-            raise plan.conflict(row)
-        elif plan.mode == "ignore":
-            self.counts["ignored"] += 1
-            return
-        else:
-            changed = plan.changes(row, current)
-            if not changed:
-                self.counts["unchanged"] += 1
-                return
-            stored = self._update(int(current[ROW_ID_KEY]), changed)
-            self.counts["updated"] += 1
-        if row.key is not None:
-            self.existing[row.key] = stored  # a repeated key later in the input updates this row
-
-    def result(self) -> WriteResult:
-        c = self.counts
-        return WriteResult(
-            rows=c["inserted"] + c["updated"] + c["unchanged"],
-            requests=c["inserted"] + c["updated"],
-            inserted=c["inserted"],
-            updated=c["updated"],
-            unchanged=c["unchanged"],
-            ignored=c["ignored"],
-        )
-
-
 def cannot_create(dataset: str, missing: NotFoundError) -> NotFoundError:
     """Return the error for ``create=True`` on a missing data set: the API cannot create data sets."""
     return NotFoundError(
@@ -316,24 +249,3 @@ def cannot_create(dataset: str, missing: NotFoundError) -> NotFoundError:
         status_code=missing.status_code,
         errors=missing.errors,
     )
-
-
-def delete_each(
-    row_ids: Iterable[Any],
-    delete: Callable[[int], object],
-    progress: ProgressLogger,
-    *,
-    gone: Callable[[Any], None],
-) -> int:
-    """Delete rows by id, one request each, and return how many were deleted; ``gone`` hears of rows already gone."""
-    deleted = 0
-    for row_id in row_ids:
-        try:
-            delete(int(row_id))
-        except NotFoundError:
-            gone(row_id)
-        else:
-            deleted += 1
-        progress.update(1)
-    progress.finish()
-    return deleted

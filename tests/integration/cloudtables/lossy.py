@@ -5,12 +5,15 @@ The emulator's knobs fail a request before it acts (``fail_next``) or slow every
 acts and then drops the answer. :class:`LossyAdapter` is a ``requests`` transport adapter on the hook's
 session that does: for the inserts it picks (by number, or at random with a seed) it either forwards the
 request and throws the answer away (``lose_after``: the row is stored, the client sees a reset), or has the
-emulator answer 500 without acting (``fail_before``, through ``fail_next``).
+emulator answer 500 without acting (``fail_before``, through ``fail_next``). Its counts are kept under a
+lock, so the requests of a window count right; ``fail_next`` is the emulator's next request, whichever it is,
+so ``fail_before`` is for one request in flight only.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -51,6 +54,7 @@ class LossyAdapter(HTTPAdapter):
         self.inserts = 0
         self.lost = 0
         self.failed = 0
+        self._lock = threading.Lock()
 
     def mount(self, session: requests.Session) -> requests.Session:
         session.mount("http://", self)
@@ -60,15 +64,18 @@ class LossyAdapter(HTTPAdapter):
         is_insert = request.method == "POST" and "/dataset/" in (request.url or "")
         if not is_insert:
             return super().send(request, *args, **kwargs)
-        self.inserts += 1
-        draw = self.random.random()
-        if self.inserts in self.fail_before or draw < self.fail_rate:
-            self.failed += 1
+        with self._lock:
+            self.inserts += 1
+            number, draw = self.inserts, self.random.random()
+            fail = number in self.fail_before or draw < self.fail_rate
+            lose = not fail and (number in self.lose_after or draw < self.fail_rate + self.lose_rate)
+            self.failed += fail
+            self.lost += lose
+        if fail:
             self.emulator.fail_next(1, 500)
             return super().send(request, *args, **kwargs)
         response = super().send(request, *args, **kwargs)
-        if self.inserts in self.lose_after or self.fail_rate <= draw < self.fail_rate + self.lose_rate:
-            self.lost += 1
+        if lose:
             response.close()
             reset = ConnectionResetError(104, "Connection reset by peer")
             raise requests.ConnectionError(ProtocolError("Connection aborted.", reset), request=request)

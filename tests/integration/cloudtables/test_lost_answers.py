@@ -29,7 +29,8 @@ def flights(cloudtables_emulator: CloudTablesEmulator) -> str:
 def lossy_hook(
     conn_id: str, emulator: CloudTablesEmulator, *, wait: bool = False, **faults: Any
 ) -> tuple[CloudTablesHook, LossyAdapter]:
-    hook = CloudTablesHook(conn_id)
+    """A hook with one request in flight (the requests in a known order), its inserts through the adapter."""
+    hook = CloudTablesHook(conn_id, window=1)
     adapter = LossyAdapter(emulator, **faults)
     adapter.mount(hook.session)
     if not wait:

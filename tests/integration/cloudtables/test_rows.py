@@ -86,7 +86,8 @@ def test_import_export_and_clean_up_a_thousand_rows(
     assert (summary["rows_read"], summary["rows_written"], summary["rows_rejected"]) == (ROWS, ROWS, 0)
     assert counters(cloudtables_emulator, readings)["rowCount"] == ROWS
 
-    exported = export_rows(cloudtables_conn_id, tmp_path / "out.csv", columns=COLUMNS)
+    # rows in flight side by side get their ids as they arrive, not in the file's order: export by code
+    exported = export_rows(cloudtables_conn_id, tmp_path / "out.csv", columns=COLUMNS, order_by="code")
     assert exported["rows"] == ROWS
     assert read_csv(exported["path"].removeprefix("file://")) == source
 
@@ -111,9 +112,9 @@ def test_import_export_and_clean_up_a_thousand_rows(
     assert left["rows"] == ROWS - len(matching)
     assert counters(cloudtables_emulator, readings)["deleteCount"] == len(matching)
     again = read_csv(
-        export_rows(cloudtables_conn_id, tmp_path / "left.csv", columns=COLUMNS)["path"].removeprefix(
-            "file://"
-        )
+        export_rows(cloudtables_conn_id, tmp_path / "left.csv", columns=COLUMNS, order_by="code")[
+            "path"
+        ].removeprefix("file://")
     )
     assert again == [row for row in source if float(row["value"]) >= 500]
 
@@ -136,8 +137,9 @@ def test_upsert_run_twice_changes_nothing(cloudtables_conn_id, cloudtables_emula
     final = counters(cloudtables_emulator, readings)
     assert (final["rowCount"], final["updateCount"]) == (200, 10)
     value_id = cloudtables_emulator.datapoint_id(readings, "value")
-    versions = {row["id"]: (row["dv"], row[value_id]) for row in cloudtables_emulator.rows(readings)}
-    assert [versions[n] for n in range(1, 12)] == [(1, 12345)] * 10 + [(0, 10.25)]
+    code_id = cloudtables_emulator.datapoint_id(readings, "code")
+    versions = {row[code_id]: (row["dv"], row[value_id]) for row in cloudtables_emulator.rows(readings)}
+    assert [versions[f"R{n:04d}"] for n in range(11)] == [(1, 12345)] * 10 + [(0, 10.25)]
 
 
 def test_export_is_incremental_by_cursor(cloudtables_conn_id, readings, tmp_path):

@@ -4,13 +4,17 @@ A CloudTables data set behind the fake transport, whose answers can be lost afte
 ``FakeDataset.handler`` answers the schema, the rows and inserts of one data set (``Code`` text, ``Count``
 number). Inserts are named by their number (1-based, in the order they arrive): ``lose_after`` lose their
 answer after the row was stored, ``fail_before`` answer 500 before anything is stored, ``refuse`` answer the
-reply given (a field error), and ``interloper`` has another writer store a row just before.
+reply given (a field error), and ``interloper`` has another writer store a row just before. It answers the
+requests of a window one at a time (a lock); ``before`` and ``after`` may hold a request back before it acts
+or its answer after (outside the lock), to make requests in flight meet in a chosen order, and ``after`` may
+replace the answer. Rows are also deleted by id.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -20,6 +24,7 @@ import requests
 from airflow_provider_cloud.hooks.cloudtables import CloudTablesHook
 from tests.fake_transport import FakeTransport, Reply, connection_dropped
 
+Answer = Reply | BaseException
 DATASET_ID = "5f0c1d2e-3f40-4a5b-8c6d-7e8f90a1b2c3"
 SCHEMA = {
     "name": "Codes",
@@ -54,6 +59,11 @@ class FakeDataset:
         self.refuse = dict(refuse or {})
         self.interloper = dict(interloper or {})
         self.inserts = 0
+        self.lock = threading.Lock()
+        #: Called with each request before it acts.
+        self.before: Callable[[requests.PreparedRequest], None] | None = None
+        #: Called with the request, its insert number (POST) or 0 and the answer; returns another or ``None``.
+        self.after: Callable[[requests.PreparedRequest, int, Answer], Answer | None] | None = None
 
     @staticmethod
     def form(request: requests.PreparedRequest) -> dict[str, str]:
@@ -73,7 +83,17 @@ class FakeDataset:
         self.rows.append(row)
         return dict(row)
 
-    def handler(self, request: requests.PreparedRequest) -> Reply | BaseException:
+    def handler(self, request: requests.PreparedRequest) -> Answer:
+        if self.before is not None:
+            self.before(request)
+        with self.lock:
+            answer = self.answer(request)
+            number = self.inserts if request.method == "POST" else 0
+        if self.after is not None:
+            answer = self.after(request, number, answer) or answer
+        return answer
+
+    def answer(self, request: requests.PreparedRequest) -> Answer:
         path = (request.path_url or "").split("?", 1)[0]
         if request.method == "GET" and path.endswith("/schema"):
             return Reply(json=SCHEMA)
@@ -95,16 +115,28 @@ class FakeDataset:
             row = next(row for row in self.rows if str(row["id"]) == path.rsplit("/", 1)[1])
             row.update(self.typed(self.form(request)))
             return Reply(json={"data": dict(row)})
+        if request.method == "DELETE":
+            found = [row for row in self.rows if str(row["id"]) == path.rsplit("/", 1)[1]]
+            if not found:
+                return Reply(404, json={"success": False, "error": "no such row"})
+            self.rows.remove(found[0])
+            return Reply(json={"success": True})
         return Reply(404, json={"error": f"no route {request.method} {path}"})
 
 
-def fake_hook(monkeypatch: pytest.MonkeyPatch, dataset: FakeDataset) -> tuple[CloudTablesHook, FakeTransport]:
-    """Return a hook (pacing off, sleeps recorded in ``hook.sleeps``) whose requests the fake data set answers."""
+def fake_hook(
+    monkeypatch: pytest.MonkeyPatch, dataset: FakeDataset, *, window: int = 1
+) -> tuple[CloudTablesHook, FakeTransport]:
+    """
+    Return a hook (pacing off, sleeps recorded in ``hook.sleeps``) whose requests the fake data set answers.
+
+    ``window``: rows in flight; 1 unless a test says (one at a time, the requests in a known order).
+    """
     connection = {
         "conn_type": "cloudtables",
         "host": "acme.cloudtables.io",
         "password": "api-key-0123456789",
-        "extra": {"rate_limit": 0},
+        "extra": {"rate_limit": 0, "window": window},
     }
     monkeypatch.setenv("AIRFLOW_CONN_CT_FAKE", json.dumps(connection))
     hook = CloudTablesHook("ct_fake")

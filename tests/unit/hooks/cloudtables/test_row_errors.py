@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_cloud.exceptions import BadRequestError, RowDataError
-from airflow_provider_cloud.hooks.cloudtables.writes import PreparedRow, RowWriter, WritePlan
+from airflow_provider_cloud.hooks.cloudtables.writer import RowWriter
+from airflow_provider_cloud.hooks.cloudtables.writes import PreparedRow, WritePlan
 from airflow_provider_cloud.rows import RowBlocks, RowOrigin
 from tests.fake_transport import Reply
 from tests.unit.hooks.cloudtables.fake_service import DATASET_ID, FakeDataset, fake_hook

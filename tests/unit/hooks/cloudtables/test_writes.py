@@ -8,13 +8,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_cloud.exceptions import ConflictError, NotFoundError, RowDataError
-from airflow_provider_cloud.hooks.cloudtables.writes import (
-    PreparedRow,
-    RowWriter,
-    WritePlan,
-    cannot_create,
-    delete_each,
-)
+from airflow_provider_cloud.hooks.cloudtables.writer import RowWriter, delete_each
+from airflow_provider_cloud.hooks.cloudtables.writes import PreparedRow, WritePlan, cannot_create
 from tests.unit.hooks.cloudtables.support import airports
 
 STORED = [
