@@ -41,9 +41,9 @@ class KloudlessHook(AccountHook):
     conn_type = "kloudless"
     hook_name = "Kloudless"
     service_name: ClassVar[str] = wire.SERVICE
-    #: Files in flight at once (:meth:`download_files`, :meth:`upload_files`), chosen by measurement:
-    #: ``benchmarks/kloudless_files.py`` and the README's "Benchmarks".
-    default_window: ClassVar[int] = 8
+    #: Files in flight at once (:meth:`download_files`, :meth:`upload_files`): 16, chosen by measurement
+    #: (``benchmarks/kloudless_files.py``; the figures and the reasons are in ``transfers.py``).
+    default_window: ClassVar[int] = 16
 
     def __init__(
         self,
