@@ -1,5 +1,5 @@
 """
-Pick the files worth downloading out of a batch of Kloudless events, and name them at the destination.
+Pick the files to move: those worth downloading out of a batch of Kloudless events, and the sources to upload.
 
 A batch (the ``events`` of :class:`~airflow_provider_cloud.sensors.kloudless.KloudlessEventsSensor`'s XCom) may
 mention a file several times: added, updated, renamed, deleted. :func:`select_files` reduces it to one entry per
@@ -15,6 +15,9 @@ file, in the order of each file's latest event:
   (``*.csv`` matches ``DATA.CSV``; ``text/*`` matches ``text/csv``).
 
 Every file left out is counted by reason in :attr:`Selection.skipped`, so a task can log what it ignored.
+
+:func:`upload_sources` reads an upload's ``source``: one file, or several (a list, a folder, a glob); the
+decisions are in its docstring.
 """
 
 from __future__ import annotations
@@ -22,11 +25,17 @@ from __future__ import annotations
 import ast
 import fnmatch
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
+
+from airflow.sdk import ObjectStoragePath
+
+from airflow_provider_cloud.rows.paths import as_storage_path
 
 DEFAULT_EVENT_TYPES = ("add", "update")
 FOLDER_MIME_TYPE = "inode/directory"
@@ -242,3 +251,97 @@ def unique_file_names(files: Iterable[FileRef]) -> list[str]:
         taken.add(name.lower())
         out.append(name)
     return out
+
+
+_GLOB_CHARACTERS = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True)
+class UploadSources:
+    """The files an upload's ``source`` names, and whether it names several (the XCom is then a list)."""
+
+    files: list[ObjectStoragePath]
+    several: bool
+
+
+def _literal_list(text: str) -> list[Any] | None:
+    """Return the list a rendered template's text holds (JSON, else a Python literal), or ``None``."""
+    if not (text.startswith("[") and text.endswith("]")):
+        return None
+    for read in (json.loads, ast.literal_eval):
+        try:
+            value = read(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            continue
+        return value if isinstance(value, list) else None
+    return None
+
+
+def is_unset(value: Any) -> bool:
+    """Tell whether a (rendered) argument means "not given": ``None``, empty, or the text ``"None"``."""
+    return value is None or (isinstance(value, str) and value.strip() in ("", "None"))
+
+
+def upload_sources(source: Any) -> UploadSources:
+    """
+    Return the files ``source`` names: one path, a list of paths, a folder, or a glob.
+
+    Decisions:
+
+    - a path (text, ``os.PathLike`` or ``ObjectStoragePath``) is one file, and the XCom stays one dict;
+    - a list (or any sequence, e.g. a mapped task's XCom; also text a template rendered from one) is its files
+      as given, in its order, each taken as one file;
+    - a path ending with ``/``, or naming an existing folder, is the files directly in it; a path with ``*``,
+      ``?`` or ``[`` that is not an existing file is a glob (``**`` reaches into subfolders). Either gives the
+      files sorted by path, leaving out hidden names (``.name``: the temporary siblings of writers at work
+      among them) unless the glob's last part starts with ``.``. An empty folder, or a glob matching nothing,
+      is no file; a folder (or a glob's folder) that does not exist is ``FileNotFoundError``.
+    """
+    if is_unset(source):
+        raise ValueError("source= is empty; give the file to upload, a list of files, a folder or a glob")
+    if isinstance(source, str):
+        text = source.strip()
+        listed = _literal_list(text)
+        if listed is None:
+            return _from_path(text)
+        source = listed
+    elif isinstance(source, ObjectStoragePath | os.PathLike):
+        return _from_path(source)
+    if isinstance(source, bytes | Mapping) or not isinstance(source, Iterable):
+        raise TypeError(f"source= must be a path or a list of paths, got {type(source).__name__}")
+    files: list[ObjectStoragePath] = []
+    for item in source:
+        if is_unset(item) or not isinstance(item, str | os.PathLike | ObjectStoragePath):
+            raise ValueError(f"source= lists {item!r}; each item must be the path of a file")
+        files.append(as_storage_path(item.strip() if isinstance(item, str) else item))
+    return UploadSources(files, several=True)
+
+
+def _from_path(source: str | os.PathLike[str] | ObjectStoragePath) -> UploadSources:
+    path = as_storage_path(source)
+    fs = path.fs
+    if (
+        isinstance(source, str)
+        and source.endswith(("/", os.sep))
+        or (fs.isdir(path.path) and not fs.isfile(path.path))
+    ):
+        if not fs.isdir(path.path):
+            raise FileNotFoundError(f"{path}: no such folder to upload the files of")
+        return UploadSources(_visible(path.iterdir(), show_hidden=False), several=True)
+    if not _GLOB_CHARACTERS.search(path.path) or fs.isfile(path.path):
+        return UploadSources([path], several=False)
+    parts = PurePosixPath(path.path).parts
+    first = next(n for n, part in enumerate(parts) if _GLOB_CHARACTERS.search(part))
+    anchor = path
+    for _ in range(len(parts) - first):
+        anchor = anchor.parent
+    if not fs.isdir(anchor.path):
+        raise FileNotFoundError(f"{anchor}: no such folder for the glob {path}")
+    pattern = "/".join(parts[first:])
+    return UploadSources(_visible(anchor.glob(pattern), show_hidden=parts[-1].startswith(".")), several=True)
+
+
+def _visible(paths: Iterable[ObjectStoragePath], *, show_hidden: bool) -> list[ObjectStoragePath]:
+    """Return the files among ``paths``, sorted, without hidden names unless asked."""
+    kept = [p for p in paths if (show_hidden or not p.name.startswith(".")) and p.is_file()]
+    return sorted(kept, key=str)

@@ -1,5 +1,9 @@
 """
-Kloudless file operators: download the files events point to (or given ids) and upload a file.
+Kloudless file operators: download the files events point to (or given ids) and upload files.
+
+Both move several files at once, up to the hook's window (``KloudlessHook.download_files`` and ``upload_files``;
+the connection extra ``window`` or the hook's default), with results in the order of the files. Events are
+never read here: the sensor reads them, one page after another.
 
 Only small summaries travel through XCom - file ids, names, paths and sizes, never contents: the bytes go to
 an ``ObjectStoragePath`` (``file://`` for a single machine, ``s3://`` or ``gs://`` on a cluster) that the next
@@ -16,15 +20,16 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_cloud.exceptions import NotFoundError
 from airflow_provider_cloud.hooks.kloudless import ROOT_FOLDER, KloudlessHook
 from airflow_provider_cloud.operators._kloudless_selection import (
     DEFAULT_EVENT_TYPES,
     FileFilter,
     FileRef,
     events_from,
+    is_unset,
     select_files,
     unique_file_names,
+    upload_sources,
 )
 from airflow_provider_cloud.rows.paths import as_storage_path
 
@@ -44,16 +49,11 @@ def file_path(result: Mapping[str, Any]) -> str:
     return str(result["path"])
 
 
-def _is_unset(value: Any) -> bool:
-    """Tell whether a (rendered) argument means "not given": ``None``, empty, or the text ``"None"``."""
-    return value is None or (isinstance(value, str) and value.strip() in ("", "None"))
-
-
 def _file_ids(file_id: str | Sequence[str]) -> list[str]:
     ids = [file_id] if isinstance(file_id, str) else list(file_id)
     out: list[str] = []
     for item in ids:
-        if _is_unset(item) or not isinstance(item, str | int) or isinstance(item, bool):
+        if is_unset(item) or not isinstance(item, str | int) or isinstance(item, bool):
             raise ValueError(f"file_id must be a file id or a list of file ids, got {item!r}")
         if str(item).strip() not in out:
             out.append(str(item).strip())
@@ -81,6 +81,11 @@ class KloudlessDownloadFileOperator(BaseOperator):
     added: ``data.<id>.csv``). Otherwise it is the full path of the one file to download (more than one file is
     an error). Each file is streamed into a temporary sibling and moved into place when complete, so a reader
     never sees a half-written file; an existing file is replaced.
+
+    Several files download at once, up to the hook's window (the connection extra ``window``, else
+    ``KloudlessHook.default_window``); the results, the names and what ``skip_missing`` skips are the same
+    whatever order they finish in. The first failure stops new downloads: those in flight finish (each file is
+    there whole or not at all) and the task fails with that error.
 
     Returns, in the order of the events (or of ``file_id``), ``[{"file_id", "name", "path", "size"}, ...]`` with
     ``path`` the destination URL as text (e.g. ``file:///data/in/new.csv``). To import each file, map the
@@ -156,26 +161,24 @@ class KloudlessDownloadFileOperator(BaseOperator):
         self.skip_missing = skip_missing
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        hook = KloudlessHook(self.conn_id, account_id=None if _is_unset(self.account_id) else self.account_id)
+        hook = KloudlessHook(self.conn_id, account_id=None if is_unset(self.account_id) else self.account_id)
         try:
             by_events = self.file_id is None
             files = self._bounded(self._from_events() if by_events else self._from_ids(hook))
             targets = self._targets(files)
             skip_missing = by_events if self.skip_missing is None else self.skip_missing
-            results: list[dict[str, Any]] = []
-            for ref, target in zip(files, targets, strict=True):
-                try:
-                    done = hook.download_file(ref.file_id, target)
-                except NotFoundError:
-                    if not skip_missing:
-                        raise
-                    self.log.warning("Kloudless file %s (%s) is gone: skipped", ref.file_id, ref.name)
-                    continue
-                results.append(
-                    {"file_id": ref.file_id, "name": ref.name, "path": done["path"], "size": done["size"]}
-                )
+            jobs = [(ref.file_id, target) for ref, target in zip(files, targets, strict=True)]
+            downloaded = hook.download_files(jobs, missing_ok=skip_missing)
         finally:
             hook.close()
+        results: list[dict[str, Any]] = []
+        for ref, done in zip(files, downloaded, strict=True):
+            if done is None:
+                self.log.warning("Kloudless file %s (%s) is gone: skipped", ref.file_id, ref.name)
+                continue
+            results.append(
+                {"file_id": ref.file_id, "name": ref.name, "path": done["path"], "size": done["size"]}
+            )
         self.log.info(
             "Downloaded %d Kloudless files (%d bytes)", len(results), sum(r["size"] for r in results)
         )
@@ -194,9 +197,9 @@ class KloudlessDownloadFileOperator(BaseOperator):
 
     def _from_ids(self, hook: KloudlessHook) -> list[FileRef]:
         refs: list[FileRef] = []
-        for file_id in _file_ids(self.file_id or []):
-            metadata = hook.get_file_metadata(file_id)  # NotFoundError names the file and the account
-            if metadata.get("type") == "folder":
+        file_ids = _file_ids(self.file_id or [])
+        for file_id, metadata in zip(file_ids, hook.get_files_metadata(file_ids), strict=True):
+            if metadata.get("type") == "folder":  # a missing file: NotFoundError names it and the account
                 raise ValueError(f"Kloudless item {file_id!r} is a folder, not a file")
             mime_type = metadata.get("mime_type")
             refs.append(FileRef(file_id, str(metadata.get("name") or ""), mime_type and str(mime_type)))
@@ -223,7 +226,7 @@ class KloudlessDownloadFileOperator(BaseOperator):
     def _targets(self, files: list[FileRef]) -> list[ObjectStoragePath]:
         """Return each file's destination path (see the class docstring for folder and file destinations)."""
         destination = self.destination
-        if _is_unset(destination):
+        if is_unset(destination):
             raise ValueError(
                 f"{self.task_id}: destination= is empty; give a folder ending with '/' or a path"
             )
@@ -246,28 +249,40 @@ class KloudlessDownloadFileOperator(BaseOperator):
 
 class KloudlessUploadFileOperator(BaseOperator):
     """
-    Upload one file (a local path or any ObjectStoragePath URL) into a Kloudless folder.
+    Upload a file, or several (a list, a folder, a glob), from any ObjectStoragePath into a Kloudless folder.
 
     The bytes are streamed as they are. With ``overwrite`` a file of the same name is replaced (an ``update``
     event) and keeps its id. Without it, a file of the same name that was there before fails the task with
     :class:`~airflow_provider_cloud.exceptions.ConflictError`, and an upload whose answer was lost is checked
     and not sent twice (``hooks/kloudless/uploads.py``).
 
-    A retry of the task (try 2 on) does not fail on its own earlier try's upload. Decision: the file of that
+    ``source`` is one file (text, path or ObjectStoragePath), or several: a list of files (a mapped task's
+    output too), a folder (ending with ``/``, or an existing one: the files directly in it), or a glob
+    (``/data/out/*.csv``, ``s3://bucket/day/**/*.csv``); folders and globs give their files sorted by path, hidden
+    names (``.name``) left out (``_kloudless_selection.upload_sources`` has the rules). Several files upload
+    at once, up to the hook's window (the connection extra ``window``, else ``KloudlessHook.default_window``),
+    each under its own name: two sources of one name (without regard to case) fail the task before anything is
+    sent, since they would race for one name in one folder. The first failure stops new uploads; those in
+    flight finish, and a retry takes them for its own (below). The order in which their ``add`` events come
+    is the order in which the service stored them, not the order of the sources.
+
+    A retry of the task (try 2 on) does not fail on its own earlier try's uploads. Decision: the file of that
     name counts as the earlier try's when it has the source's size (and checksum, when the service reports
     one) and was created since the DAG run started (less 30 s for the clocks); it is then returned as if
     uploaded now. A file created before the run started, or of another size, still fails the retry. A first
     try never takes an existing file for its own. Airflow moves a finished run's start to the time it is
-    cleared, so after clearing one, a file from before the clearing fails too.
+    cleared, so after clearing one, a file from before the clearing fails too. With several sources the rule
+    holds for each: those the earlier try uploaded are taken, the rest are uploaded.
 
-    Returns ``{"file_id", "name", "size", "path"}``: the new file's id, name and size, and its Kloudless path
-    (e.g. ``/reports/out.csv``).
+    Returns, for one file, ``{"file_id", "name", "size", "path"}``: the new file's id, name and size, and its
+    Kloudless path (e.g. ``/reports/out.csv``); for several, a list of these in the order of the sources
+    (``[]`` for an empty folder or a glob matching nothing).
 
-    :param source: the file to upload. (templated)
+    :param source: the file to upload, or a list of files, a folder or a glob. (templated)
     :param conn_id: the Kloudless connection id. (templated)
     :param account_id: the account (default: the connection's, else ``me``). (templated)
     :param parent_id: the id of the folder to upload into (default ``root``). (templated)
-    :param name: the name in Kloudless (default: the source's file name). (templated)
+    :param name: the name in Kloudless (default: the source's file name); one file only. (templated)
     :param overwrite: replace a file of the same name.
     """
 
@@ -277,7 +292,7 @@ class KloudlessUploadFileOperator(BaseOperator):
     def __init__(
         self,
         *,
-        source: str | ObjectStoragePath,
+        source: str | ObjectStoragePath | Sequence[str | ObjectStoragePath],
         conn_id: str = KloudlessHook.default_conn_name,
         account_id: str | int | None = None,
         parent_id: str = ROOT_FOLDER,
@@ -293,23 +308,46 @@ class KloudlessUploadFileOperator(BaseOperator):
         self.name = name
         self.overwrite = overwrite
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        if _is_unset(self.source):
-            raise ValueError(f"{self.task_id}: source= is empty; give the file to upload")
-        source = self.source.strip() if isinstance(self.source, str) else self.source
-        parent_id = ROOT_FOLDER if _is_unset(self.parent_id) else str(self.parent_id).strip()
-        name = None if _is_unset(self.name) else str(self.name).strip()
-        since = None if self.overwrite else _earlier_tries_since(context)
-        hook = KloudlessHook(self.conn_id, account_id=None if _is_unset(self.account_id) else self.account_id)
+    def execute(self, context: Context) -> dict[str, Any] | list[dict[str, Any]]:
         try:
-            metadata = hook.upload_file(
-                source, parent_id=parent_id, name=name, overwrite=self.overwrite, since=since
+            sources = upload_sources(self.source)
+        except ValueError as exc:
+            raise ValueError(f"{self.task_id}: {exc}") from None
+        parent_id = ROOT_FOLDER if is_unset(self.parent_id) else str(self.parent_id).strip()
+        name = None if is_unset(self.name) else str(self.name).strip()
+        if name is not None and sources.several:
+            raise ValueError(f"{self.task_id}: name= names one file, but source= gives several")
+        since = None if self.overwrite else _earlier_tries_since(context)
+        hook = KloudlessHook(self.conn_id, account_id=None if is_unset(self.account_id) else self.account_id)
+        try:
+            if not sources.several:
+                return _summary(
+                    hook.upload_file(
+                        sources.files[0],
+                        parent_id=parent_id,
+                        name=name,
+                        overwrite=self.overwrite,
+                        since=since,
+                    )
+                )
+            uploaded = hook.upload_files(
+                sources.files, parent_id=parent_id, overwrite=self.overwrite, since=since
             )
         finally:
             hook.close()
-        return {
-            "file_id": str(metadata["id"]),
-            "name": metadata.get("name"),
-            "size": metadata.get("size"),
-            "path": metadata.get("path"),
-        }
+        self.log.info(
+            "Uploaded %d files to Kloudless (%d bytes)",
+            len(uploaded),
+            sum(m.get("size") or 0 for m in uploaded),
+        )
+        return [_summary(metadata) for metadata in uploaded]
+
+
+def _summary(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the XCom of one upload: small, never contents."""
+    return {
+        "file_id": str(metadata["id"]),
+        "name": metadata.get("name"),
+        "size": metadata.get("size"),
+        "path": metadata.get("path"),
+    }

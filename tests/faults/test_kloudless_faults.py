@@ -2,7 +2,8 @@
 Kloudless through the proxy's faults, against the emulator: 300 events read by the sensor and by the trigger
 (reads only: each event exactly once, in order), and 300 uploads through ``KloudlessUploadFileOperator``
 (an upload without ``overwrite`` is not safe to repeat: a lost answer must be reconciled), each ending equal
-to a fault-free run on its first try.
+to a fault-free run on its first try: one task a file, and one task for all 300 with the window open (up to
+:data:`WINDOW` in flight), whose events the sensor then reads, each once and in order.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ FILES = 300
 PAGE_SIZE = 10  # events a request: 30 requests a pass, so that faults hit the reads
 MAX_EVENTS = 100  # events a sensor poke or trigger run hands on
 CONN_ID = "kloudless_faults"
+WINDOW = 8  # uploads in flight at once in the window cases
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +64,13 @@ def connect(
     proxy: NetworkConditionsProxy,
     account_id: int,
     lost: Fault | None = None,
+    window: int = 1,
 ) -> str:
     connection = {
         "conn_type": "kloudless",
         "host": proxy.url,
         "password": kl.create_token(account_id),
-        "extra": {"auth_scheme": "Bearer", "account_id": "me", **core_extras(lost)},
+        "extra": {"auth_scheme": "Bearer", "account_id": "me", "window": window, **core_extras(lost)},
     }
     return set_connection(monkeypatch, CONN_ID, connection)
 
@@ -217,3 +220,58 @@ def test_an_upload_whose_answer_never_comes_is_stored_once(
     run = run_case("kloudless uploads", f"upload-{fault.value}", proxy, lambda: upload_all(files))
     assert uploaded(emulator, account_id, run.result) == uploads_baseline
     assert proxy.pending_script == 0
+
+
+def upload_in_a_window(paths: list[Path]) -> list[dict[str, Any]]:
+    """One task uploads every file, up to :data:`WINDOW` at once, first try only."""
+    operator = KloudlessUploadFileOperator(
+        task_id="upload_all", conn_id=CONN_ID, source=[str(p) for p in paths]
+    )
+    results = operator.execute(context={})
+    assert isinstance(results, list)
+    return results
+
+
+def stored_in_a_window(
+    kl: KloudlessEmulator, account_id: int, paths: list[Path], results: list[dict[str, Any]]
+) -> dict[str, bytes]:
+    """The results in the sources' order and what the account holds for each, by name."""
+    assert [r["name"] for r in results] == [p.name for p in paths]
+    return {r["name"]: kl.file_content(account_id, r["file_id"]) for r in results}
+
+
+def read_once_each_in_order(kl: KloudlessEmulator, account_id: int, results: list[dict[str, Any]]) -> None:
+    """The sensor reads exactly one ``add`` per upload, in the order stored, the cursor neither skipping nor repeating."""
+    read = read_by_sensor()
+    stored = kl.events(account_id)
+    assert event_ids(read) == event_ids(stored)  # every event once, in the account's order
+    assert event_ids(read) == sorted(set(event_ids(read)))
+    assert len(read) == len(results)
+    assert sorted((e["type"], e["metadata"]["id"]) for e in read) == sorted(
+        ("add", r["file_id"]) for r in results
+    )
+
+
+@pytest.fixture(scope="module")
+def window_uploads_baseline(emulator: KloudlessEmulator, files: list[Path]) -> dict[str, bytes]:
+    account_id = emulator.create_account(account="window-baseline@example.com")
+    with pytest.MonkeyPatch.context() as monkeypatch, NetworkConditionsProxy(emulator.url) as proxy:
+        connect(monkeypatch, emulator, proxy, account_id, window=WINDOW)
+        run = run_case("kloudless window", "baseline", proxy, lambda: upload_in_a_window(files))
+        read_once_each_in_order(emulator, account_id, run.result)
+    stored = stored_in_a_window(emulator, account_id, files, run.result)
+    assert stored == {path.name: path.read_bytes() for path in files}
+    return stored
+
+
+@pytest.mark.parametrize(("lost", "seed"), VARIANTS)
+def test_uploads_in_a_window_end_equal_and_the_sensor_reads_each_event_once_in_order(
+    emulator, files, window_uploads_baseline, network_proxy, monkeypatch, lost: Fault, seed: int
+) -> None:
+    account_id = emulator.create_account(account=f"window-{lost.value}-{seed}@example.com")
+    proxy = network_proxy(emulator.url, faults=suite_plan(lost), seed=seed)
+    connect(monkeypatch, emulator, proxy, account_id, lost, window=WINDOW)
+    run = run_case("kloudless window", f"{lost.value}-seed{seed}", proxy, lambda: upload_in_a_window(files))
+    assert stored_in_a_window(emulator, account_id, files, run.result) == window_uploads_baseline
+    assert run.proxy.total_faulted > 0
+    read_once_each_in_order(emulator, account_id, run.result)  # through the same faults

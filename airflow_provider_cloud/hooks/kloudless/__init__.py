@@ -1,12 +1,14 @@
 """
 The Kloudless v1 room: :class:`KloudlessHook` and what the sensor, triggers and operators need of events.
 
-One concern a module: ``hook`` (the one hook class: connection settings, account URLs, error hook
-points), ``settings`` (reading the connection; its fields and extras are described there), ``wire`` (URLs,
-versions, auth schemes, headers, page sizes, error bodies, ``object_list`` paging), ``events`` (the events
-stream, one bounded batch, the checks of the sensor's and triggers' arguments), ``storage`` (item paths,
-streaming download and upload) and ``oauth`` (authorization URL, code exchange, token checks). Code outside
-this package imports the names below, never a module.
+One concern a module: ``hook`` (the one hook class: the API's operations), ``account`` (its base: connection
+settings, account URLs, error hook points), ``settings`` (reading the connection; its fields and extras are
+described there), ``wire`` (URLs, versions, auth schemes, headers, page sizes, error bodies, ``object_list``
+paging), ``events`` (the events stream, read one page after another; one bounded batch; the checks of the
+sensor's and triggers' arguments), ``storage`` (item paths, streaming download and upload), ``uploads``
+(finding the file a lost upload made), ``transfers`` (several files at once, within the hook's window) and
+``oauth`` (authorization URL, code exchange, token checks). Code outside this package imports the names
+below, never a module.
 """
 
 from __future__ import annotations

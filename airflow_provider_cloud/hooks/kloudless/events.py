@@ -8,6 +8,10 @@ boundary and its cursor covers exactly the events yielded, plus the events the t
 are consumed too). A batch (:func:`read_events`) is such a stream read to its end: a consumer that commits
 its cursor has seen every event of its types between the two cursors (at least once when a run fails
 before committing).
+
+The stream is sequential by design, never read within a window of requests (``hooks.core.Window``): a
+cursor is a position, known only once the page before it has answered, so one page is asked for at a time.
+Files move several at once (``transfers.py``); events never do.
 """
 
 from __future__ import annotations

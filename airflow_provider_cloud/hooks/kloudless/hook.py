@@ -1,47 +1,39 @@
 """
-``KloudlessHook``: the connection's settings and the account's URLs; every method delegates to a helper.
+``KloudlessHook``: the API's operations on one account; every method delegates to a helper.
 
-The helpers get plain values and, to send a request, a narrow callable such as ``request_json``; they
-return what they learned and never hold the hook.
+The connection's settings, the account's URLs and error bodies are in ``account.py`` (its base class). The
+helpers get plain values and, to send a request, a narrow callable such as ``request_json``; they return what
+they learned and never hold the hook.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import datetime
-from functools import cached_property, partial
+from functools import partial
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
-import requests
-
-from airflow_provider_cloud.exceptions import (
-    ApiResponseError,
-    BadRequestError,
-    CloudApiError,
-    CursorExpiredError,
-)
-from airflow_provider_cloud.hooks.core import CloudApiHook, base_url_from_connection
-from airflow_provider_cloud.hooks.kloudless import events, oauth, storage, wire
+from airflow_provider_cloud.hooks.kloudless import events, oauth, storage, transfers, wire
+from airflow_provider_cloud.hooks.kloudless.account import AccountHook
 from airflow_provider_cloud.hooks.kloudless.events import AFTER_AUTH, Cursor, EventStream
-from airflow_provider_cloud.hooks.kloudless.settings import Settings
 from airflow_provider_cloud.hooks.kloudless.storage import ROOT_FOLDER, PathLike
 from airflow_provider_cloud.rows.paths import as_storage_path
 
 
-class KloudlessHook(CloudApiHook):
+class KloudlessHook(AccountHook):
     """
     Work with one Kloudless account through the v1 API: events, storage, raw pass-through, OAuth.
 
     The connection's fields and extras are described in ``settings.py``; its token or key is masked in
-    Airflow's logs and scrubbed from every error.
+    Airflow's logs and scrubbed from every error. Files move several at once (:meth:`download_files`,
+    :meth:`upload_files`: up to :attr:`window` in flight); events are read one page after another, always.
 
     :param kloudless_conn_id: the Airflow connection id (conn type ``kloudless``).
     :param account_id: ``"me"`` or a numeric account id; overrides the connection's ``account_id`` extra.
     :param api_version: the default API version; overrides the ``api_version`` extra.
     :param kwargs: passed to :class:`~airflow_provider_cloud.hooks.core.CloudApiHook` (``timeout``,
-        ``retry_limit``, ``retry_policy``).
+        ``retry_limit``, ``retry_policy``, ``window``).
     """
 
     conn_name_attr = "kloudless_conn_id"
@@ -49,6 +41,9 @@ class KloudlessHook(CloudApiHook):
     conn_type = "kloudless"
     hook_name = "Kloudless"
     service_name: ClassVar[str] = wire.SERVICE
+    #: Files in flight at once (:meth:`download_files`, :meth:`upload_files`): 16, chosen by measurement
+    #: (``benchmarks/kloudless_files.py``; the figures and the reasons are in ``transfers.py``).
+    default_window: ClassVar[int] = 16
 
     def __init__(
         self,
@@ -58,138 +53,8 @@ class KloudlessHook(CloudApiHook):
         api_version: int | str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(kloudless_conn_id, **kwargs)
+        super().__init__(kloudless_conn_id, account_id=account_id, api_version=api_version, **kwargs)
         self.kloudless_conn_id = kloudless_conn_id
-        self._account_id_arg = account_id
-        self._api_version_arg = api_version
-
-    # -- connection settings --------------------------------------------------------------------
-
-    @cached_property
-    def _settings(self) -> Settings:
-        conn = self.connection
-        has_host = bool((conn.host or "").strip())
-        return Settings(
-            conn_id=self.conn_id,
-            host_url=base_url_from_connection(conn, default_scheme=self.default_scheme) if has_host else None,
-            password=conn.password,
-            extras=self.extras,
-            account_id=self._account_id_arg,
-            api_version=self._api_version_arg,
-        )
-
-    @cached_property
-    def base_url(self) -> str:
-        """Return the API base URL, e.g. ``https://api.kloudless.com`` (versions are added per request)."""
-        return self._settings.base_url
-
-    @cached_property
-    def api_version(self) -> int:
-        """Return the default API version: hook argument, ``api_version`` extra, host suffix, else 1."""
-        return self._settings.api_version
-
-    @cached_property
-    def auth_scheme(self) -> str:
-        """Return ``"Bearer"`` (a per-account token, the default) or ``"APIKey"`` (app-wide key)."""
-        return self._settings.auth_scheme
-
-    @cached_property
-    def account_id(self) -> str:
-        """Return the account the requests act on: ``me`` or a numeric id (never ``me`` with an API key)."""
-        return self._settings.account_id
-
-    @cached_property
-    def app_id(self) -> str | None:
-        """Return the ``app_id`` extra (the OAuth client id), if set."""
-        return self._settings.app_id
-
-    @cached_property
-    def raw_headers(self) -> dict[str, str]:
-        """Return the ``raw_headers`` extra: headers the service forwards to the upstream API."""
-        return self._settings.raw_headers
-
-    def auth_headers(self) -> dict[str, str]:
-        """Return ``Authorization`` and the ``X-Kloudless-*`` headers the extras ask for."""
-        return self._settings.headers()
-
-    # -- URLs and requests ----------------------------------------------------------------------
-
-    def api_url(self, path: str = "", *, api_version: int | str | None = None) -> str:
-        """Return ``{base_url}/v{N}/{path}``, e.g. ``api_url("accounts")``."""
-        version = self.api_version if api_version is None else wire.parse_api_version(api_version, "api_url")
-        return wire.versioned_url(self.base_url, version, path)
-
-    def account_url(self, api_version: int | str | None = None) -> str:
-        """Return the URL of the account requests act on, e.g. ``https://api.kloudless.com/v1/accounts/me``."""
-        return self.api_url(f"accounts/{self.account_id}", api_version=api_version)
-
-    def _account_path(self, path: str, api_version: int | str | None) -> str:
-        if path.startswith(("http://", "https://")):
-            return path
-        self._settings.credential()
-        base = self.account_url(api_version)
-        return f"{base}/{path.lstrip('/')}" if path.strip("/") else base
-
-    def request_account(
-        self, method: str, path: str = "", *, api_version: int | str | None = None, **kwargs: Any
-    ) -> requests.Response:
-        """Send a request to ``path`` under the account URL (an absolute URL as is) and return the response."""
-        return self.request(method, self._account_path(path, api_version), **kwargs)
-
-    def account_json(
-        self, method: str, path: str = "", *, api_version: int | str | None = None, **kwargs: Any
-    ) -> Any:
-        """Send a request relative to the account URL and return its JSON body."""
-        return self.request_json(method, self._account_path(path, api_version), **kwargs)
-
-    def test_connection(self) -> tuple[bool, str]:
-        """Make one cheap call (``GET /v1/accounts/{id}``) and report the account the credentials reach."""
-        try:
-            account = self.get_account()
-        except (CloudApiError, ValueError) as exc:
-            return False, self.scrub(str(exc))
-        return True, f"Connected to Kloudless at {self.base_url}: {wire.describe_account(account)}"
-
-    def get_account(self, *, api_version: int | str | None = None) -> dict[str, Any]:
-        """Return the account object (``id``, ``account``, ``service``, ``apis``, ...)."""
-        return wire.account_object(self.account_json("GET", api_version=api_version))
-
-    def iter_object_list(
-        self,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        page_size: int | None = None,
-        api_version: int | str | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """
-        Yield an ``object_list`` lazily, a page a request; ``path`` is under the account URL, or absolute.
-
-        ``hook.iter_object_list(hook.api_url("accounts"))`` lists the application's accounts.
-        """
-        query = wire.first_query(params, page_size)
-        url = self._account_path(path, api_version)
-        yield from wire.iter_object_list(
-            lambda page: self.request_json("GET", url, params=page), query, where=f"GET {urlsplit(url).path}"
-        )
-
-    # -- error hook points ------------------------------------------------------------------------
-
-    def error_messages(self, payload: Any, response: requests.Response) -> list[str]:
-        """Read a Kloudless error body (``wire.error_messages``), else the core's default reading."""
-        found = wire.error_messages(payload)
-        return super().error_messages(payload, response) if found is None else found
-
-    def request_id(self, payload: Any, response: requests.Response) -> str | None:
-        """Return the request id: the error body's ``id``, else a request-id header."""
-        return wire.error_request_id(payload) or super().request_id(payload, response)
-
-    def error_class(self, status: int, errors: list[str]) -> type[ApiResponseError]:
-        """Map ``cursor_expired`` (or a 400 about a cursor past retention) to :class:`CursorExpiredError`."""
-        cls = super().error_class(status, errors)
-        if issubclass(cls, BadRequestError) and any(wire.is_cursor_expired(e) for e in errors):
-            return CursorExpiredError
-        return cls
 
     # -- events -------------------------------------------------------------------------------------
 
@@ -222,6 +87,10 @@ class KloudlessHook(CloudApiHook):
     ) -> EventStream:
         """
         Return the events after ``cursor`` as an :class:`EventStream` (same arguments), read page by page.
+
+        Pages are read one after another, one request at a time, whatever the hook's :attr:`window`: a page's
+        cursor is the position the next page starts from, so no page can be asked for before the one before
+        it has answered.
 
         ``stream.cursor`` is the cursor matching exactly the events consumed::
 
@@ -327,6 +196,53 @@ class KloudlessHook(CloudApiHook):
         how = "Found already uploaded" if done.found else "Uploaded"
         self.log.info("%s %s to Kloudless as %s (%d bytes)", how, done.source, done.metadata["id"], done.size)
         return done.metadata
+
+    # -- several files at once (``transfers.py``) ------------------------------------------------------
+
+    def get_files_metadata(self, file_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """Return several files' metadata (:meth:`get_file_metadata`), up to :attr:`window` at once, in order."""
+        self.ready()
+        return transfers.transfer_all(
+            self.get_file_metadata, file_ids, window=self.window, name="kloudless-metadata"
+        )
+
+    def download_files(
+        self, files: Iterable[tuple[str, PathLike]], *, missing_ok: bool = False
+    ) -> list[dict[str, Any] | None]:
+        """
+        Download ``(file_id, destination)`` pairs, up to :attr:`window` at once, each by :meth:`download_file`.
+
+        Return its results in the order given; with ``missing_ok`` a file gone (404) gives ``None`` in its
+        place. The first failure stops new downloads and is raised once those in flight are done.
+        """
+        self.ready()
+
+        def one(job: tuple[str, PathLike]) -> dict[str, Any]:
+            return self.download_file(*job)
+
+        transfer: Callable[[tuple[str, PathLike]], dict[str, Any] | None]
+        transfer = transfers.missing_as_none(one) if missing_ok else one
+        return transfers.transfer_all(transfer, files, window=self.window, name="kloudless-download")
+
+    def upload_files(
+        self,
+        sources: Iterable[PathLike],
+        *,
+        parent_id: str = ROOT_FOLDER,
+        overwrite: bool = False,
+        since: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """
+        Upload files into one folder under their own names, up to :attr:`window` at once; return their metadata.
+
+        Each is :meth:`upload_file` (the same check of a lost answer, the same ``since`` rule), in the order
+        given. Two sources of one name fail before anything is sent; the first failure stops new uploads.
+        """
+        paths = [as_storage_path(source) for source in sources]
+        transfers.check_unique_names([(str(path), path.name) for path in paths], parent_id)
+        self.ready()
+        upload = partial(self.upload_file, parent_id=parent_id, overwrite=overwrite, since=since)
+        return transfers.transfer_all(upload, paths, window=self.window, name="kloudless-upload")
 
     # -- OAuth ----------------------------------------------------------------------------------------
 
