@@ -27,6 +27,14 @@ _HTTP_EXTRAS: dict[str, Any] = {
         "description": "Retries after the first attempt on connection errors, 429 and 502/503/504 (default 5).",
         "schema": {"type": ["integer", "null"], "minimum": 0},
     },
+    "window": {
+        "label": "Requests in flight",
+        "description": (
+            "Requests sent side by side over a slow link (default per service: Datasette 16, CloudTables 8,"
+            " Kloudless 16; 1 sends one at a time; at most 64)."
+        ),
+        "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 64},
+    },
 }
 
 _DATASETTE = {

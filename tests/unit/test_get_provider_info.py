@@ -12,6 +12,7 @@ import pytest
 
 from airflow_provider_cloud import __version__
 from airflow_provider_cloud.get_provider_info import get_provider_info
+from airflow_provider_cloud.hooks.core import MAX_WINDOW
 
 
 def _import_path(path: str) -> object:
@@ -77,3 +78,11 @@ def test_airflow_cli_shows_the_provider():
     )
     types = {row["connection_type"]: row for row in json.loads(hooks.stdout)}
     assert types["datasette"]["class"] == "airflow_provider_cloud.hooks.datasette.DatasetteHook"
+
+
+@pytest.mark.parametrize("entry", get_provider_info()["connection-types"], ids=lambda e: e["connection-type"])
+def test_the_window_field_names_each_services_default(entry):
+    hook = _import_path(entry["hook-class-name"])
+    field = entry["conn-fields"]["window"]
+    assert f"{entry['hook-name']} {hook.default_window}" in field["description"]
+    assert field["schema"]["maximum"] == MAX_WINDOW
