@@ -12,6 +12,10 @@ one key at the same time should split the limit between them (``rate_limit`` ext
 A request holds a slot while it runs and is stamped when it ends. The service counts a request when it
 arrives, which is after the client started it and before the client saw the answer; stamping the end keeps
 the client's window at or behind the service's, so paced requests are never refused, whatever the latency.
+
+A caller that would rather not sleep through a long wait sets ``wait_over``: a longer wait raises
+``PaceWait`` (``hooks.core.waits``) instead. The send times go out (:meth:`RequestPacer.stamps`) and come
+back in another process (:meth:`RequestPacer.merge`) as wall-clock seconds.
 """
 
 from __future__ import annotations
@@ -20,11 +24,11 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from airflow_provider_cloud.hooks.core import extra_number
+from airflow_provider_cloud.hooks.core import CLOCK_MARGIN, PaceWait, extra_number, recent
 from airflow_provider_cloud.rows.progress import ProgressLogger
 
 DEFAULT_LIMIT = 500  # requests per window: the service's limit
@@ -45,6 +49,8 @@ class RequestPacer:
     :param clock: monotonic seconds (injectable for tests).
     :param sleep: how to wait (injectable for tests).
     :param on_wait: called with the seconds about to be waited, before each wait (to log long ones).
+    :param wall: wall-clock seconds, for send times kept outside the process (injectable for tests).
+    :ivar wait_over: a wait longer than this many seconds raises ``PaceWait`` instead (``None``: never).
     """
 
     def __init__(
@@ -55,6 +61,7 @@ class RequestPacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         on_wait: Callable[[float], None] | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         if limit < 1:
             raise ValueError(f"the rate limit must be at least 1 request, not {limit}")
@@ -65,6 +72,8 @@ class RequestPacer:
         self._clock = clock
         self._sleep = sleep
         self._on_wait = on_wait
+        self._wall = wall
+        self.wait_over: float | None = None
         self._lock = threading.Lock()
         self._ends: deque[float] = deque()
         self._running = 0
@@ -99,6 +108,8 @@ class RequestPacer:
                     self.waited += waited
                     return waited
                 wait = self._ends[0] + self.window - now if self._ends else _IDLE_POLL
+                if self.wait_over is not None and wait > self.wait_over:
+                    raise PaceWait(self._wall() + wait, seconds=wait, limit=self.limit, window=self.window)
             wait = max(wait, 0.001)
             if self._on_wait is not None:
                 self._on_wait(wait)
@@ -115,6 +126,31 @@ class RequestPacer:
             if started is not None:
                 self._timed += 1
                 self._busy_seconds += max(0.0, now - started)
+
+    def stamps(self) -> list[float]:
+        """Return the send times still in the window, as wall-clock seconds (requests running count as now)."""
+        with self._lock:
+            now, wall = self._clock(), self._wall()
+            self._forget_old(now)
+            return [wall - (now - end) for end in self._ends] + [wall] * self._running
+
+    def merge(self, stamps: Iterable[float], *, margin: float = CLOCK_MARGIN) -> int:
+        """
+        Count requests sent by another process (wall-clock send times), each ``margin`` s later; return how many.
+
+        A time within 10 ms of one already counted is that request again (this process's own, saved and
+        loaded back), so merging the same times twice counts them once.
+        """
+        with self._lock:
+            now, wall = self._clock(), self._wall()
+            known = [end + wall - now for end in self._ends]
+            added = [
+                now - (wall - stamp) + margin
+                for stamp in recent(stamps, now=wall, window=self.window)
+                if not any(abs(stamp - k) < 0.01 or abs(stamp + margin - k) < 0.01 for k in known)
+            ]
+            self._ends = deque(sorted([*self._ends, *added]))
+            return len(added)
 
     @contextmanager
     def slot(self) -> Iterator[None]:

@@ -15,7 +15,8 @@ Rules, and where they are kept:
   check could take for it (:meth:`.LostInserts.confusable`; :mod:`.reconcile` says why);
 - results are taken in submission order on the caller's thread (:class:`InOrder`): counts, progress lines
   and their ETA are the caller's alone, and a field error names its row's source, line and column;
-- the first failure stops new sends (the window raises it); requests in flight finish, nothing later starts.
+- the first failure stops new sends (the window raises it); requests in flight finish, nothing later starts;
+  a long pacing wait handed to the caller (``PaceWait``) says how many leading rows are stored (``rows_done``).
 
 What a window changes: the service numbers rows as their inserts arrive, so rows in flight side by side get
 ids in arrival order, near the input's but not exactly it (``window=1`` keeps the input's order; an export
@@ -41,7 +42,7 @@ from airflow_provider_cloud.hooks.cloudtables.writes import (
     UpdateRow,
     WritePlan,
 )
-from airflow_provider_cloud.hooks.core import Window
+from airflow_provider_cloud.hooks.core import PaceWait, Window
 from airflow_provider_cloud.hooks.rowstore import WriteResult
 from airflow_provider_cloud.rows.progress import ProgressLogger
 
@@ -210,7 +211,11 @@ def write_rows(
     writer = RowWriter(
         plan, keys, insert=inserts.insert, update=calls.update, window=window, confusable=confusable
     )
-    return writer.write_all(ahead.rows(), progress(ahead.total))
+    try:
+        return writer.write_all(ahead.rows(), progress(ahead.total))
+    except PaceWait as wait:  # results are taken in order: the rows counted are the first rows, all stored
+        wait.rows_done = sum(writer.counts.values())
+        raise
 
 
 def insert_one(schema: DatasetSchema, calls: RowCalls, fields: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,130 @@
+"""
+Paced imports that free their worker while they wait: defer to a time trigger, resume from the checkpoint.
+
+Decisions, and why:
+
+- **Who says a wait is long**: the hook. A paced hook (``hooks.rowstore.PacedRowStore``) raises
+  ``PaceWait`` instead of sleeping longer than ``defer_waits_over`` seconds; a request already in flight
+  finishes, nothing new is sent, and the write says how many of its leading rows are stored. The operator
+  knows no service.
+- **What survives the deferral**: the count of rows known stored (the import's checkpoint,
+  ``_import_resume``) and the send times still in the rate window (:class:`TaskStateLedger`, or the key's
+  shared ledger: ``hooks/cloudtables/budget.py``). Both live in Airflow's task state store, so the resumed
+  part, a new process maybe on another worker, starts where the first stopped without overrunning the limit.
+- **When it defers**: only inside a task (a task state store) and only when nothing is lost by stopping:
+  before the first write, or during an import that resumes (``why_not_resumable``); others sleep as before.
+  The wait is over ``defer_waits_over`` seconds (60 by default): shorter waits cost less asleep than a
+  deferral's round trip through the triggerer and the scheduler, and a time trigger that fires before the
+  scheduler has seen the worker exit fails the resumed task on Airflow 3.3.2 (apache/airflow#72716).
+- **The trigger**: Airflow's own ``DateTimeTrigger``; it only waits, the writes run on the worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_provider_cloud.hooks.core import NoPacing, PaceHandle, PaceWait, clean_stamps
+from airflow_provider_cloud.hooks.rowstore import PacedRowStore, RowStore
+
+#: Key of the send times of the rate window in the task state store.
+PACE_KEY = "import_pace"
+#: Waits longer than this many seconds free the worker by default.
+DEFAULT_DEFER_WAITS_OVER = 60.0
+
+
+class TaskStateLedger:
+    """The send times of a task's rate window, in its task state store (shared by its parts and tries)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def load(self) -> list[float]:
+        return clean_stamps(self.store.get(PACE_KEY), where=f"task state {PACE_KEY!r}")
+
+    def save(self, stamps: list[float]) -> None:
+        self.store.set(PACE_KEY, [round(s, 3) for s in stamps])
+
+
+class ImportPacing:
+    """
+    The pacing of one import: its send times kept, its long waits turned into deferrals where that is safe.
+
+    :param wait_over: defer waits longer than this (``None``: never defer).
+    :param pool: the task's pool; a connection that shares its rate budget needs its own pool.
+    :raises AirflowException: the connection shares its budget through a pool the task is not in.
+    """
+
+    def __init__(
+        self, hook: RowStore, context: Any, *, wait_over: float | None, pool: str | None, conn_id: str
+    ) -> None:
+        store = context.get("task_state_store") if isinstance(context, Mapping) else None
+        self.store = store
+        self.hook = hook if isinstance(hook, PacedRowStore) else None
+        wanted = self.hook.budget_pool() if self.hook is not None else None
+        if wanted is not None and pool != wanted:
+            raise AirflowException(
+                f"connection {conn_id!r} shares its rate budget between tasks through the pool {wanted!r} "
+                f"(its rate_budget_pool extra); this task runs in {pool!r}: give it pool={wanted!r}"
+            )
+        self.wait_over = wait_over if store is not None and self.hook is not None else None
+        self.handle: PaceHandle = NoPacing()
+
+    @contextlib.contextmanager
+    def block(self) -> Iterator[PaceHandle]:
+        """Pace the import's requests from the send times kept; waits over ``wait_over`` raise ``PaceWait``."""
+        if self.hook is None:
+            yield self.handle
+            return
+        ledger = TaskStateLedger(self.store) if self.store is not None else None
+        with self.hook.paced(ledger) as handle:
+            handle.wait_over = self.wait_over
+            self.handle = handle
+            yield handle
+
+    def cannot_stop(self, why: str | None, log: Any) -> None:
+        """Sleep through waits from now on when the writes about to start cannot resume (``why``)."""
+        if why is not None and self.handle.wait_over is not None:
+            log.info("Waits for the rate limit will be slept through, not deferred: %s", why)
+            self.handle.wait_over = None
+
+    def finished(self) -> None:
+        """Forget the send times kept for this task: it is done."""
+        if self.store is not None and self.hook is not None:
+            with contextlib.suppress(Exception):
+                self.store.delete(PACE_KEY)
+
+
+def time_trigger(wait: PaceWait) -> Any:
+    """Return Airflow's time trigger for the moment the next request may go."""
+    from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+    moment = datetime.datetime.fromtimestamp(wait.not_before, tz=datetime.UTC)
+    return DateTimeTrigger(moment=moment)
+
+
+def log_summary(log: Any, summary: dict[str, Any], *, seconds: float, deferrals: int) -> dict[str, Any]:
+    """Log an import's outcome; return its summary with the time it took and its deferrals."""
+    summary = {**summary, "seconds": round(seconds, 3), "deferrals": deferrals}
+    resumed = summary["resumed_after"]
+    earlier = f"before {deferrals} deferral(s)" if deferrals else "by an earlier try"
+    resumed_note = f" (resumed after row {resumed:,}, stored {earlier})" if resumed else ""
+    log.info(
+        "Imported %d of %d rows into %s (%d rejected) in %.1f s%s",
+        *(summary["rows_written"], summary["rows_read"], summary["dataset"], summary["rows_rejected"]),
+        *(summary["seconds"], resumed_note),
+    )
+    return summary
+
+
+def check_defer_waits_over(seconds: float | None) -> float | None:
+    """Return the threshold if it is a positive number of seconds (or ``None``), else raise ``ValueError``."""
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+        raise ValueError(f"defer_waits_over must be a positive number of seconds or None, not {seconds!r}")
+    return float(seconds)
