@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -33,6 +34,9 @@ from airflow_provider_cloud.hooks.rowstore import PacedRowStore, RowStore
 
 #: Key of the send times of the rate window in the task state store.
 PACE_KEY = "import_pace"
+#: Key of the deferrals of the running try and when its first part started, in the task state store (not
+#: the trigger's kwargs: ``dag.test()`` hands the resumed method the event alone).
+DEFERRALS_KEY = "import_deferrals"
 #: Waits longer than this many seconds free the worker by default.
 DEFAULT_DEFER_WAITS_OVER = 60.0
 
@@ -92,11 +96,24 @@ class ImportPacing:
             log.info("Waits for the rate limit will be slept through, not deferred: %s", why)
             self.handle.wait_over = None
 
+    def so_far(self, resumed: bool) -> tuple[int, float]:
+        """Return the deferrals of this try so far and when its first part started (epoch seconds)."""
+        found = self.store.get(DEFERRALS_KEY) if resumed and self.store is not None else None
+        if isinstance(found, dict) and isinstance(found.get("deferrals"), int):
+            return found["deferrals"], float(found.get("started") or time.time())
+        return 0, time.time()
+
+    def deferring(self, deferrals: int, started: float) -> None:
+        """Count a deferral of this try (the resumed part reads it back: :meth:`so_far`)."""
+        if self.store is not None:
+            self.store.set(DEFERRALS_KEY, {"deferrals": deferrals, "started": started})
+
     def finished(self) -> None:
-        """Forget the send times kept for this task: it is done."""
+        """Forget the send times and deferrals kept for this task: it is done."""
         if self.store is not None and self.hook is not None:
-            with contextlib.suppress(Exception):
-                self.store.delete(PACE_KEY)
+            for key in (PACE_KEY, DEFERRALS_KEY):
+                with contextlib.suppress(Exception):
+                    self.store.delete(key)
 
 
 def time_trigger(wait: PaceWait) -> Any:

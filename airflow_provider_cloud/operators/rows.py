@@ -130,25 +130,24 @@ class ImportRowsOperator(BaseOperator):
         self.deferrable = deferrable and self.defer_waits_over is not None
 
     def execute(self, context: Context) -> dict[str, Any]:
-        return self._import(context, deferrals=0, started=time.time())
+        return self._import(context, resumed=False)
 
-    def execute_complete(
-        self, context: Context, event: Any = None, deferrals: int = 0, started: float | None = None
-    ) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
         """Go on after a deferral through a long wait for the rate limit, after the rows known stored."""
-        return self._import(context, deferrals=deferrals, started=started or time.time())
+        return self._import(context, resumed=True)
 
-    def _import(self, context: Context, *, deferrals: int, started: float) -> dict[str, Any]:
+    def _import(self, context: Context, *, resumed: bool) -> dict[str, Any]:
         hook = get_rowstore_hook(self.conn_id)
         wait_over = self.defer_waits_over if self.deferrable else None
         pacing = ImportPacing(hook, context, wait_over=wait_over, pool=self.pool, conn_id=self.conn_id)
+        deferrals, started = pacing.so_far(resumed)
         try:
             with pacing.block():
                 summary = self._run(hook, context, pacing)
         except PaceWait as wait:
+            pacing.deferring(deferrals + 1, started)
             self.log.info("Deferring, the worker free meanwhile: %s", wait)
-            kwargs = {"deferrals": deferrals + 1, "started": started}
-            self.defer(trigger=time_trigger(wait), method_name="execute_complete", kwargs=kwargs)
+            self.defer(trigger=time_trigger(wait), method_name="execute_complete")
         pacing.finished()
         return log_summary(self.log, summary, seconds=time.time() - started, deferrals=deferrals)
 

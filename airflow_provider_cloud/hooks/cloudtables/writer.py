@@ -73,12 +73,23 @@ class InOrder(Generic[T, I]):
         self.take(finished_only=True)
         return future
 
+    def take_stored(self) -> None:
+        """Once the window has closed on a failure, take the results at the head of the calls that succeeded."""
+        pending = self.pending
+        while pending and _succeeded(pending[0][0]):
+            future, item = pending.popleft()
+            self._took(future.result(), item)
+
     def take(self, *, finished_only: bool = False) -> None:
         """Take the results at the head: the finished ones only, or all (waiting for each)."""
         pending = self.pending
         while pending and (not finished_only or pending[0][0].done() or len(pending) > self._most):
-            _, item = pending.popleft()
-            self._took(next(self._window.results()), item)  # the same head: raises its failure
+            result = next(self._window.results())  # the same head: raises its failure, which stays pending
+            self._took(result, pending.popleft()[1])
+
+
+def _succeeded(future: Future[Any]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
 
 
 class RowWriter:
@@ -118,14 +129,19 @@ class RowWriter:
             if row.key is not None and (future := last.get(row.key)) is not None and future.done():
                 del last[row.key]
 
-        with Window[str](self.window, name="cloudtables-rows") as window:
-            ordered = InOrder(window, took)
-            for row in rows:
-                waits = self._waits(row, last, ordered)
-                future = ordered.submit(self.write, row, after=waits)
-                if row.key is not None:
-                    last[row.key] = future
-            ordered.take()
+        window = Window[str](self.window, name="cloudtables-rows")
+        ordered = InOrder(window, took)
+        try:
+            with window:
+                for row in rows:
+                    waits = self._waits(row, last, ordered)
+                    future = ordered.submit(self.write, row, after=waits)
+                    if row.key is not None:
+                        last[row.key] = future
+                ordered.take()
+        except PaceWait:
+            ordered.take_stored()  # the caller goes on after every row stored in order, no fewer
+            raise
         progress.finish()
         return self.result()
 
