@@ -16,6 +16,11 @@ Decisions, and why:
   The wait is over ``defer_waits_over`` seconds (60 by default): shorter waits cost less asleep than a
   deferral's round trip through the triggerer and the scheduler, and a time trigger that fires before the
   scheduler has seen the worker exit fails the resumed task on Airflow 3.3.2 (apache/airflow#72716).
+- **Until when**: until the whole rate window has freed (``PaceHandle.free_at``), not only the next slot:
+  every part has fixed costs (the trigger's round trip, the data set's schema and rows read again), and a
+  part resumed when one slot frees sends a few rows or none (with 8 requests a window and 3 of them for
+  the reads, parts went on deferring without storing a row). Over a window the pace is the same: the
+  limit's requests, then the wait.
 - **The trigger**: Airflow's own ``DateTimeTrigger``; it only waits, the writes run on the worker.
 """
 
@@ -29,8 +34,9 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_cloud.hooks.core import NoPacing, PaceHandle, PaceWait, clean_stamps
+from airflow_provider_cloud.hooks.core import NoPacing, PaceHandle, clean_stamps
 from airflow_provider_cloud.hooks.rowstore import PacedRowStore, RowStore
+from airflow_provider_cloud.operators._import_resume import CHECKPOINT_KEY
 
 #: Key of the send times of the rate window in the task state store.
 PACE_KEY = "import_pace"
@@ -39,6 +45,8 @@ PACE_KEY = "import_pace"
 DEFERRALS_KEY = "import_deferrals"
 #: Waits longer than this many seconds free the worker by default.
 DEFAULT_DEFER_WAITS_OVER = 60.0
+#: Parts in a row that stored no row, after which a part sleeps through its waits instead of deferring.
+STALLS_BEFORE_SLEEPING = 3
 
 
 class TaskStateLedger:
@@ -77,6 +85,7 @@ class ImportPacing:
             )
         self.wait_over = wait_over if store is not None and self.hook is not None else None
         self.handle: PaceHandle = NoPacing()
+        self._last: dict[str, Any] | None = None
 
     @contextlib.contextmanager
     def block(self) -> Iterator[PaceHandle]:
@@ -96,17 +105,36 @@ class ImportPacing:
             log.info("Waits for the rate limit will be slept through, not deferred: %s", why)
             self.handle.wait_over = None
 
-    def so_far(self, resumed: bool) -> tuple[int, float]:
-        """Return the deferrals of this try so far and when its first part started (epoch seconds)."""
+    def so_far(self, resumed: bool, log: Any) -> tuple[int, float]:
+        """
+        Return the deferrals of this try so far and when its first part started (epoch seconds).
+
+        After :data:`STALLS_BEFORE_SLEEPING` parts in a row that stored no row (a limit too small for a
+        part's reads, or other tasks of a shared key taking every window first), this part sleeps
+        through its waits: on the worker, holding its pool slot, so it goes on for certain.
+        """
         found = self.store.get(DEFERRALS_KEY) if resumed and self.store is not None else None
-        if isinstance(found, dict) and isinstance(found.get("deferrals"), int):
-            return found["deferrals"], float(found.get("started") or time.time())
-        return 0, time.time()
+        if not isinstance(found, dict) or not isinstance(found.get("deferrals"), int):
+            return 0, time.time()
+        self._last = found
+        if int(found.get("stalls") or 0) >= STALLS_BEFORE_SLEEPING and self.wait_over is not None:
+            log.info(
+                "No row stored in the last %d parts: this one sleeps through its waits",
+                STALLS_BEFORE_SLEEPING,
+            )
+            self.wait_over = None
+        return found["deferrals"], float(found.get("started") or time.time())
 
     def deferring(self, deferrals: int, started: float) -> None:
-        """Count a deferral of this try (the resumed part reads it back: :meth:`so_far`)."""
-        if self.store is not None:
-            self.store.set(DEFERRALS_KEY, {"deferrals": deferrals, "started": started})
+        """Count a deferral of this try, and whether its part stored rows (read back by :meth:`so_far`)."""
+        if self.store is None:
+            return
+        checkpoint = self.store.get(CHECKPOINT_KEY)
+        rows = checkpoint.get("rows_stored") if isinstance(checkpoint, dict) else None
+        last = self._last or {}
+        stalls = int(last.get("stalls") or 0) + 1 if last and rows == last.get("rows") else 0
+        record = {"deferrals": deferrals, "started": started, "rows": rows, "stalls": stalls}
+        self.store.set(DEFERRALS_KEY, record)
 
     def finished(self) -> None:
         """Forget the send times and deferrals kept for this task: it is done."""
@@ -116,12 +144,11 @@ class ImportPacing:
                     self.store.delete(key)
 
 
-def time_trigger(wait: PaceWait) -> Any:
-    """Return Airflow's time trigger for the moment the next request may go."""
+def time_trigger(moment: float) -> Any:
+    """Return Airflow's time trigger for a moment (epoch seconds)."""
     from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-    moment = datetime.datetime.fromtimestamp(wait.not_before, tz=datetime.UTC)
-    return DateTimeTrigger(moment=moment)
+    return DateTimeTrigger(moment=datetime.datetime.fromtimestamp(moment, tz=datetime.UTC))
 
 
 def log_summary(log: Any, summary: dict[str, Any], *, seconds: float, deferrals: int) -> dict[str, Any]:

@@ -140,14 +140,15 @@ class ImportRowsOperator(BaseOperator):
         hook = get_rowstore_hook(self.conn_id)
         wait_over = self.defer_waits_over if self.deferrable else None
         pacing = ImportPacing(hook, context, wait_over=wait_over, pool=self.pool, conn_id=self.conn_id)
-        deferrals, started = pacing.so_far(resumed)
+        deferrals, started = pacing.so_far(resumed, self.log)
         try:
             with pacing.block():
                 summary = self._run(hook, context, pacing)
         except PaceWait as wait:
             pacing.deferring(deferrals + 1, started)
             self.log.info("Deferring, the worker free meanwhile: %s", wait)
-            self.defer(trigger=time_trigger(wait), method_name="execute_complete")
+            moment = max(wait.not_before, pacing.handle.free_at())  # the whole window free: see _import_defer
+            self.defer(trigger=time_trigger(moment), method_name="execute_complete")
         pacing.finished()
         return log_summary(self.log, summary, seconds=time.time() - started, deferrals=deferrals)
 

@@ -75,7 +75,8 @@ class RequestPacer:
         self._wall = wall
         self.wait_over: float | None = None
         self._lock = threading.Lock()
-        self._ends: deque[float] = deque()
+        self._ends: deque[float] = deque()  # oldest first
+        self._shifted: dict[float, float] = {}  # the ends merged from elsewhere: the margin added to each
         self._running = 0
         self._timed = 0
         self._busy_seconds = 0.0
@@ -94,7 +95,7 @@ class RequestPacer:
 
     def _forget_old(self, now: float) -> None:
         while self._ends and self._ends[0] <= now - self.window:
-            self._ends.popleft()
+            self._shifted.pop(self._ends.popleft(), None)
 
     def acquire(self) -> float:
         """Wait for a free slot, take it, and return the seconds waited."""
@@ -122,17 +123,26 @@ class RequestPacer:
         with self._lock:
             now = self._clock()
             self._running = max(0, self._running - 1)
-            self._ends.append(now)
+            if self._ends and self._ends[-1] > now:  # behind a merged time taken a margin later
+                self._ends = deque(sorted([*self._ends, now]))
+            else:
+                self._ends.append(now)
             if started is not None:
                 self._timed += 1
                 self._busy_seconds += max(0.0, now - started)
 
     def stamps(self) -> list[float]:
-        """Return the send times still in the window, as wall-clock seconds (requests running count as now)."""
+        """
+        Return the send times still in the window, as wall-clock seconds (requests running count as now).
+
+        Times merged from elsewhere go out as they came in, without the margin: it is added once, by
+        whoever loads them, however often they travel.
+        """
         with self._lock:
             now, wall = self._clock(), self._wall()
             self._forget_old(now)
-            return [wall - (now - end) for end in self._ends] + [wall] * self._running
+            shifted = self._shifted
+            return [wall - (now - end) - shifted.get(end, 0.0) for end in self._ends] + [wall] * self._running
 
     def merge(self, stamps: Iterable[float], *, margin: float = CLOCK_MARGIN) -> int:
         """
@@ -143,14 +153,29 @@ class RequestPacer:
         """
         with self._lock:
             now, wall = self._clock(), self._wall()
-            known = [end + wall - now for end in self._ends]
+            known = [end + wall - now - self._shifted.get(end, 0.0) for end in self._ends]
             added = [
                 now - (wall - stamp) + margin
                 for stamp in recent(stamps, now=wall, window=self.window)
-                if not any(abs(stamp - k) < 0.01 or abs(stamp + margin - k) < 0.01 for k in known)
+                if not any(abs(stamp - k) < 0.01 for k in known)
             ]
+            self._shifted.update((end, margin) for end in added)
             self._ends = deque(sorted([*self._ends, *added]))
             return len(added)
+
+    def free_at(self, *, margin: float = CLOCK_MARGIN) -> float:
+        """
+        Return when (wall-clock seconds) every request sent so far has left the window: all of it is free.
+
+        As a process that loads the send times sees it: ``margin`` later.
+        """
+        with self._lock:
+            now, wall = self._clock(), self._wall()
+            self._forget_old(now)
+            raw = [end - self._shifted.get(end, 0.0) for end in self._ends] + [now] * bool(self._running)
+            if not raw:
+                return wall
+            return wall + max(0.0, max(raw) + margin + self.window - now)
 
     @contextmanager
     def slot(self) -> Iterator[None]:

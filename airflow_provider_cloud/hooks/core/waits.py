@@ -16,6 +16,7 @@ two workers (NTP keeps it to milliseconds).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -42,15 +43,25 @@ class PaceWait(Exception):
 
 
 class PaceHandle(Protocol):
-    """What a caller sets on a paced hook: waits longer than ``wait_over`` seconds raise :class:`PaceWait`."""
+    """
+    A paced hook's pacing, for its caller.
+
+    Waits longer than ``wait_over`` seconds raise :class:`PaceWait`; ``free_at()`` is when (wall clock)
+    every request sent so far will have left the rate window, so the whole budget is there again.
+    """
 
     wait_over: float | None
+
+    def free_at(self) -> float: ...
 
 
 class NoPacing:
     """Stands in for a pacer when a hook does not pace (rate limit 0): nothing ever waits."""
 
     wait_over: float | None = None
+
+    def free_at(self) -> float:
+        return time.time()
 
 
 class PaceLedger(Protocol):
