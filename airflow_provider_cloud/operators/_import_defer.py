@@ -47,6 +47,8 @@ DEFERRALS_KEY = "import_deferrals"
 DEFAULT_DEFER_WAITS_OVER = 60.0
 #: Parts in a row that stored no row, after which a part sleeps through its waits instead of deferring.
 STALLS_BEFORE_SLEEPING = 3
+#: Seconds a part of a shared key that stored rows waits beyond the window, letting the others go first.
+YIELD_SECONDS = 3.0
 
 
 class TaskStateLedger:
@@ -78,6 +80,7 @@ class ImportPacing:
         self.store = store
         self.hook = hook if isinstance(hook, PacedRowStore) else None
         wanted = self.hook.budget_pool() if self.hook is not None else None
+        self.shared = wanted is not None
         if wanted is not None and pool != wanted:
             raise AirflowException(
                 f"connection {conn_id!r} shares its rate budget between tasks through the pool {wanted!r} "
@@ -125,16 +128,24 @@ class ImportPacing:
             self.wait_over = None
         return found["deferrals"], float(found.get("started") or time.time())
 
-    def deferring(self, deferrals: int, started: float) -> None:
-        """Count a deferral of this try, and whether its part stored rows (read back by :meth:`so_far`)."""
+    def deferring(self, deferrals: int, started: float) -> float:
+        """
+        Count a deferral of this try, and whether its part stored rows (read back by :meth:`so_far`).
+
+        Return the seconds to wait beyond the window: :data:`YIELD_SECONDS` for a part of a shared key that
+        stored rows, so that a task waiting for the same window resumes first and the tasks take turns
+        (they would fire together, and the scheduler would pick the same one each time); else 0.
+        """
         if self.store is None:
-            return
+            return 0.0
         checkpoint = self.store.get(CHECKPOINT_KEY)
         rows = checkpoint.get("rows_stored") if isinstance(checkpoint, dict) else None
         last = self._last or {}
-        stalls = int(last.get("stalls") or 0) + 1 if last and rows == last.get("rows") else 0
+        stalled = rows == last.get("rows") if last else not rows
+        stalls = int(last.get("stalls") or 0) + 1 if stalled else 0
         record = {"deferrals": deferrals, "started": started, "rows": rows, "stalls": stalls}
         self.store.set(DEFERRALS_KEY, record)
+        return YIELD_SECONDS if self.shared and not stalled else 0.0
 
     def finished(self) -> None:
         """Forget the send times and deferrals kept for this task: it is done."""

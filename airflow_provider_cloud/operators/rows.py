@@ -145,9 +145,9 @@ class ImportRowsOperator(BaseOperator):
             with pacing.block():
                 summary = self._run(hook, context, pacing)
         except PaceWait as wait:
-            pacing.deferring(deferrals + 1, started)
-            self.log.info("Deferring, the worker free meanwhile: %s", wait)
-            moment = max(wait.not_before, pacing.handle.free_at())  # the whole window free: see _import_defer
+            # Until the whole window is free (and a turn for others sharing it): see _import_defer.
+            moment = max(wait.not_before, pacing.handle.free_at()) + pacing.deferring(deferrals + 1, started)
+            self.log.info("Deferring, the worker free meanwhile (%.0f s): %s", moment - time.time(), wait)
             self.defer(trigger=time_trigger(moment), method_name="execute_complete")
         pacing.finished()
         return log_summary(self.log, summary, seconds=time.time() - started, deferrals=deferrals)

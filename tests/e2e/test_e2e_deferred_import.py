@@ -129,4 +129,7 @@ def test_two_imports_of_one_key_run_in_its_pool_within_one_budget(runs, services
         for name in "ab"
         if request.method == "POST" and services.datasets[f"Readings {name.upper()}"] in request.path
     ]
+    turns = 1 + sum(1 for earlier, later in zip(order, order[1:], strict=False) if earlier != later)
     print(f"inserts by import, in arrival order: {''.join(order)}; summaries: {summaries}")
+    # They took turns at the windows: one ran while the other waited deferred (its worker and slot free).
+    assert turns >= 3

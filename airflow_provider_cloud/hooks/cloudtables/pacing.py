@@ -7,7 +7,8 @@ limit instead: a sliding window of at most ``limit`` requests in any ``window`` 
 thread that uses the hook instance (the rows a write has in flight, :mod:`.writer`), around every attempt
 of every request (retries reach the service too).
 A 429 that still comes (another client using the same key) is waited out by the HTTP core; tasks that share
-one key at the same time should split the limit between them (``rate_limit`` extras).
+one key share its budget through a pool and a ledger of send times (:mod:`.budget`), or split the limit
+between them (``rate_limit`` extras).
 
 A request holds a slot while it runs and is stamped when it ends. The service counts a request when it
 arrives, which is after the client started it and before the client saw the answer; stamping the end keeps
