@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from airflow_provider_cloud.hooks.cloudtables import wire
@@ -21,15 +21,9 @@ class _Host(Protocol):
     def get_schema(self, dataset: str, *, refresh: bool = False) -> DatasetSchema: ...
     def resolve_dataset(self, dataset: str) -> str: ...
     def register_secret(self, value: str | None) -> None: ...
-    def _api(
-        self,
-        method: str,
-        *path: str | int,
-        form: Sequence[tuple[str, str]] = (),
-        conditions: Sequence[Mapping[str, Any]] = (),
-        client_in_query: bool = True,
-        reconcile: Callable[[], Any] | None = None,
-    ) -> Any: ...
+
+    @property
+    def _api(self) -> Callable[..., Any]: ...  # the hook's request to the API (method, path parts, form...)
 
 
 class Embedding:
