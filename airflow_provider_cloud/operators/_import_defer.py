@@ -8,9 +8,13 @@ Decisions, and why:
   finishes, nothing new is sent, and the write says how many of its leading rows are stored. The operator
   knows no service.
 - **What survives the deferral**: the count of rows known stored (the import's checkpoint,
-  ``_import_resume``) and the send times still in the rate window (:class:`TaskStateLedger`, or the key's
-  shared ledger: ``hooks/cloudtables/budget.py``). Both live in Airflow's task state store, so the resumed
-  part, a new process maybe on another worker, starts where the first stopped without overrunning the limit.
+  ``_import_resume``) and the send times still in the rate window (:class:`TaskStateLedger`), both in
+  Airflow's task state store, or, for a key that shares its budget, the key's ledger in a Variable
+  (``hooks/cloudtables/budget.py``). The resumed part, a new process maybe on another worker, starts where
+  the last stopped without overrunning the limit.
+- **On by default** (``deferrable=True``), unlike Airflow's ``[operators] default_deferrable`` (false):
+  that setting is for operators whose deferral changes what they do; here it only replaces a long sleep,
+  and waits of minutes to a quarter of an hour are the normal case of a CloudTables import.
 - **When it defers**: only inside a task (a task state store) and only when nothing is lost by stopping:
   before the first write, or during an import that resumes (``why_not_resumable``); others sleep as before.
   The wait is over ``defer_waits_over`` seconds (60 by default): shorter waits cost less asleep than a
