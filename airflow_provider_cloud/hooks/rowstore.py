@@ -10,12 +10,14 @@ serves every service whose hook implements the contract. The words the contract 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from airflow.sdk import BaseHook
 
 from airflow_provider_cloud.exceptions import UnsupportedConnectionError
+from airflow_provider_cloud.hooks.core import PaceHandle, PaceLedger
 
 WriteMode = Literal["insert", "ignore", "replace", "upsert"]
 #: ``insert`` adds rows (an existing key is an error), ``ignore`` keeps existing rows, ``replace`` replaces
@@ -115,6 +117,22 @@ class RowStore(Protocol):
     def delete_rows(
         self, dataset: str, *, where: Mapping[str, Any] | None = None, dry_run: bool = False
     ) -> int: ...
+
+
+@runtime_checkable
+class PacedRowStore(RowStore, Protocol):
+    """
+    A RowStore that paces itself to a rate limit, and lets its caller keep its send times and take its long waits.
+
+    Requests inside ``paced(ledger)`` start from the send times in ``ledger`` (a task's earlier part, in
+    another process) and save them on the way out; a wait longer than the ``wait_over`` set on what it
+    yields raises ``PaceWait`` (``hooks.core.waits``) instead of sleeping. ``budget_pool()`` names the pool
+    the tasks sharing the service's rate budget run in, ``None`` when they do not share it.
+    """
+
+    def budget_pool(self) -> str | None: ...
+
+    def paced(self, ledger: PaceLedger | None = None) -> AbstractContextManager[PaceHandle]: ...
 
 
 def get_rowstore_hook(conn_id: str) -> RowStore:

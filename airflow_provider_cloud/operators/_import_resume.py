@@ -19,8 +19,9 @@ Decisions, and why:
   that reports unchanged rows (it compares each row with what it stores: CloudTables) gets the rest in one
   window after the first: rows a failed try stored cost it no writes on the next, and a window costs it a
   read of the data set.
-- **When it is written**: after a window, at most every ``CHECKPOINT_EVERY_SECONDS``, and when the write
-  fails (an exception, or Airflow's SIGTERM); it is deleted when the import succeeds. A try killed with
+- **When it is written**: after a window, at most every ``CHECKPOINT_EVERY_SECONDS``, when the write
+  fails (an exception, or Airflow's SIGTERM) and when it stops to defer through a long wait for the rate
+  limit (``_import_defer``); it is deleted when the import succeeds. A try killed with
   SIGKILL leaves the last periodic checkpoint: the retry re-sends at most that many seconds of rows more.
 - **Which imports resume**: those with a key and mode ``upsert``, ``ignore`` or ``replace``, where rows
   written again end as they were: the data set ends equal to one uninterrupted run. ``insert`` (rows must
@@ -39,6 +40,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
+from airflow_provider_cloud.hooks.core import PaceWait
 from airflow_provider_cloud.hooks.rowstore import WriteResult
 from airflow_provider_cloud.operators._import_stream import Windows, skip_rows
 from airflow_provider_cloud.rows import LineMap, RowBlocks, file_identity
@@ -203,6 +205,16 @@ class Checkpoint:
                 self.identity.get("source"),
             )
 
+    def paused(self, stored: int) -> None:
+        """Write the checkpoint of an import that stops to wait for its rate window (it defers)."""
+        self.stored = stored
+        self.save()
+        self.log.info(
+            "%s rows of %s are stored; the import goes on after them",
+            f"{stored:,}",
+            self.identity.get("source"),
+        )
+
     def clear(self) -> None:
         self.store.delete(CHECKPOINT_KEY)
 
@@ -225,7 +237,8 @@ def write_in_windows(
     """
     Write the rows after the checkpoint a window at a time; return the combined result and the rows skipped.
 
-    The checkpoint advances after each window ``write`` returned, and is written when a window fails.
+    The checkpoint advances after each window ``write`` returned, and is written when a window fails or
+    stops for a long wait (``PaceWait``: then with the leading rows of the window it says are stored).
     """
     skipped = checkpoint.start()
     windows = Windows(skip_rows(blocks, skipped) if skipped else blocks)
@@ -240,6 +253,9 @@ def write_in_windows(
             results.append(result)
             checkpoint.advance(checkpoint.stored + window.rows)
             size = _next_size(size, window.rows, result, batch_size)
+    except PaceWait as wait:
+        checkpoint.paused(checkpoint.stored + (wait.rows_done or 0))
+        raise
     except BaseException:
         checkpoint.failed()
         raise

@@ -16,10 +16,23 @@ from typing import TYPE_CHECKING, Any, cast
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_cloud.hooks.rowstore import RowStore, WriteResult, get_rowstore_hook
+from airflow_provider_cloud.hooks.core import PaceWait
+from airflow_provider_cloud.hooks.rowstore import RowStore, get_rowstore_hook
+from airflow_provider_cloud.operators._import_defer import (
+    DEFAULT_DEFER_WAITS_OVER,
+    ImportPacing,
+    check_defer_waits_over,
+    log_summary,
+    time_trigger,
+)
 from airflow_provider_cloud.operators._import_resume import RESUME_SETTINGS, why_not_resumable, write_import
 from airflow_provider_cloud.operators._import_stream import ImportStream, NoRejects, check_before_writing
-from airflow_provider_cloud.operators._rows_support import CursorTracker, csv_options_from
+from airflow_provider_cloud.operators._rows_support import (
+    CursorTracker,
+    check_import_options,
+    csv_options_from,
+    table_facts,
+)
 from airflow_provider_cloud.rows import (
     CsvOptions,
     ProgressLogger,
@@ -33,8 +46,6 @@ from airflow_provider_cloud.rows import (
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-ON_BAD_ROWS = ("fail", "skip")
 
 
 class ImportRowsOperator(BaseOperator):
@@ -64,6 +75,9 @@ class ImportRowsOperator(BaseOperator):
     :param csv_options: ``CsvOptions`` or a dict of its fields (delimiter, quotechar, null_values, encoding...).
     :param progress_every: seconds between progress lines: rows done, the rate, and an ETA from the share of
         the file read (or of the rows given).
+    :param deferrable: free the worker through long waits for a rate limit (the hook says how long): the
+        task defers to a time trigger and goes on after the rows known stored (``_import_defer``).
+    :param defer_waits_over: seconds; shorter waits are slept through on the worker.
     """
 
     template_fields: Sequence[str] = ("conn_id", "dataset", "source", "rows", "key", "rejects_path")
@@ -89,17 +103,12 @@ class ImportRowsOperator(BaseOperator):
         max_bad_rows: int | None = None,
         csv_options: Mapping[str, Any] | CsvOptions | None = None,
         progress_every: float = 30.0,
+        deferrable: bool = True,
+        defer_waits_over: float | None = DEFAULT_DEFER_WAITS_OVER,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if (source is None) == (rows is None):
-            raise ValueError("give exactly one of source= or rows=")
-        if on_bad_rows not in ON_BAD_ROWS:
-            raise ValueError(f"on_bad_rows must be one of {ON_BAD_ROWS}, got {on_bad_rows!r}")
-        if on_bad_rows == "skip" and not rejects_path:
-            raise ValueError('on_bad_rows="skip" needs rejects_path= so that skipped rows are kept')
-        if max_bad_rows is not None and max_bad_rows < 0:
-            raise ValueError("max_bad_rows must be 0 or more")
+        check_import_options(source, rows, on_bad_rows, rejects_path, max_bad_rows)
         self.conn_id = conn_id
         self.dataset = dataset
         self.source = source
@@ -117,10 +126,36 @@ class ImportRowsOperator(BaseOperator):
         self.max_bad_rows = max_bad_rows
         self.csv_options = csv_options
         self.progress_every = progress_every
+        self.defer_waits_over = check_defer_waits_over(defer_waits_over)
+        self.deferrable = deferrable and self.defer_waits_over is not None
 
     def execute(self, context: Context) -> dict[str, Any]:
-        started, hook = time.monotonic(), get_rowstore_hook(self.conn_id)
-        known, table_keys, text_columns, exists = self._table_facts(hook)
+        return self._import(context, resumed=False)
+
+    def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
+        """Go on after a deferral through a long wait for the rate limit, after the rows known stored."""
+        return self._import(context, resumed=True)
+
+    def _import(self, context: Context, *, resumed: bool) -> dict[str, Any]:
+        hook = get_rowstore_hook(self.conn_id)
+        wait_over = self.defer_waits_over if self.deferrable else None
+        pacing = ImportPacing(hook, context, wait_over=wait_over, pool=self.pool, conn_id=self.conn_id)
+        deferrals, started = pacing.so_far(resumed, self.log)
+        try:
+            with pacing.block():
+                summary = self._run(hook, context, pacing)
+        except PaceWait as wait:
+            # Until the whole window is free (and a turn for others sharing it): see _import_defer.
+            moment = max(wait.not_before, pacing.handle.free_at()) + pacing.deferring(deferrals + 1, started)
+            self.log.info("Deferring, the worker free meanwhile (%.0f s): %s", moment - time.time(), wait)
+            self.defer(trigger=time_trigger(moment), method_name="execute_complete")
+        pacing.finished()
+        return log_summary(self.log, summary, seconds=time.time() - started, deferrals=deferrals)
+
+    def _run(self, hook: RowStore, context: Any, pacing: ImportPacing) -> dict[str, Any]:
+        known, table_keys, text_columns, exists = table_facts(
+            hook, self.dataset, key=self.key, create=self.create
+        )
         keys = [self.key] if isinstance(self.key, str) else list(self.key or [])
         keys = keys or table_keys
         records = self._records(text_columns)
@@ -155,57 +190,38 @@ class ImportRowsOperator(BaseOperator):
                 progress=progress,
             )
             grows = not exists and getattr(records, "columns", None) is None  # JSON rows making a data set
-            result, resumed = self._write(hook, stream, keys, source_name, context, grows)
+            resumable = why_not_resumable(self.mode, keys, inline=self.source is None, grows=grows)
+            pacing.cannot_stop(resumable, self.log)
+            write = functools.partial(
+                hook.write_rows,
+                self.dataset,
+                mode=self.mode,
+                key=self.key,
+                create=self.create,
+                batch_size=self.batch_size,
+            )
+            settings = {name: getattr(self, name) for name in RESUME_SETTINGS} | {"keys": keys}
+            result, resumed = write_import(
+                *(write, stream.blocks()),
+                keys=keys,
+                source=source_name,
+                lines=stream.lines,
+                batch_size=self.batch_size,
+                resumable=resumable,
+                settings=settings,
+                context=context,
+                log=self.log,
+            )
         progress.finish()
-        written = resumed + result.rows
-        summary = {
+        return {
             "dataset": self.dataset,
             "source": source_name,
             "rows_read": stream.read,
-            "rows_written": written,
+            "rows_written": resumed + result.rows,
             "rows_rejected": stream.rejected,
             "rejects_path": self.rejects_path if stream.rejected else None,
-            "seconds": round(time.monotonic() - started, 3),
             "resumed_after": resumed,
         }
-        resumed_note = f" (resumed after row {resumed:,}, stored by an earlier try)" if resumed else ""
-        self.log.info(
-            "Imported %d of %d rows into %s (%d rejected) in %.1f s%s",
-            *(written, stream.read, self.dataset, stream.rejected, summary["seconds"], resumed_note),
-        )
-        return summary
-
-    def _write(
-        self,
-        hook: RowStore,
-        stream: ImportStream,
-        keys: list[str],
-        source: str,
-        context: Any,
-        grows: bool,
-    ) -> tuple[WriteResult, int]:
-        """Write the rows: in windows a retry resumes after (``_import_resume``), or in one write."""
-        settings = {name: getattr(self, name) for name in RESUME_SETTINGS} | {"keys": keys}
-        write = functools.partial(
-            hook.write_rows,
-            self.dataset,
-            mode=self.mode,
-            key=self.key,
-            create=self.create,
-            batch_size=self.batch_size,
-        )
-        return write_import(
-            write,
-            stream.blocks(),
-            keys=keys,
-            source=source,
-            lines=stream.lines,
-            batch_size=self.batch_size,
-            resumable=why_not_resumable(self.mode, keys, inline=self.source is None, grows=grows),
-            settings=settings,
-            context=context,
-            log=self.log,
-        )
 
     def _records(self, text_columns: set[str]) -> Iterator[Record]:
         if self.source is not None:
@@ -225,22 +241,6 @@ class ImportRowsOperator(BaseOperator):
                 "XCom itself (rows=upstream_task.output) or set render_template_as_native_obj=True on the DAG"
             )
         return iter_inline_rows(rows or [], types=self.types or None)
-
-    def _table_facts(self, hook: RowStore) -> tuple[set[str] | None, list[str], set[str], bool]:
-        """
-        Return the data set's columns (when no new columns may be added), key, text columns and existence.
-
-        From :meth:`RowStore.describe`, asked once and shared with the hook's write: bad rows are named
-        before their batch is sent. Without ``key=``, the data set's primary key is checked, as the hook
-        would. A new data set has none of them. CSV columns stored as text are read as text: detection
-        would turn ``true`` into 1 and ``2.50`` into 2.5.
-        """
-        info = hook.describe(self.dataset)
-        if not info.exists:
-            return None, [], set(), False
-        known = None if self.create else set(info.columns)
-        text = {column for column, kind in info.columns.items() if str(kind).lower() == "text"}
-        return known, [] if self.key else list(info.keys), text, True
 
 
 class ExportRowsOperator(BaseOperator):

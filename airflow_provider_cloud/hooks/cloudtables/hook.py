@@ -16,16 +16,17 @@ from typing import Any, ClassVar, cast
 import requests
 
 from airflow_provider_cloud.exceptions import CloudApiError, NotFoundError
-from airflow_provider_cloud.hooks.cloudtables import pacing, reads, wire, writer, writes
+from airflow_provider_cloud.hooks.cloudtables import budget, pacing, reads, wire, writer, writes
+from airflow_provider_cloud.hooks.cloudtables.embedding import Embedding
 from airflow_provider_cloud.hooks.cloudtables.rowcalls import RowCalls
 from airflow_provider_cloud.hooks.cloudtables.schema import DatasetSchema, conditions_for, find_dataset
-from airflow_provider_cloud.hooks.core import CloudApiHook
+from airflow_provider_cloud.hooks.core import CloudApiHook, PaceHandle, PaceLedger
 from airflow_provider_cloud.hooks.rowstore import DatasetInfo, WriteResult
 from airflow_provider_cloud.rows.batching import RowBlocks
 from airflow_provider_cloud.rows.progress import ProgressLogger
 
 
-class CloudTablesHook(CloudApiHook):
+class CloudTablesHook(Embedding, CloudApiHook):
     """
     Read, write and clean up CloudTables data sets and mint embed tokens, by data point names.
 
@@ -34,7 +35,8 @@ class CloudTablesHook(CloudApiHook):
     host (``acme.cloudtables.io``) or the self-hosted domain (:func:`~.wire.endpoint_from_connection`);
     password, the API key; extras ``clientId``, ``clientName`` (the service's audit trail), ``roles``
     (default roles of minted tokens: a list or a comma-separated string), ``rate_limit``, ``rate_window``,
-    ``domain``, ``self_hosted``, ``ssl`` and the HTTP-core extras (timeouts, ``verify``, retries, ``window``).
+    ``rate_budget_pool`` (the budget shared by the tasks of the key: :mod:`.budget`), ``domain``,
+    ``self_hosted``, ``ssl`` and the HTTP-core extras (timeouts, ``verify``, retries, ``window``).
 
     :param cloudtables_conn_id: the Airflow connection id (conn type ``cloudtables``).
     :param rate_limit: requests per ``rate_window`` (default: the connection's ``rate_limit`` extra, else
@@ -100,6 +102,27 @@ class CloudTablesHook(CloudApiHook):
         return pacing.pacer_for(
             self.extras, limit, window, conn_id=self.conn_id, sleep=self._sleep, logger=log
         )
+
+    def budget_pool(self) -> str | None:
+        """Return the pool (one slot) of the tasks sharing this key's rate budget, ``None`` when unshared."""
+        return budget.describe_pool(self.extras.get(budget.POOL_EXTRA))
+
+    @cached_property
+    def _paced_use(self) -> budget.PacedUse:
+        shared = None
+        if self.pacer is not None and self.budget_pool() is not None:
+            fingerprint = budget.key_fingerprint(self.base_url, self.connection.password or "")
+            shared = budget.VariableLedger(budget.VARIABLE_PREFIX + fingerprint)
+        return budget.PacedUse(self.pacer, shared, self._logger())
+
+    def paced(self, ledger: PaceLedger | None = None) -> contextlib.AbstractContextManager[PaceHandle]:
+        """
+        Return a block whose requests start from the send times in ``ledger`` and save them on the way out.
+
+        Set ``wait_over`` on what it yields to get ``PaceWait`` instead of a longer sleep. A shared budget
+        (``rate_budget_pool``) uses the key's own ledger (:mod:`.budget`) instead of ``ledger``.
+        """
+        return self._paced_use.block(ledger)
 
     def _logger(self) -> logging.Logger:
         return cast(logging.Logger, self.log)  # Airflow's logger has the Logger methods the helpers call
@@ -297,6 +320,19 @@ class CloudTablesHook(CloudApiHook):
         :param batch_size: ignored: the API writes one row per request.
         """
         del batch_size
+        with self.paced():
+            return self._write_rows(dataset, rows, mode=mode, key=key, create=create, conditions=conditions)
+
+    def _write_rows(
+        self,
+        dataset: str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        mode: str,
+        key: Any,
+        create: bool,
+        conditions: Any,
+    ) -> WriteResult:
         try:
             schema = self.get_schema(dataset)
         except NotFoundError as exc:
@@ -329,11 +365,14 @@ class CloudTablesHook(CloudApiHook):
         Delete the rows matching ``where`` (``{}``: every row) and return how many were deleted.
 
         One read finds the matching rows; each is then deleted by id (one request each, paced, a window in
-        flight). A row
-        deleted meanwhile by someone else is not counted. ``dry_run`` only counts.
+        flight). A row deleted meanwhile by someone else is not counted. ``dry_run`` only counts.
         """
         if where is None:
             raise ValueError("delete_rows needs where=... (use where={} to delete every row)")
+        with self.paced():
+            return self._delete_rows(dataset, where, dry_run, conditions)
+
+    def _delete_rows(self, dataset: str, where: Mapping[str, Any], dry_run: bool, conditions: Any) -> int:
         schema = self.get_schema(dataset)
         found = self.iter_rows(schema.dataset_id, where=where, columns=["id"], conditions=conditions)
         matching = [row["id"] for row in found]
@@ -346,55 +385,3 @@ class CloudTablesHook(CloudApiHook):
             gone=lambda row_id: self.log.info("Row %s of %s was already gone", row_id, dataset),
             window=self.window,
         )
-
-    # -- embedding --------------------------------------------------------------------------------
-
-    def create_access_token(
-        self,
-        dataset: str | None = None,
-        *,
-        roles: Sequence[str] | str | None = None,
-        conditions: Any = None,
-        duration: int | None = None,
-        client_id: str | None = None,
-        client_name: str | None = None,
-        client_meta: Any = None,
-    ) -> str:
-        """
-        Mint an access token for embedding and return it (masked in logs at once).
-
-        :param dataset: the data set the token is for; when given, conditions naming data points are sent
-            with their ``dp-N`` ids. The token itself is not bound to a data set by the API.
-        :param roles: role names; default: the connection's ``roles`` extra.
-        :param conditions: see :func:`~.wire.normalize_conditions`.
-        :param duration: seconds until first use / idle timeout (the service's default is 20 minutes).
-        :param client_id: the end user the token is for (default: the connection's ``clientId``).
-        :param client_name: that user's display name (default: the connection's ``clientName``).
-        """
-        schema = self.get_schema(dataset) if dataset is not None else None
-        form = wire.access_form(
-            roles=wire.role_list(roles) if roles is not None else self.default_roles,
-            duration=duration,
-            client_id=client_id or self.extras.get("clientId"),
-            client_name=client_name or self.extras.get("clientName"),
-            client_meta=client_meta,
-        )
-        conds = conditions_for(conditions, schema)
-        payload = self._api("POST", "access", form=form, conditions=conds, client_in_query=False)
-        token: str = wire.answer_part(payload, "token", str, "POST access: no token in the answer")
-        self.register_secret(token)
-        return token
-
-    def loader_url(self, dataset: str, style: str = "d") -> str:
-        """Return the URL of a data set's embedded-table loader script."""
-        wire.check_style(style)
-        return self.endpoint.loader_url(self.resolve_dataset(dataset), style)
-
-    def script_tag(self, dataset: str, token: str, style: str = "d") -> str:
-        """
-        Return ``<script src=".../loader/{id}/table/{style}" data-token="..."></script>`` for a page.
-
-        ``style``: ``d`` (default), ``auto``, ``bs``, ``bs4``, ``dt``, ``zf``, ``ju``, ``se`` or ``no``.
-        """
-        wire.check_style(style)
-        return wire.script_tag(self.endpoint, self.resolve_dataset(dataset), token, style)

@@ -7,11 +7,16 @@ limit instead: a sliding window of at most ``limit`` requests in any ``window`` 
 thread that uses the hook instance (the rows a write has in flight, :mod:`.writer`), around every attempt
 of every request (retries reach the service too).
 A 429 that still comes (another client using the same key) is waited out by the HTTP core; tasks that share
-one key at the same time should split the limit between them (``rate_limit`` extras).
+one key share its budget through a pool and a ledger of send times (:mod:`.budget`), or split the limit
+between them (``rate_limit`` extras).
 
 A request holds a slot while it runs and is stamped when it ends. The service counts a request when it
 arrives, which is after the client started it and before the client saw the answer; stamping the end keeps
 the client's window at or behind the service's, so paced requests are never refused, whatever the latency.
+
+A caller that would rather not sleep through a long wait sets ``wait_over``: a longer wait raises
+``PaceWait`` (``hooks.core.waits``) instead. The send times go out (:meth:`RequestPacer.stamps`) and come
+back in another process (:meth:`RequestPacer.merge`) as wall-clock seconds.
 """
 
 from __future__ import annotations
@@ -20,11 +25,11 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from airflow_provider_cloud.hooks.core import extra_number
+from airflow_provider_cloud.hooks.core import CLOCK_MARGIN, PaceWait, extra_number, recent
 from airflow_provider_cloud.rows.progress import ProgressLogger
 
 DEFAULT_LIMIT = 500  # requests per window: the service's limit
@@ -45,6 +50,8 @@ class RequestPacer:
     :param clock: monotonic seconds (injectable for tests).
     :param sleep: how to wait (injectable for tests).
     :param on_wait: called with the seconds about to be waited, before each wait (to log long ones).
+    :param wall: wall-clock seconds, for send times kept outside the process (injectable for tests).
+    :ivar wait_over: a wait longer than this many seconds raises ``PaceWait`` instead (``None``: never).
     """
 
     def __init__(
@@ -55,6 +62,7 @@ class RequestPacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         on_wait: Callable[[float], None] | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         if limit < 1:
             raise ValueError(f"the rate limit must be at least 1 request, not {limit}")
@@ -65,8 +73,11 @@ class RequestPacer:
         self._clock = clock
         self._sleep = sleep
         self._on_wait = on_wait
+        self._wall = wall
+        self.wait_over: float | None = None
         self._lock = threading.Lock()
-        self._ends: deque[float] = deque()
+        self._ends: deque[float] = deque()  # oldest first
+        self._shifted: dict[float, float] = {}  # the ends merged from elsewhere: the margin added to each
         self._running = 0
         self._timed = 0
         self._busy_seconds = 0.0
@@ -85,7 +96,7 @@ class RequestPacer:
 
     def _forget_old(self, now: float) -> None:
         while self._ends and self._ends[0] <= now - self.window:
-            self._ends.popleft()
+            self._shifted.pop(self._ends.popleft(), None)
 
     def acquire(self) -> float:
         """Wait for a free slot, take it, and return the seconds waited."""
@@ -99,6 +110,8 @@ class RequestPacer:
                     self.waited += waited
                     return waited
                 wait = self._ends[0] + self.window - now if self._ends else _IDLE_POLL
+                if self.wait_over is not None and wait > self.wait_over:
+                    raise PaceWait(self._wall() + wait, seconds=wait, limit=self.limit, window=self.window)
             wait = max(wait, 0.001)
             if self._on_wait is not None:
                 self._on_wait(wait)
@@ -111,10 +124,59 @@ class RequestPacer:
         with self._lock:
             now = self._clock()
             self._running = max(0, self._running - 1)
-            self._ends.append(now)
+            if self._ends and self._ends[-1] > now:  # behind a merged time taken a margin later
+                self._ends = deque(sorted([*self._ends, now]))
+            else:
+                self._ends.append(now)
             if started is not None:
                 self._timed += 1
                 self._busy_seconds += max(0.0, now - started)
+
+    def stamps(self) -> list[float]:
+        """
+        Return the send times still in the window, as wall-clock seconds (requests running count as now).
+
+        Times merged from elsewhere go out as they came in, without the margin: it is added once, by
+        whoever loads them, however often they travel.
+        """
+        with self._lock:
+            now, wall = self._clock(), self._wall()
+            self._forget_old(now)
+            shifted = self._shifted
+            return [wall - (now - end) - shifted.get(end, 0.0) for end in self._ends] + [wall] * self._running
+
+    def merge(self, stamps: Iterable[float], *, margin: float = CLOCK_MARGIN) -> int:
+        """
+        Count requests sent by another process (wall-clock send times), each ``margin`` s later; return how many.
+
+        A time within 10 ms of one already counted is that request again (this process's own, saved and
+        loaded back), so merging the same times twice counts them once.
+        """
+        with self._lock:
+            now, wall = self._clock(), self._wall()
+            known = [end + wall - now - self._shifted.get(end, 0.0) for end in self._ends]
+            added = [
+                now - (wall - stamp) + margin
+                for stamp in recent(stamps, now=wall, window=self.window)
+                if not any(abs(stamp - k) < 0.01 for k in known)
+            ]
+            self._shifted.update((end, margin) for end in added)
+            self._ends = deque(sorted([*self._ends, *added]))
+            return len(added)
+
+    def free_at(self, *, margin: float = CLOCK_MARGIN) -> float:
+        """
+        Return when (wall-clock seconds) every request sent so far has left the window: all of it is free.
+
+        As a process that loads the send times sees it: ``margin`` later.
+        """
+        with self._lock:
+            now, wall = self._clock(), self._wall()
+            self._forget_old(now)
+            raw = [end - self._shifted.get(end, 0.0) for end in self._ends] + [now] * bool(self._running)
+            if not raw:
+                return wall
+            return wall + max(0.0, max(raw) + margin + self.window - now)
 
     @contextmanager
     def slot(self) -> Iterator[None]:

@@ -15,7 +15,8 @@ Rules, and where they are kept:
   check could take for it (:meth:`.LostInserts.confusable`; :mod:`.reconcile` says why);
 - results are taken in submission order on the caller's thread (:class:`InOrder`): counts, progress lines
   and their ETA are the caller's alone, and a field error names its row's source, line and column;
-- the first failure stops new sends (the window raises it); requests in flight finish, nothing later starts.
+- the first failure stops new sends (the window raises it); requests in flight finish, nothing later starts;
+  a long pacing wait handed to the caller (``PaceWait``) says how many leading rows are stored (``rows_done``).
 
 What a window changes: the service numbers rows as their inserts arrive, so rows in flight side by side get
 ids in arrival order, near the input's but not exactly it (``window=1`` keeps the input's order; an export
@@ -41,7 +42,7 @@ from airflow_provider_cloud.hooks.cloudtables.writes import (
     UpdateRow,
     WritePlan,
 )
-from airflow_provider_cloud.hooks.core import Window
+from airflow_provider_cloud.hooks.core import PaceWait, Window
 from airflow_provider_cloud.hooks.rowstore import WriteResult
 from airflow_provider_cloud.rows.progress import ProgressLogger
 
@@ -72,12 +73,23 @@ class InOrder(Generic[T, I]):
         self.take(finished_only=True)
         return future
 
+    def take_stored(self) -> None:
+        """Once the window has closed on a failure, take the results at the head of the calls that succeeded."""
+        pending = self.pending
+        while pending and _succeeded(pending[0][0]):
+            future, item = pending.popleft()
+            self._took(future.result(), item)
+
     def take(self, *, finished_only: bool = False) -> None:
         """Take the results at the head: the finished ones only, or all (waiting for each)."""
         pending = self.pending
         while pending and (not finished_only or pending[0][0].done() or len(pending) > self._most):
-            _, item = pending.popleft()
-            self._took(next(self._window.results()), item)  # the same head: raises its failure
+            result = next(self._window.results())  # the same head: raises its failure, which stays pending
+            self._took(result, pending.popleft()[1])
+
+
+def _succeeded(future: Future[Any]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
 
 
 class RowWriter:
@@ -117,14 +129,19 @@ class RowWriter:
             if row.key is not None and (future := last.get(row.key)) is not None and future.done():
                 del last[row.key]
 
-        with Window[str](self.window, name="cloudtables-rows") as window:
-            ordered = InOrder(window, took)
-            for row in rows:
-                waits = self._waits(row, last, ordered)
-                future = ordered.submit(self.write, row, after=waits)
-                if row.key is not None:
-                    last[row.key] = future
-            ordered.take()
+        window = Window[str](self.window, name="cloudtables-rows")
+        ordered = InOrder(window, took)
+        try:
+            with window:
+                for row in rows:
+                    waits = self._waits(row, last, ordered)
+                    future = ordered.submit(self.write, row, after=waits)
+                    if row.key is not None:
+                        last[row.key] = future
+                ordered.take()
+        except PaceWait:
+            ordered.take_stored()  # the caller goes on after every row stored in order, no fewer
+            raise
         progress.finish()
         return self.result()
 
@@ -210,7 +227,11 @@ def write_rows(
     writer = RowWriter(
         plan, keys, insert=inserts.insert, update=calls.update, window=window, confusable=confusable
     )
-    return writer.write_all(ahead.rows(), progress(ahead.total))
+    try:
+        return writer.write_all(ahead.rows(), progress(ahead.total))
+    except PaceWait as wait:  # results are taken in order: the rows counted are the first rows, all stored
+        wait.rows_done = sum(writer.counts.values())
+        raise
 
 
 def insert_one(schema: DatasetSchema, calls: RowCalls, fields: dict[str, Any]) -> dict[str, Any]:

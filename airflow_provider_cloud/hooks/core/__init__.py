@@ -5,7 +5,8 @@ One concern a module: ``hook`` (the session and the request loop, with the hook 
 in), ``policy`` (what is retried, and the waits), ``errors`` (failures to typed errors), ``extras``
 (reading a connection), ``secrets`` (masking and scrubbing), ``session`` (the keep-alive session and the
 environment's proxies), ``window`` (requests in flight side by side), ``prefetch`` and ``switching``
-(reading ahead on a background thread).
+(reading ahead on a background thread), ``waits`` (long pacing waits handed back to the caller, and the
+send times that outlive a process).
 """
 
 from __future__ import annotations
@@ -21,11 +22,25 @@ from airflow_provider_cloud.hooks.core.policy import (
 )
 from airflow_provider_cloud.hooks.core.prefetch import prefetched
 from airflow_provider_cloud.hooks.core.switching import quick_thread_switching
+from airflow_provider_cloud.hooks.core.waits import (
+    CLOCK_MARGIN,
+    NoPacing,
+    PaceHandle,
+    PaceLedger,
+    PaceWait,
+    clean_stamps,
+    recent,
+)
 from airflow_provider_cloud.hooks.core.window import MAX_WINDOW, Window, check_window
 
 __all__ = [
     "ALWAYS_RETRY_STATUSES",
+    "CLOCK_MARGIN",
     "MAX_WINDOW",
+    "NoPacing",
+    "PaceHandle",
+    "PaceLedger",
+    "PaceWait",
     "SAFE_METHODS",
     "CloudApiHook",
     "RetryPolicy",
@@ -33,9 +48,11 @@ __all__ = [
     "Window",
     "base_url_from_connection",
     "check_window",
+    "clean_stamps",
     "coerce_bool",
     "extra_number",
     "parse_retry_after",
     "prefetched",
     "quick_thread_switching",
+    "recent",
 ]
