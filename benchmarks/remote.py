@@ -205,8 +205,13 @@ def print_targets(results: dict[str, Any], latencies: list[int]) -> None:
             f"  export at 50 ms vs the sequential next_url loop: {paired('export 50', 1):.2f}x (target >= 4)"
         )
     if 0 in latencies:
-        share = 1 / paired("import 0", len(results["import 0"]) - 1)
-        print(f"  import at 0 ms vs pre-built batches back to back: {share:.2f} (target >= 0.9)")
+        # paired() is the median of the rounds' (pre-built's time / ours): ours as a share of its speed
+        share = paired("import 0", len(results["import 0"]) - 1)
+        by_medians = median("import 0", len(results["import 0"]) - 1) / median("import 0", 0)
+        print(
+            f"  import at 0 ms vs pre-built batches back to back: {share:.2f} by rounds, {by_medians:.2f} by"
+            " medians (target >= 0.9)"
+        )
     for latency in latencies:
         print(
             f"  {latency:>3} ms: import {paired(f'import {latency}', 1):.2f}x the loop, "
