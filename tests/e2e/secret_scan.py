@@ -126,3 +126,32 @@ def scan_command_lines(tag_var: str, tag_value: str, secrets: Mapping[str, str])
                 Finding(name, f"command line of pid {pid}", _context(command, at, secrets[name], name))
             )
     return found
+
+
+def scan_postgres(dsn: str, secrets: Mapping[str, str]) -> list[Finding]:
+    """Return every occurrence of a secret in any column (as text; ``bytea`` decoded) of a PostgreSQL database."""
+    import psycopg2
+
+    found: list[Finding] = []
+    connection = psycopg2.connect(dsn, connect_timeout=10)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "select table_schema, table_name, column_name, data_type from information_schema.columns"
+                " where table_schema not in ('pg_catalog', 'information_schema')"
+                " order by table_schema, table_name, ordinal_position"
+            )
+            columns = cursor.fetchall()
+            for schema, table, column, data_type in columns:
+                quoted = f'"{schema}"."{table}"', '"' + column.replace('"', '""') + '"'
+                as_text = quoted[1] if data_type == "bytea" else f"{quoted[1]}::text"
+                cursor.execute(f"select {as_text} from {quoted[0]} where {quoted[1]} is not null")
+                for (value,) in cursor:
+                    text = bytes(value).decode("utf-8", errors="replace") if data_type == "bytea" else value
+                    for name, at in _occurrences(text, secrets):
+                        found.append(
+                            Finding(name, f"{table}.{column}", _context(text, at, secrets[name], name))
+                        )
+    finally:
+        connection.close()
+    return found
