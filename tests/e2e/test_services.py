@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from tests.e2e.processes import tagged_pids
+from tests.e2e.secret_scan import scan_postgres
 from tests.e2e.services import (
     MissingServiceError,
     PostgresServer,
@@ -130,3 +131,20 @@ def test_no_server_of_a_stopped_backend_is_left_running() -> None:
     backend.stop()
     assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
     assert tagged_pids("APC_E2E_STACK_ID", "none") == []
+
+
+def test_the_postgres_scan_finds_a_secret_in_text_json_and_bytes_and_says_where_without_showing_it() -> None:
+    secret = "s3cr3t-" + "x" * 20
+    with PostgresServer() as server:
+        with contextlib.closing(psycopg2.connect(server.dsn(), connect_timeout=5)) as connection:
+            with connection, connection.cursor() as cursor:
+                cursor.execute("create table notes (id int, body text, doc jsonb, raw bytea, n int)")
+                cursor.execute(
+                    "insert into notes values (1, %s, %s, %s, 7), (2, 'clean', '{}', null, 8)",
+                    (f"token={secret};", f'{{"password": "{secret}"}}', f"<{secret}>".encode()),
+                )
+        findings = scan_postgres(server.dsn(), {"the token": secret})
+        clean = scan_postgres(server.dsn(), {"another": "not-there-at-all"})
+    assert sorted(f.where for f in findings) == ["notes.body", "notes.doc", "notes.raw"]
+    assert all(secret not in str(f) and "<the token>" in str(f) for f in findings)
+    assert clean == []
