@@ -125,6 +125,8 @@ class PostgresCelery:
             ),
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.concurrency),
             "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "3600",
+            # Seconds the scheduler waits to hand a task to the broker (1 s by default: short on a busy machine).
+            "AIRFLOW__CELERY__OPERATION_TIMEOUT": "10",
             "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": "apc_e2e_hostname.hostname",
             "PYTHONPATH": os.pathsep.join(path),

@@ -92,8 +92,10 @@ class Case:
     """Drive the run to its end, check it, return its run id (default: :func:`wait_success`)."""
     start: Callable[[Runs], str] | None = None
     """Start the run, return its id (default: :func:`trigger_manual`; the examples are started together)."""
-    connections: Mapping[str, Any] = field(default_factory=dict)
+    connections: Callable[[Services], Mapping[str, Any]] | None = None
+    """More connections for the stack, made from the running services (URLs, keys)."""
     env: Mapping[str, str] = field(default_factory=dict)
+    """More environment variables for every Airflow process."""
 
     def run(self, runs: Runs) -> str:
         return (self.drive or wait_success(self.dag_id))(runs)
@@ -125,7 +127,9 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
 @pytest.fixture(scope="module")
 def stack(services: Services) -> Iterator[AirflowStack]:
     settings = stack_settings(services)
-    extra_connections = {conn_id: c for case in CASES for conn_id, c in case.connections.items()}
+    extra_connections = {
+        k: v for case in CASES if case.connections for k, v in case.connections(services).items()
+    }
     env = {**settings.pop("env"), **{k: v for case in CASES for k, v in case.env.items()}}
     airflow = AirflowStack(
         [case.dag_file for case in CASES],
