@@ -25,6 +25,7 @@ check it; returns the run id), ``connections`` and ``env`` (merged into the stac
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,6 +184,7 @@ def test_tasks_ran_on_both_celery_workers(runs: Runs, checked: dict[str, str]) -
     elsewhere = {name: host for name, host in hostnames.items() if host not in workers}
     assert elsewhere == {}, "task instances not run by a Celery worker"
     assert set(hostnames.values()) == workers, f"not every worker ran a task: {hostnames}"
+    print(f"task instances per worker: {dict(Counter(hostnames.values()))}")
 
 
 def test_no_secret_shows_in_logs_database_or_command_lines(runs: Runs, checked: dict[str, str]) -> None:
