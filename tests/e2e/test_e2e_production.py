@@ -14,10 +14,10 @@ scheduling its consumer), one test each, in table order. Then: every task instan
 Celery worker and both workers ran some; the declared deferrals happened; and the secret scan over every log,
 the database and the command lines finds nothing of ours (nor the two servers' passwords).
 
-**Adding a DAG**: one line in ``CASES``; for a DAG of your own, name its file and let the defaults trigger a
-manual run and wait for it to succeed, e.g.::
+**Adding a DAG**: one line in ``CASES``; for a DAG of your own, name its file and the tasks that must defer,
+and let the defaults trigger a manual run and wait for it and all its tasks to succeed, e.g.::
 
-    Case("e2e_deferred_import", E2E_DAGS / "e2e_deferred_import.py", deferred=("import_rows",)),
+    Case("e2e_deferred_import", E2E_DAGS / "e2e_deferred_import.py", deferred=("<its importing task>",)),
 
 ``start`` (runs once the examples have started, before any case is driven), ``drive`` (wait for the run and
 check it; returns the run id), ``connections`` and ``env`` (merged into the stack's) are there for more.
@@ -48,7 +48,6 @@ from tests.e2e.example_runs import (
     connections,
     stack_settings,
     start_runs,
-    started_services,
     states,
 )
 from tests.e2e.secret_scan import scan_command_lines, scan_files
@@ -117,12 +116,6 @@ CASES = [
     ),
     Case(WATCHER_DAG, DAG_FILES[3], drive=scenario.asset_watcher_runs_the_consumer_after_an_upload),
 ]
-
-
-@pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    with started_services(tmp_path_factory.mktemp("e2e-production-files")) as started:
-        yield started
 
 
 @pytest.fixture(scope="module")

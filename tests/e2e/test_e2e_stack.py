@@ -58,16 +58,9 @@ from tests.e2e.example_runs import (
     connections,
     stack_settings,
     start_runs,
-    started_services,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600, method="signal")]
-
-
-@pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    with started_services(tmp_path_factory.mktemp("e2e-files")) as started:
-        yield started
 
 
 @pytest.fixture(scope="module")
