@@ -1,12 +1,16 @@
 """
 A real Airflow 3.3 on a temporary ``AIRFLOW_HOME``, for end-to-end tests.
 
-``AirflowStack`` copies the DAG files it is given into ``<home>/dags``, runs ``airflow db migrate`` on a
-SQLite metadata database, then starts four processes, each in its own process group with its output in
+``AirflowStack`` copies the DAG files it is given into ``<home>/dags``, starts its backend
+(``tests/e2e/stack_backends.py``: the metadata database and the executor), runs ``airflow db migrate``, then
+starts four processes and the backend's workers, each in its own process group with its output in
 ``<home>/process-logs/<name>.log``:
 
-- ``airflow scheduler`` with the ``LocalExecutor`` (the only executor shipped with Airflow 3.3 core; it
-  works on SQLite because task processes reach the database through the API server's execution API),
+- ``airflow scheduler`` with the backend's executor: by default (:class:`SqliteLocal`, the quick stack) the
+  ``LocalExecutor`` on SQLite (the only executor shipped with Airflow 3.3 core; it works on SQLite because
+  task processes reach the database through the API server's execution API); with :class:`PostgresCelery`
+  (the production stack) the ``CeleryExecutor`` on PostgreSQL and Redis, and two ``airflow celery worker``
+  processes,
 - ``airflow dag-processor``,
 - ``airflow triggerer`` (runs deferred tasks' triggers and ``AssetWatcher`` triggers),
 - ``airflow api-server`` on 127.0.0.1 and a free port, with ``SimpleAuthManager`` in all-admins mode: its
@@ -42,7 +46,8 @@ Everything is bounded in time: every wait has a timeout, every request a socket 
 run by ``__exit__`` and, for stacks still running at interpreter exit, by an ``atexit`` hook) sends SIGTERM to
 each process group, waits, sends SIGKILL, then kills whatever is left of the process tree it saw before
 stopping and any process carrying the stack's id in its environment (``APC_E2E_STACK_ID``), which catches
-children that left their process group (see ``tests/e2e/processes.py``). Only 127.0.0.1 is used.
+children that left their process group (see ``tests/e2e/processes.py``); last it stops the backend's servers
+and removes their folders. Only 127.0.0.1 is used.
 
 Airflow 3.3.2 facts this relies on (found while building it):
 
@@ -65,24 +70,18 @@ import atexit
 import contextlib
 import json
 import os
-import random
 import secrets
 import shutil
 import signal
-import socket
-import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from tests.e2e.ports import free_port
 from tests.e2e.processes import (
     ManagedProcess,
     descendants,
@@ -90,9 +89,18 @@ from tests.e2e.processes import (
     kill_unchanged,
     start_process,
 )
-from tests.e2e.stack_runs import AirflowStackError, RunControl, TaskInstanceInfo
+from tests.e2e.stack_backends import Backend, PostgresCelery, SqliteLocal
+from tests.e2e.stack_client import StackClient
+from tests.e2e.stack_runs import AirflowStackError, TaskInstanceInfo
 
-__all__ = ["AirflowStack", "AirflowStackError", "TaskInstanceInfo", "free_port"]
+__all__ = [
+    "AirflowStack",
+    "AirflowStackError",
+    "PostgresCelery",
+    "SqliteLocal",
+    "TaskInstanceInfo",
+    "free_port",
+]
 
 PROCESS_COMMANDS: dict[str, list[str]] = {
     "scheduler": ["scheduler", "--skip-serve-logs"],
@@ -124,29 +132,7 @@ _live_stacks: set[AirflowStack] = set()
 """Started stacks not yet stopped: a strong reference, so the ``atexit`` hook finds even a forgotten one."""
 
 
-def free_port() -> int:
-    """
-    Return a TCP port on 127.0.0.1 that is free now, chosen below the kernel's ephemeral port range.
-
-    The API server binds its port only after 20 to 40 s of start-up; a port from the ephemeral range (what
-    ``bind(("127.0.0.1", 0))`` hands out) could meanwhile become the local end of some other test's outgoing
-    connection or server, and the bind would fail. Falls back to an ephemeral port if none below is free.
-    """
-    low = 32768
-    with contextlib.suppress(OSError, ValueError):
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    candidates = random.sample(range(10000, low), k=min(50, max(0, low - 10000)))
-    for port in [*candidates, 0]:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return int(sock.getsockname()[1])
-    raise AirflowStackError("no free TCP port on 127.0.0.1")
-
-
-class AirflowStack(RunControl):
+class AirflowStack(StackClient):
     """
     Scheduler, DAG processor, triggerer and API server on a temporary ``AIRFLOW_HOME``.
 
@@ -161,6 +147,8 @@ class AirflowStack(RunControl):
     :param start_timeout: seconds allowed for the migration, for all processes to report healthy, and for
         the expected DAGs to be parsed (each).
     :param stop_timeout: seconds each process group gets to exit after SIGTERM before SIGKILL.
+    :param backend: the metadata database and executor (``tests/e2e/stack_backends.py``): :class:`SqliteLocal`
+        (default, the quick stack) or :class:`PostgresCelery` (the production stack, with its workers).
     """
 
     def __init__(
@@ -175,7 +163,9 @@ class AirflowStack(RunControl):
         keep_home: bool = False,
         start_timeout: float = 300.0,
         stop_timeout: float = 30.0,
+        backend: Backend | None = None,
     ) -> None:
+        self.backend: Backend = backend or SqliteLocal()
         self.dag_paths = [Path(p) for p in dag_paths]
         self.connections = dict(connections or {})
         self.variables = dict(variables or {})
@@ -193,7 +183,7 @@ class AirflowStack(RunControl):
         self._seen_states: dict[tuple[str, str, str, int], set[str]] = {}
         self._started = False
         self.timings: dict[str, float] = {}
-        """Seconds spent in each phase: ``migrate``, ``healthy``, ``dags_parsed``, ``stop``."""
+        """Seconds spent in each phase: ``migrate``, ``healthy``, ``workers``, ``dags_parsed``, ``stop``."""
         self.swept_pids: list[int] = []
         """Processes that outlived their process group's SIGKILL and were killed by the sweeps on stop."""
 
@@ -232,16 +222,19 @@ class AirflowStack(RunControl):
             self._prepare_home()
             self._migrate()
             clock = self._lap("migrate", clock)
-            for name, args in PROCESS_COMMANDS.items():
+            commands = {name: (args, {}) for name, args in PROCESS_COMMANDS.items()}
+            for name, (args, extra_env) in {**commands, **self.backend.process_commands()}.items():
                 self.processes[name] = start_process(
                     name,
                     [sys.executable, "-m", "airflow", *args],
-                    env=self._env,
+                    env={**self._env, **extra_env},
                     cwd=self.home,
                     log_dir=self.home / "process-logs",
                 )
             self.wait_until_healthy(self.start_timeout)
             clock = self._lap("healthy", clock)
+            self.backend.wait_ready(self.start_timeout, self.check_processes)
+            clock = self._lap("workers", clock)
             dag_files = [path.name for path in self.dag_paths if path.is_file()]
             self.wait_for_dags(self.expect_dag_ids, files=dag_files, timeout=self.start_timeout)
             self._lap("dags_parsed", clock)
@@ -251,7 +244,10 @@ class AirflowStack(RunControl):
         return self
 
     def stop(self) -> None:
-        """Stop every process of the stack (SIGTERM, bounded wait, SIGKILL) and delete a temporary home."""
+        """
+        Stop every process of the stack (SIGTERM, bounded wait, SIGKILL), then the backend's servers, and delete
+        a temporary home.
+        """
         clock = time.monotonic()
         tree = descendants([process.pid for process in self.processes.values() if not process.reaped])
         for process in self.processes.values():
@@ -261,6 +257,7 @@ class AirflowStack(RunControl):
             process.wait_or_kill(max(0.1, deadline - time.monotonic()))
         self.swept_pids += kill_unchanged(tree)
         self.swept_pids += kill_tagged_processes(STACK_ID_VAR, self.stack_id)
+        self.backend.stop()
         _live_stacks.discard(self)
         if self._started and not self.keep_home and self.home != Path() and self.home.exists():
             shutil.rmtree(self.home, ignore_errors=True)
@@ -284,6 +281,7 @@ class AirflowStack(RunControl):
             else:
                 raise AirflowStackError(f"no such DAG file or folder: {path}")
         self.port = free_port()
+        self.backend.start(self.home)
         self._env = self._build_env()
 
     def _build_env(self) -> dict[str, str]:
@@ -294,8 +292,6 @@ class AirflowStack(RunControl):
                 STACK_ID_VAR: self.stack_id,
                 "AIRFLOW_HOME": str(self.home),
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
                 "AIRFLOW__CORE__AUTH_MANAGER": (
                     "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
                 ),
@@ -309,6 +305,7 @@ class AirflowStack(RunControl):
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.update(self.backend.env())
         for conn_id, value in self.connections.items():
             env[f"AIRFLOW_CONN_{conn_id.upper()}"] = value if isinstance(value, str) else json.dumps(value)
         for name, value in self.variables.items():
@@ -322,160 +319,7 @@ class AirflowStack(RunControl):
             raise AirflowStackError(
                 f"airflow db migrate failed ({result.returncode}):\n{result.stdout[-4000:]}"
             )
-        # WAL lets readers and one writer work at once: fewer "database is locked" waits with four processes.
-        with contextlib.closing(sqlite3.connect(self.home / "airflow.db")) as db:
-            db.execute("PRAGMA journal_mode=WAL")
-
-    # ---- CLI and REST ----------------------------------------------------------------------------
-
-    def cli(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
-        """Run ``airflow <args>`` against this stack and return the result (stderr merged into stdout)."""
-        try:
-            return subprocess.run(
-                [sys.executable, "-m", "airflow", *args],
-                env=self._env,
-                cwd=self.home,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise AirflowStackError(f"airflow {' '.join(args)} took more than {timeout:.0f} s") from exc
-
-    def _get_url(self, url: str, timeout: float) -> bytes:
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:
-                body: bytes = response.read()
-                return body
-        except (urllib.error.URLError, OSError) as exc:
-            raise AirflowStackError(f"GET {url} failed: {exc}") from exc
-
-    def api(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        params: Mapping[str, Any] | None = None,
-        timeout: float = 60.0,
-    ) -> Any:
-        """Call the REST API (``path`` relative to ``/api/v2``) and return the decoded JSON answer."""
-        url = f"{self.api_url}/api/v2/{path.lstrip('/')}"
-        if params:
-            url += "?" + urllib.parse.urlencode(params, doseq=True)
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, method=method)
-        request.add_header("Accept", "application/json")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")[:2000]
-            raise AirflowStackError(f"{method} {url} answered {exc.code}: {detail}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise AirflowStackError(f"{method} {url} failed: {exc}") from exc
-        return json.loads(raw) if raw else None
-
-    # ---- waiting ---------------------------------------------------------------------------------
-
-    def check_processes(self) -> None:
-        """Raise if any process of the stack has exited, with the end of its log."""
-        for name, process in self.processes.items():
-            code = process.returncode()
-            if code is not None:
-                raise AirflowStackError(f"airflow {name} exited with {code}:\n{self.logs(name)}")
-
-    def _poll(self, what: str, timeout: float, probe: Callable[[], Any], interval: float = 1.0) -> Any:
-        """Call ``probe`` until it returns something other than ``None``; raise after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        last_error: Exception | None = None
-        while True:
-            self.check_processes()
-            try:
-                result = probe()
-            except AirflowStackError as exc:
-                last_error, result = exc, None
-            if result is not None:
-                return result
-            if time.monotonic() >= deadline:
-                note = f" (last error: {last_error})" if last_error else ""
-                raise AirflowStackError(
-                    f"timed out after {timeout:.0f} s waiting for {what}{note}\n{self.diagnostics()}"
-                )
-            time.sleep(interval)
-
-    def health(self) -> dict[str, Any]:
-        """Return ``/api/v2/monitor/health``: the status of the database, scheduler, triggerer, DAG processor."""
-        answer: dict[str, Any] = self.api("GET", "monitor/health", timeout=10)
-        return answer
-
-    def wait_until_healthy(self, timeout: float) -> None:
-        """
-        Wait until the API server answers and reports every component healthy.
-
-        The execution API (what task processes call) is asked too, which also warms it up before the first task.
-        """
-
-        def probe() -> bool | None:
-            self._get_url(f"{self.api_url}/execution/health", timeout=30)
-            report = self.health()
-            parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
-            healthy = all((report.get(part) or {}).get("status") == "healthy" for part in parts)
-            return True if healthy else None
-
-        self._poll("every component to report healthy", timeout, probe, interval=2.0)
-
-    def import_errors(self) -> list[dict[str, Any]]:
-        """Return the DAG import errors the DAG processor recorded."""
-        answer = self.api("GET", "importErrors", params={"limit": 100})
-        return list(answer.get("import_errors", []))
-
-    def dag_files(self) -> dict[str, str]:
-        """Return the DAGs parsed so far: DAG id → file path relative to the DAGs folder."""
-        answer = self.api("GET", "dags", params={"limit": 1000})
-        return {dag["dag_id"]: str(dag.get("relative_fileloc") or "") for dag in answer.get("dags", [])}
-
-    def wait_for_dags(
-        self, dag_ids: Iterable[str] = (), *, files: Iterable[str] = (), timeout: float = 180.0
-    ) -> None:
-        """
-        Wait until every DAG in ``dag_ids`` is parsed and each file in ``files`` has given at least one DAG.
-
-        ``files`` are paths relative to the DAGs folder. Fails at once on an import error of any file.
-        """
-        wanted_ids, wanted_files = set(dag_ids), set(files)
-
-        def probe() -> bool | None:
-            errors = self.import_errors()
-            if errors:
-                text = "\n".join(f"{e.get('filename')}:\n{e.get('stack_trace')}" for e in errors)
-                raise _ImportFailed(f"DAG import errors:\n{text}")
-            parsed = self.dag_files()
-            return True if wanted_ids <= parsed.keys() and wanted_files <= set(parsed.values()) else None
-
-        try:
-            self._poll(f"DAGs {sorted(wanted_ids)} and files {sorted(wanted_files)}", timeout, probe, 2.0)
-        except _ImportFailed as exc:
-            raise AirflowStackError(str(exc)) from None
-
-    def logs(self, process: str, lines: int = 60) -> str:
-        """Return the last ``lines`` lines of a process's output (``scheduler``, ``triggerer``, ...)."""
-        managed = self.processes.get(process)
-        return managed.tail(lines) if managed is not None else f"(no process {process!r})"
-
-    def diagnostics(self, lines: int = 25) -> str:
-        """Return the end of every process's log, for failure messages."""
-        parts = [f"--- {name} (last {lines} lines) ---\n{self.logs(name, lines)}" for name in self.processes]
-        return "\n".join(parts)
-
-
-class _ImportFailed(Exception):
-    """A DAG import error: ends :meth:`AirflowStack.wait_for_dags` at once (not retried by ``_poll``)."""
+        self.backend.after_migrate()
 
 
 @atexit.register

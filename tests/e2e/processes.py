@@ -62,9 +62,9 @@ class ManagedProcess:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.popen.pid, signum)
 
-    def terminate(self) -> None:
-        """Send SIGTERM to the whole process group."""
-        self._signal_group(signal.SIGTERM)
+    def terminate(self, signum: int = signal.SIGTERM) -> None:
+        """Send SIGTERM (or ``signum``: PostgreSQL's fast shutdown is SIGINT) to the whole process group."""
+        self._signal_group(signum)
 
     def wait_or_kill(self, timeout: float) -> int:
         """Wait up to ``timeout`` seconds for the leader to exit, SIGKILL the group, reap; return the exit code."""

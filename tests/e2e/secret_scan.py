@@ -1,6 +1,6 @@
 """
 Where a secret shows in a stopped or running Airflow stack: every file under its home, every text of its metadata
-database, and the command lines of its processes.
+database (SQLite or PostgreSQL), and the command lines of its processes.
 
 A finding says where (file and line, or table and column, or process) and shows the text around the secret with
 the secret itself replaced, so a failing test never prints it. Airflow's own supervisor, at DEBUG, logs the
@@ -67,6 +67,13 @@ def _is_supervisor_payload(line: str) -> bool:
     return record.get("logger") == SUPERVISOR_LOGGER and str(record.get("level", "")).lower() == "debug"
 
 
+def _in_column(value: str, secrets: Mapping[str, str], where: str) -> list[Finding]:
+    return [
+        Finding(name, where, _context(value, at, secrets[name], name))
+        for name, at in _occurrences(value, secrets)
+    ]
+
+
 def scan_files(root: Path, secrets: Mapping[str, str], *, skip: Iterable[Path] = ()) -> list[Finding]:
     """Return every occurrence of a secret in the files under ``root`` (by line), ``skip`` left out."""
     skipped = {path.resolve() for path in skip}
@@ -102,12 +109,8 @@ def scan_database(path: Path, secrets: Mapping[str, str]) -> list[Finding]:
                 for column, value in zip(columns, row, strict=True):
                     if isinstance(value, bytes):
                         value = value.decode("utf-8", errors="replace")
-                    if not isinstance(value, str):
-                        continue
-                    for name, at in _occurrences(value, secrets):
-                        found.append(
-                            Finding(name, f"{table}.{column}", _context(value, at, secrets[name], name))
-                        )
+                    if isinstance(value, str):
+                        found += _in_column(value, secrets, f"{table}.{column}")
     finally:
         connection.close()
     return found
@@ -125,4 +128,30 @@ def scan_command_lines(tag_var: str, tag_value: str, secrets: Mapping[str, str])
             found.append(
                 Finding(name, f"command line of pid {pid}", _context(command, at, secrets[name], name))
             )
+    return found
+
+
+def scan_postgres(dsn: str, secrets: Mapping[str, str]) -> list[Finding]:
+    """Return every occurrence of a secret in any column (as text; ``bytea`` decoded) of a PostgreSQL database."""
+    import psycopg2
+
+    found: list[Finding] = []
+    connection = psycopg2.connect(dsn, connect_timeout=10)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "select table_schema, table_name, column_name, data_type from information_schema.columns"
+                " where table_schema not in ('pg_catalog', 'information_schema')"
+                " order by table_schema, table_name, ordinal_position"
+            )
+            columns = cursor.fetchall()
+            for schema, table, column, data_type in columns:
+                quoted = f'"{schema}"."{table}"', '"' + column.replace('"', '""') + '"'
+                as_text = quoted[1] if data_type == "bytea" else f"{quoted[1]}::text"
+                cursor.execute(f"select {as_text} from {quoted[0]} where {quoted[1]} is not null")
+                for (value,) in cursor:
+                    text = bytes(value).decode("utf-8", errors="replace") if data_type == "bytea" else value
+                    found += _in_column(text, secrets, f"{table}.{column}")
+    finally:
+        connection.close()
     return found
