@@ -1,6 +1,8 @@
 """
-Paced CloudTables imports under a real Airflow (scheduler, LocalExecutor, triggerer): they defer between rate
-windows and resume in new task processes; two imports of one API key run at once in the key's pool.
+Paced CloudTables imports under a real Airflow (scheduler, triggerer): they defer between rate windows and
+resume in new task processes; two imports of one API key run at once in the key's pool. Both stacks: the quick
+one (SQLite, LocalExecutor) and the production one (PostgreSQL, Redis, CeleryExecutor, two workers, where a
+resumed part may run on the other worker).
 
 The DAGs are ``tests/dags/files/e2e_deferred_import.py`` (its docstring says what they need). Each DAG has
 its own emulator, whose limiter is the service's: ``e2e_deferred_import`` at 50 requests per 15 s (200 rows,
@@ -27,7 +29,7 @@ from tests.dags.files.e2e_deferred_import import (
     SHARED_POOL,
     readings,
 )
-from tests.e2e.airflow_stack import AirflowStack
+from tests.e2e.airflow_stack import AirflowStack, PostgresCelery
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900, method="signal")]
 
@@ -44,8 +46,14 @@ class Services:
     file_base: Path
 
 
+@pytest.fixture(scope="module", params=["quick", "production"])
+def stack_kind(request: pytest.FixtureRequest) -> str:
+    """Which stack runs the DAGs; each gets emulators of its own (``services``)."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+def services(tmp_path_factory: pytest.TempPathFactory, stack_kind: str) -> Iterator[Services]:
     with ExitStack() as servers:
         single = servers.enter_context(
             CloudTablesEmulator(rate_limit=50, rate_window=15, request_log_size=5_000)
@@ -63,7 +71,7 @@ def connection(ct: CloudTablesEmulator, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def runs(services: Services) -> Iterator[tuple[AirflowStack, dict[str, str]]]:
+def runs(services: Services, stack_kind: str) -> Iterator[tuple[AirflowStack, dict[str, str]]]:
     """Start the stack, make the key's pool (one slot), trigger both DAGs at once and wait for them."""
     connections = {
         DEFERRED_CONN_ID: connection(services.single, rate_limit=50, rate_window=15),
@@ -76,6 +84,7 @@ def runs(services: Services) -> Iterator[tuple[AirflowStack, dict[str, str]]]:
         connections=connections,
         variables={"cloud_provider_file_base": services.file_base.as_uri()},
         expect_dag_ids=[SINGLE, SHARED],
+        **({"backend": PostgresCelery(workers=2, concurrency=2)} if stack_kind == "production" else {}),
     )
     with stack:
         stack.api("POST", "pools", {"name": SHARED_POOL, "slots": 1, "include_deferred": False})
@@ -133,3 +142,17 @@ def test_two_imports_of_one_key_run_in_its_pool_within_one_budget(runs, services
     print(f"inserts by import, in arrival order: {''.join(order)}; summaries: {summaries}")
     # They took turns at the windows: one ran while the other waited deferred (its worker and slot free).
     assert turns >= 3
+
+
+def test_every_part_ran_where_the_executor_runs_tasks(runs, stack_kind):
+    stack, run_ids = runs
+    hosts = {
+        f"{dag_id}.{ti['task_id']}": ti.get("hostname")
+        for dag_id, run_id in run_ids.items()
+        for ti in stack.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+    }
+    assert len(hosts) >= 3  # the single import and the shared budget's two
+    if stack_kind == "production":  # parts resumed by the triggerer went back through Celery
+        assert {host for host in hosts.values() if not str(host).startswith("celery-worker-")} == set(), hosts
+    else:  # the LocalExecutor: this machine
+        assert len(set(hosts.values())) == 1, hosts

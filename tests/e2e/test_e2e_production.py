@@ -17,7 +17,10 @@ the database and the command lines finds nothing of ours (nor the two servers' p
 **Adding a DAG**: one line in ``CASES``; for a DAG of your own, name its file and the tasks that must defer,
 and let the defaults trigger a manual run and wait for it and all its tasks to succeed, e.g.::
 
-    Case("e2e_deferred_import", E2E_DAGS / "e2e_deferred_import.py", deferred=("<its importing task>",)),
+    Case("my_dag", E2E_DAGS / "my_dag.py", deferred=("<a task that must defer>",)),
+
+The paced imports that defer between rate windows (and two that share one key's budget) run on this stack too,
+with emulators of their own, in ``test_e2e_deferred_import.py`` (parametrized over both stacks).
 
 ``start`` (runs once the examples have started, before any case is driven), ``drive`` (wait for the run and
 check it; returns the run id), ``connections`` and ``env`` (merged into the stack's) are there for more.
