@@ -159,7 +159,9 @@ class KloudlessFileSystem(AbstractFileSystem):
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
         entry = self._entry(path, refresh=bool(kwargs.get("refresh")))
-        entries = [entry] if entry["type"] == "file" else self._listing(path, refresh=bool(kwargs.get("refresh")))
+        entries = (
+            [entry] if entry["type"] == "file" else self._listing(path, refresh=bool(kwargs.get("refresh")))
+        )
         return entries if detail else [e["name"] for e in entries]
 
     def info(self, path: str, **kwargs: Any) -> Entry:
@@ -199,7 +201,9 @@ class KloudlessFileSystem(AbstractFileSystem):
     def rmdir(self, path: str) -> None:
         self._rm(path)
 
-    def mv(self, path1: str, path2: str, recursive: bool = False, maxdepth: int | None = None, **kwargs: Any) -> None:
+    def mv(
+        self, path1: str, path2: str, recursive: bool = False, maxdepth: int | None = None, **kwargs: Any
+    ) -> None:
         source = self._entry(path1)
         account, _ = self._split(path1)
         if source["type"] != "file" or self._split(path2)[0] != account:

@@ -62,7 +62,8 @@ def test_ls_and_info_name_folders_and_files_by_path(kloudless_conn_id, tree):
     info = fs.info("me/reports/2026/a.csv")
     assert (info["type"], info["size"], info["name"]) == ("file", len(tree["big"]), "me/reports/2026/a.csv")
     assert fs.info("me/reports")["type"] == "directory"
-    assert fs.isdir("me/reports/2026") and fs.isfile("me/reports/b.txt")
+    assert fs.isdir("me/reports/2026")
+    assert fs.isfile("me/reports/b.txt")
     assert sorted(fs.find("me")) == ["me/reports/2026/a.csv", "me/reports/b.txt", "me/top.txt"]
     assert fs.glob("me/reports/*.txt") == ["me/reports/b.txt"]
     assert sorted(p.name for p in path("reports").iterdir()) == ["2026", "b.txt"]
@@ -89,8 +90,9 @@ def test_a_whole_read_and_ranged_reads_return_the_right_bytes(kloudless_conn_id,
     ]
     assert ranges[0] == f"bytes=0-{len(big) - 1}"
     spans = [tuple(int(n) for n in r.removeprefix("bytes=").split("-")) for r in ranges[1:]]
-    assert len(spans) == 3 and all(last - first < 70 * 1024 for first, last in spans)  # blocks, not the file
-    assert spans[0][0] == 100_003 and spans[1][1] == len(big) - 1 and spans[2][0] == 5
+    assert len(spans) == 3
+    assert all(last - first < 70 * 1024 for first, last in spans)  # blocks, not the whole file
+    assert [spans[0][0], spans[1][1], spans[2][0]] == [100_003, len(big) - 1, 5]
 
 
 def test_write_then_read_back_and_wb_replaces_xb_refuses(kloudless_conn_id, tree):
