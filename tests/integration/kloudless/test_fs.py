@@ -199,3 +199,21 @@ def test_no_secret_in_repr_str_errors_or_logs(kloudless_conn_id, kloudless_token
     assert all(kloudless_token not in text for text in texts)
     assert kloudless_token not in caplog.text
     assert "kloudless_default" in repr(fs)
+
+
+def test_items_changed_by_others_after_a_listing(kloudless_conn_id, hook, tree):
+    fs = get_fs(kloudless_conn_id)
+    b_id = fs.info("me/reports/b.txt")["id"]
+    year_id = fs.info("me/reports/2026")["id"]
+    handle = fs.open("me/reports/b.txt", "rb")
+    hook.delete_file(b_id)
+
+    with pytest.raises(FileNotFoundError, match=r"kloudless://me/reports/b\.txt: the file is gone"):
+        handle.read()
+    handle.close()
+
+    hook.delete_folder(year_id, recursive=True)
+    again = hook.create_folder("2026", parent_id=fs.info("me/reports")["id"])
+    # the parent's cached listing still holds the old id: its 404 makes the path be resolved again, from the root
+    assert fs.ls("me/reports/2026") == []
+    assert fs.info("me/reports/2026")["id"] == again["id"]
