@@ -7,20 +7,11 @@ import logging
 
 import pytest
 from airflow.sdk import ObjectStoragePath
-from airflow.sdk.io import store
 
 from airflow_provider_cloud.fs.kloudless import KloudlessFileSystem, get_fs
 from airflow_provider_cloud.hooks.kloudless import KloudlessHook
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def fresh_stores():
-    """Forget Airflow's cached stores: every test's ``kloudless_default`` reaches a fresh account."""
-    store._STORE_CACHE.clear()
-    yield
-    store._STORE_CACHE.clear()
 
 
 @pytest.fixture
@@ -123,6 +114,17 @@ def test_a_write_larger_than_a_block_is_uploaded_whole(kloudless_conn_id, tree):
 
     assert fs.info("me/reports/blob.bin")["size"] == len(data)
     assert fs.cat_file("me/reports/blob.bin") == data
+
+
+def test_the_readmes_path_example(kloudless_conn_id, tree):
+    folder = path("reports/made")
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "x.txt").write_text("xyz")
+
+    assert [(item.name, item.stat()["size"]) for item in folder.iterdir()] == [("x.txt", 3)]
+    with pytest.raises(FileExistsError, match="me/reports/made"):
+        folder.mkdir()
 
 
 def test_mkdir_rm_and_mv(kloudless_conn_id, tree):

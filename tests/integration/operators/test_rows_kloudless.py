@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 
 import pytest
-from airflow.sdk.io import store
 
 from airflow_provider_cloud.exceptions import RowDataError
 from airflow_provider_cloud.hooks.kloudless import KloudlessHook
@@ -13,14 +12,6 @@ from airflow_provider_cloud.operators.rows import ExportRowsOperator, ImportRows
 from tests.integration.operators.rows_support import expected_from_csv, table_rows, write_people_csv
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def fresh_stores():
-    """Forget Airflow's cached stores: every test's ``kloudless_default`` reaches a fresh account."""
-    store._STORE_CACHE.clear()
-    yield
-    store._STORE_CACHE.clear()
 
 
 @pytest.fixture
