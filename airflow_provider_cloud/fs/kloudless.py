@@ -198,21 +198,34 @@ class KloudlessFileSystem(AbstractFileSystem):
             self.hook(account).delete_folder(entry["id"])
         self.invalidate_cache(path)
 
+    def rm(self, path: str | list[str], recursive: bool = False, maxdepth: int | None = None) -> None:
+        """Delete files and folders; a folder with ``recursive`` (no ``maxdepth``) in one request, all it holds."""
+        if isinstance(path, str) and recursive and maxdepth is None and self.isdir(path):
+            account, names = self._split(path)
+            if names:
+                self.hook(account).delete_folder(self._entry(path)["id"], recursive=True)
+                self.invalidate_cache(path)
+                return
+        super().rm(path, recursive=recursive, maxdepth=maxdepth)
+
     def rmdir(self, path: str) -> None:
         self._rm(path)
 
     def mv(
         self, path1: str, path2: str, recursive: bool = False, maxdepth: int | None = None, **kwargs: Any
     ) -> None:
+        """Move or rename one file within an account (one ``PATCH``), replacing a file at ``path2``."""
         source = self._entry(path1)
         account, _ = self._split(path1)
-        if source["type"] != "file" or self._split(path2)[0] != account:
-            super().mv(path1, path2, recursive=recursive, maxdepth=maxdepth, **kwargs)
-            return
         target_account, names = self._split(path2)
+        where = f"kloudless://{self._strip_protocol(path1)} to kloudless://{self._strip_protocol(path2)}"
+        if source["type"] != "file" or target_account != account or not names:
+            raise NotImplementedError(f"cannot move {where}: only a file, within one account, moves")
         folder = self._entry(self._parent(self._strip_protocol(path2)))
         if self.exists(path2):
-            self.rm_file(path2)
+            if self.isdir(path2):
+                raise IsADirectoryError(f"cannot move {where}: the destination is a folder")
+            self._rm(path2)
         self.hook(account).move_file(source["id"], name=names[-1], parent_id=folder["id"])
         self.invalidate_cache(path1)
         self.invalidate_cache(path2)

@@ -127,7 +127,7 @@ def test_the_readmes_path_example(kloudless_conn_id, tree):
         folder.mkdir()
 
 
-def test_mkdir_rm_and_mv(kloudless_conn_id, tree):
+def test_mkdir_rm_and_mv(kloudless_conn_id, tree, kloudless_emulator):
     fs = get_fs(kloudless_conn_id)
 
     fs.makedirs("me/made/deeper", exist_ok=True)
@@ -137,9 +137,23 @@ def test_mkdir_rm_and_mv(kloudless_conn_id, tree):
     assert fs.cat_file("me/made/y.txt") == b"x"
     assert not fs.exists("me/made/deeper/x.txt")
 
+    with pytest.raises(IsADirectoryError, match="the destination is a folder"):
+        fs.mv("me/made/y.txt", "me/made/deeper")
+    with pytest.raises(NotImplementedError, match="only a file, within one account"):
+        fs.mv("me/made/deeper", "me/made/elsewhere")
+    fs.pipe_file("me/made/z.txt", b"z")
+    fs.mv("me/made/z.txt", "me/made/y.txt")  # replaces the file there
+    assert fs.cat_file("me/made/y.txt") == b"z"
+    assert fs.ls("me/made", detail=False) == ["me/made/deeper", "me/made/y.txt"]
+
     fs.rm("me/reports/b.txt")
     assert not fs.exists("me/reports/b.txt")
+    seen_before = len(kloudless_emulator.requests_seen)
     fs.rm("me/made", recursive=True)
+    deletes = [e for e in kloudless_emulator.requests_seen[seen_before:] if e["method"] == "DELETE"]
+    assert [(e["query"], e["path"].split("/storage/")[1][:7]) for e in deletes] == [
+        ({"recursive": ["true"]}, "folders")
+    ]
     assert not fs.exists("me/made")
     assert fs.ls("me", detail=False) == ["me/reports", "me/top.txt"]
 
