@@ -17,7 +17,8 @@ Decisions:
 - Writes are buffered in a temporary file (memory stays at one block) and uploaded on close, in one request
   (the API has no multi-part upload). ``wb`` replaces a file of that name (fsspec's convention, as for a local
   disk or S3); ``xb`` refuses one (``FileExistsError``); ``ab`` is refused. The parent folder must exist
-  (``FileNotFoundError`` naming it; ``mkdir``/``makedirs`` create folders).
+  (``FileNotFoundError`` naming it; ``mkdir``/``makedirs`` create folders). A ``with`` block that raises
+  uploads nothing (fsspec's buffered files would upload what was written so far).
 - ``mv`` of a file is one ``PATCH`` (a rename), after removing a file already at the destination, so the
   export's atomic writer moves its finished temporary into place without copying its bytes again.
 """
@@ -318,6 +319,13 @@ class KloudlessFile(AbstractBufferedFile):
             finally:
                 self.discard()
         return True
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if exc_info[0] is not None and self.writable():
+            self.discard()  # a write that failed uploads nothing: the destination stays as it was
+            self.closed = True
+            return
+        super().__exit__(*exc_info)
 
     def discard(self) -> None:
         if self._spool is not None:

@@ -104,6 +104,24 @@ def test_write_then_read_back_and_wb_replaces_xb_refuses(kloudless_conn_id, tree
     assert target.read_bytes() == b"id\n2\n"
 
 
+def test_a_write_that_fails_uploads_nothing(kloudless_conn_id, tree):
+    fs = get_fs(kloudless_conn_id)
+    fs.pipe_file("me/reports/kept.csv", b"old\n")
+
+    def write_then_fail(where: str, data: bytes) -> None:
+        with fs.open(where, "wb") as out:
+            out.write(data)
+            raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        write_then_fail("me/reports/kept.csv", b"new, half written")
+    with pytest.raises(RuntimeError, match="stop"):
+        write_then_fail("me/reports/never.csv", b"x" * 10)
+
+    assert fs.cat_file("me/reports/kept.csv") == b"old\n"
+    assert not fs.exists("me/reports/never.csv")
+
+
 def test_a_write_larger_than_a_block_is_uploaded_whole(kloudless_conn_id, tree):
     fs = get_fs(kloudless_conn_id)
     data = bytes(range(256)) * 5000  # 1.28 MB, written in 100 KB blocks
