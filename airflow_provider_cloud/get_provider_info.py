@@ -243,5 +243,6 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             },
         ],
+        "filesystems": ["airflow_provider_cloud.fs.kloudless"],
         "connection-types": [_DATASETTE, _KLOUDLESS, _CLOUDTABLES],
     }

@@ -36,7 +36,8 @@ library only):
 ``kloudless_conn_id`` (function scope)
     Sets ``AIRFLOW_CONN_KLOUDLESS_DEFAULT`` (conn type ``kloudless``, host = the emulator's URL, password =
     ``kloudless_token``, ``auth_scheme`` Bearer, ``account_id`` ``me``; undone after the test) and returns
-    ``"kloudless_default"``.
+    ``"kloudless_default"``; Airflow's cached ``kloudless://kloudless_default@`` store is dropped before and
+    after, so ``kloudless://`` paths reach the test's own account.
 
 CloudTables (the in-process :class:`~airflow_provider_cloud.testing.cloudtables.CloudTablesEmulator`,
 standard library only):
@@ -195,8 +196,14 @@ def kloudless_token(kloudless_emulator: KloudlessEmulator, kloudless_account_id:
 @pytest.fixture
 def kloudless_conn_id(
     kloudless_emulator: KloudlessEmulator, kloudless_token: str, monkeypatch: pytest.MonkeyPatch
-) -> str:
-    """Define connection ``kloudless_default`` (Bearer token, account ``me``) through its environment variable."""
+) -> Iterator[str]:
+    """
+    Define connection ``kloudless_default`` (Bearer token, account ``me``) through its environment variable.
+
+    Airflow keeps one object store (and its filesystem) per scheme and connection id for the process: the
+    ``kloudless://kloudless_default@...`` store is dropped before and after, so each test's paths reach its
+    own account.
+    """
     connection = {
         "conn_type": "kloudless",
         "host": kloudless_emulator.url,
@@ -204,7 +211,15 @@ def kloudless_conn_id(
         "extra": {"auth_scheme": "Bearer", "account_id": "me"},
     }
     monkeypatch.setenv(f"AIRFLOW_CONN_{KLOUDLESS_CONN_ID.upper()}", json.dumps(connection))
-    return KLOUDLESS_CONN_ID
+    _forget_object_store(f"kloudless-{KLOUDLESS_CONN_ID}")
+    yield KLOUDLESS_CONN_ID
+    _forget_object_store(f"kloudless-{KLOUDLESS_CONN_ID}")
+
+
+def _forget_object_store(alias: str) -> None:
+    from airflow.sdk.io import store  # Airflow has no public call to drop one store from its cache
+
+    store._STORE_CACHE.pop(alias, None)
 
 
 # -- CloudTables ----------------------------------------------------------------------------------------

@@ -59,6 +59,20 @@ def test_declared_modules_import():
                 importlib.import_module(module)
 
 
+def test_the_kloudless_scheme_reaches_airflows_object_storage():
+    from airflow.sdk.io import get_fs, has_fs
+
+    from airflow_provider_cloud.fs.kloudless import KloudlessFileSystem
+
+    modules = get_provider_info()["filesystems"]
+    assert modules == ["airflow_provider_cloud.fs.kloudless"]
+    assert importlib.import_module(modules[0]).schemes == ["kloudless"]
+    assert has_fs("kloudless")
+    fs = get_fs("kloudless", "some_conn", {"block_size": 1024})
+    assert isinstance(fs, KloudlessFileSystem)
+    assert (fs.conn_id, fs.blocksize) == ("some_conn", 1024)
+
+
 def test_airflow_cli_shows_the_provider():
     done = subprocess.run(
         [sys.executable, "-m", "airflow", "providers", "get", "airflow-provider-cloud", "-o", "json"],

@@ -76,6 +76,18 @@ def test_the_package_keeps_every_contract(copy_of_the_package: Path) -> None:
             id="rows-importing-operators",
         ),
         pytest.param(
+            "airflow_provider_cloud.hooks.kloudless.hook",
+            "import airflow_provider_cloud.fs.kloudless  # noqa",
+            "Layers: DAGs",
+            id="hook-importing-the-filesystem-above-it",
+        ),
+        pytest.param(
+            "airflow_provider_cloud.fs.kloudless",
+            "import airflow_provider_cloud.operators.rows  # noqa",
+            "Layers: DAGs",
+            id="filesystem-importing-an-operator-beside-it",
+        ),
+        pytest.param(
             "airflow_provider_cloud.hooks.cloudtables.hook",
             "import airflow_provider_cloud.hooks.datasette  # noqa",
             "Hooks: three services",

@@ -151,6 +151,35 @@ class KloudlessHook(AccountHook):
         """Delete a file."""
         self.request_account("DELETE", storage.item_path("file", file_id)).close()
 
+    def create_folder(self, name: str, *, parent_id: str = ROOT_FOLDER) -> dict[str, Any]:
+        """Create a folder in ``parent_id``; one already of that name is answered instead (so safe to repeat)."""
+        body = {"parent_id": parent_id, "name": storage.check_name(name)}
+        return dict(self.account_json("POST", "storage/folders", json_body=body, idempotent=True))
+
+    def delete_folder(self, folder_id: str, *, recursive: bool = False) -> None:
+        """Delete a folder (and, with ``recursive``, all it holds; else a folder with items is refused)."""
+        params = {"recursive": "true"} if recursive else None
+        self.request_account("DELETE", storage.item_path("folder", folder_id), params=params).close()
+
+    def move_file(self, file_id: str, *, name: str, parent_id: str) -> dict[str, Any]:
+        """Rename a file and/or move it into another folder (``PATCH``); return its new metadata."""
+        body = {"name": storage.check_name(name), "parent_id": parent_id}
+        return dict(self.account_json("PATCH", storage.item_path("file", file_id), json_body=body))
+
+    def read_file_range(self, file_id: str, start: int, end: int) -> bytes:
+        """
+        Return bytes ``start`` to ``end`` (excluded) of a file: one ``GET .../contents`` with a ``Range`` header.
+
+        A server that ignores ``Range`` answers 200 with the whole body: it is read only up to ``end``.
+        """
+        if end <= start:
+            return b""
+        path = f"{storage.item_path('file', file_id)}/contents"
+        headers = {"Range": f"bytes={start}-{end - 1}"}
+        response = self.request_account("GET", path, headers=headers, stream=True)
+        with contextlib.closing(response):
+            return storage.ranged_body(response, start, end)
+
     def download_file(self, file_id: str, destination: PathLike) -> dict[str, Any]:
         """
         Stream a file's contents to ``destination`` (a local path or any ``ObjectStoragePath``).

@@ -47,6 +47,30 @@ def item_path(kind: str, item_id: str) -> str:
     return f"storage/{kind}s/{quote(str(item_id), safe='')}"
 
 
+def check_name(name: str) -> str:
+    """Return a file or folder name, or raise ``ValueError``: empty, ``.``, ``..`` or with a ``/``."""
+    if not isinstance(name, str) or name.strip() in ("", ".", "..") or "/" in name:
+        raise ValueError(f"{name!r} is not a file or folder name (empty, '.', '..' or with a '/')")
+    return name
+
+
+def ranged_body(response: requests.Response, start: int, end: int) -> bytes:
+    """Return bytes ``start`` to ``end`` of a ranged answer: a 206 as it is, a 200 (``Range`` ignored) cut."""
+    if response.status_code == 206:
+        return response.content
+    data = bytearray()
+    skipped = 0
+    for chunk in response.iter_content(CHUNK_SIZE):
+        if skipped + len(chunk) <= start:
+            skipped += len(chunk)
+            continue
+        data += chunk[max(start - skipped, 0) :]
+        skipped = max(skipped, start)
+        if len(data) >= end - start:
+            break
+    return bytes(data[: end - start])
+
+
 class RewindableBody:
     """
     A file streamed as a request body, from its first byte on every attempt.

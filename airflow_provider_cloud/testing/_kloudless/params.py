@@ -9,7 +9,12 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from airflow_provider_cloud.testing._emulator.messages import Request
-from airflow_provider_cloud.testing._kloudless.errors import api_error, invalid_parameters, not_found
+from airflow_provider_cloud.testing._kloudless.errors import (
+    KloudlessApiError,
+    api_error,
+    invalid_parameters,
+    not_found,
+)
 
 MAX_PAGE_SIZE = 1000
 
@@ -120,3 +125,42 @@ def raw_headers(request: Request) -> dict[str, str]:
     if not isinstance(data, dict):
         raise invalid_parameters("X-Kloudless-Raw-Headers must be a JSON object.")
     return {str(key): str(value) for key, value in data.items()}
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """
+    Return the ``(first, last)`` bytes (inclusive) a ``Range`` header asks of a body of ``size`` bytes.
+
+    [I] One range of bytes (``a-b``, ``a-``, ``-n``), as HTTP defines it (RFC 9110 14.1): no header, another
+    unit, several ranges or a malformed value give ``None`` (the whole body, 200), as a server that ignores
+    ``Range`` answers; a range that starts past the end is 416 ``requested_range_not_satisfiable``.
+    """
+    if not header or not header.strip().lower().startswith("bytes="):
+        return None
+    spec = header.strip()[len("bytes=") :].strip()
+    if "," in spec or "-" not in spec:
+        return None
+    head, _, tail = (part.strip() for part in spec.partition("-"))
+    if not (head.isdigit() or head == "") or not (tail.isdigit() or tail == "") or head == tail == "":
+        return None
+    if head == "":
+        count = int(tail)
+        if count == 0 or size == 0:
+            raise _unsatisfiable(size)
+        return max(size - count, 0), size - 1
+    first_byte = int(head)
+    last_byte = min(int(tail), size - 1) if tail else size - 1
+    if tail and int(tail) < first_byte:
+        return None
+    if first_byte >= size:
+        raise _unsatisfiable(size)
+    return first_byte, last_byte
+
+
+def _unsatisfiable(size: int) -> KloudlessApiError:
+    return KloudlessApiError(
+        416,
+        "requested_range_not_satisfiable",
+        f"The range starts past the end of the file ({size} bytes).",
+        headers={"Content-Range": f"bytes */{size}"},
+    )

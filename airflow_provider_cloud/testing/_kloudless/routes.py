@@ -30,6 +30,7 @@ from airflow_provider_cloud.testing._kloudless.errors import (
     not_found,
 )
 from airflow_provider_cloud.testing._kloudless.params import (
+    byte_range,
     flag,
     json_body,
     page_args,
@@ -240,7 +241,13 @@ def file_download(backend: KloudlessBackend, request: Request, params: Mapping[s
     state = account_of(backend, request, params)
     node = state.storage.get(params["id"], "file")
     disposition = f"attachment; filename*=UTF-8''{quote(node.name)}"
-    return Reply(200, node.content, "application/octet-stream", {"Content-Disposition": disposition})
+    headers = {"Content-Disposition": disposition, "Accept-Ranges": "bytes"}
+    span = byte_range(request.header("Range"), len(node.content))
+    if span is None:
+        return Reply(200, node.content, "application/octet-stream", headers)
+    first_byte, last_byte = span
+    headers["Content-Range"] = f"bytes {first_byte}-{last_byte}/{len(node.content)}"
+    return Reply(206, node.content[first_byte : last_byte + 1], "application/octet-stream", headers)
 
 
 # ---- calendar -------------------------------------------------------------------------------------

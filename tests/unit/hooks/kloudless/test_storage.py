@@ -44,6 +44,34 @@ def test_item_paths_are_quoted_and_required():
         storage.item_path("folder", " ")
 
 
+class Whole(Body):
+    """A 200 answer to a ranged request: the server ignored ``Range`` and sends the whole body."""
+
+    status_code = 200
+
+
+@pytest.mark.parametrize(("start", "end"), [(0, 10), (2, 5), (3, 9), (6, 7), (8, 20), (12, 14)])
+def test_a_range_ignored_by_the_server_is_cut_from_the_whole_body(start, end):
+    whole = b"abcdefghij"
+    body = Whole(b"abc", b"def", b"ghij")
+
+    assert storage.ranged_body(body, start, end) == whole[start:end]  # type: ignore[arg-type]
+
+
+def test_a_partial_answer_is_taken_as_it_is():
+    response = requests.Response()
+    response.status_code = 206
+    response._content = b"def"
+
+    assert storage.ranged_body(response, 3, 6) == b"def"
+
+
+@pytest.mark.parametrize("name", ["", " ", ".", "..", "a/b"])
+def test_a_name_that_is_no_name_is_refused(name):
+    with pytest.raises(ValueError, match="is not a file or folder name"):
+        storage.check_name(name)
+
+
 def test_a_rewindable_body_starts_over_on_every_iteration():
     body = storage.RewindableBody(io.BytesIO(b"abcdefg"), chunk_size=3)
     assert len(body) == 7

@@ -1,0 +1,1 @@
+"""Filesystems registered with Airflow's object storage: ``kloudless://`` (``fs.kloudless``)."""
