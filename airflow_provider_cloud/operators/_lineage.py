@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk import ObjectStoragePath
+
 from airflow_provider_cloud.assets import SCHEMES, kloudless_uri, openlineage_name
 from airflow_provider_cloud.rows.paths import as_storage_path
 
@@ -159,7 +161,7 @@ def openlineage_dataset_name(uri: str) -> tuple[str, str]:
     """Return the OpenLineage ``(namespace, name)`` of an asset URI or a file URL (module docstring)."""
     if uri.partition("://")[0] in SCHEMES:
         return openlineage_name(uri)
-    path = as_storage_path(uri)
+    path = ObjectStoragePath(uri)  # naming needs no filesystem
     if path.protocol in ("file", "local", ""):
         return "file", "/" + path.key
     return path.namespace, path.key
