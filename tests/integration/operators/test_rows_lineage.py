@@ -6,6 +6,7 @@ import json
 from urllib.parse import urlsplit
 
 import pytest
+from airflow.providers.openlineage.extractors.base import DefaultExtractor
 
 from airflow_provider_cloud.operators.links import DatasetteTableLink
 from airflow_provider_cloud.operators.rows import CleanupRowsOperator, ExportRowsOperator, ImportRowsOperator
@@ -45,6 +46,12 @@ def test_import_export_and_cleanup_report_their_datasets(
     assert statistics(table_out) == (30, None)
     assert {f.name: f.type for f in table_out.facets["schema"].fields}["id"].lower() == "integer"
     assert table_out.facets["lifecycleStateChange"].lifecycleStateChange.value == "CREATE"
+    # As the OpenLineage provider's listener reads it when the task ends:
+    extracted = DefaultExtractor(importer).extract_on_complete(None)
+    assert [(d.namespace, d.name) for d in extracted.inputs + extracted.outputs] == [
+        ("file", str(source)),
+        table,
+    ]
 
     destination = tmp_path / "out.jsonl"
     exporter = ExportRowsOperator(
