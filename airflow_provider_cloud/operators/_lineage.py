@@ -188,25 +188,26 @@ def operator_lineage(facts: LineageFacts | None) -> OperatorLineage:
             facets["lifecycleStateChange"] = lifecycle.LifecycleStateChangeDatasetFacet(change)
         return facets
 
+    def statistics(key: str, facet: Any, place: LineagePlace) -> dict[str, Any]:
+        return {key: facet(place.rows, place.size)}
+
     facts = facts or LineageFacts()
+    read = input_stats.InputStatisticsInputDatasetFacet
+    wrote = output_stats.OutputStatisticsOutputDatasetFacet
     inputs = [
         InputDataset(
-            *openlineage_dataset_name(place.uri),
-            facets=dataset_facets(place),
-            inputFacets={
-                "inputStatistics": input_stats.InputStatisticsInputDatasetFacet(place.rows, place.size)
-            },
+            *openlineage_dataset_name(p.uri),
+            facets=dataset_facets(p),
+            inputFacets=statistics("inputStatistics", read, p),
         )
-        for place in facts.inputs
+        for p in facts.inputs
     ]
     outputs = [
         OutputDataset(
-            *openlineage_dataset_name(place.uri),
-            facets=dataset_facets(place),
-            outputFacets={
-                "outputStatistics": output_stats.OutputStatisticsOutputDatasetFacet(place.rows, place.size)
-            },
+            *openlineage_dataset_name(p.uri),
+            facets=dataset_facets(p),
+            outputFacets=statistics("outputStatistics", wrote, p),
         )
-        for place in facts.outputs
+        for p in facts.outputs
     ]
     return OperatorLineage(inputs=inputs, outputs=outputs)
