@@ -36,7 +36,7 @@ TABLE = "{{ var.value.templated_rows_table }}"
         "columns": ["id", "name", "score"],
         "order_by": "-id",
         "page_size": 2,
-        "name_pattern": "*.csv",
+        "name_pattern": "*.csv, *.txt",  # two globs, comma-separated
         "mime_types": ["text/csv"],
     },
 )
