@@ -52,7 +52,9 @@ def test_templated_options_are_read_after_rendering(
     lines = [json.loads(line) for line in exported.read_text().splitlines()]
     assert [list(row) for row in lines] == [["id", "name", "score"]] * 4  # columns, in order
     assert [row["id"] for row in lines] == [4, 3, 2, 1]  # order_by "-id"
-    assert [r["name"] for r in xcoms["download"]] == ["wanted.csv"]  # both names match; text/plain is not text/csv
+    assert [r["name"] for r in xcoms["download"]] == [
+        "wanted.csv"
+    ]  # both names match; text/plain is not text/csv
 
     # The extra link, stored by the task runner when each task ended: the table's page, no token.
     link = xcoms["import_rows._link_DatasetteTableLink"]

@@ -63,3 +63,30 @@ def test_kloudless_account_is_the_numeric_id_else_the_connection():
     assert kloudless_account("kloudless_default", None) == "kloudless_default"
     assert kloudless_account("kloudless_default", "me") == "kloudless_default"
     assert kloudless_account("kloudless_default", 42) == "42"
+
+
+def test_the_operators_and_assets_work_without_openlineage_installed():
+    """Blocked imports (the OpenLineage client, the provider's extractors) stand in for a machine without them."""
+    import subprocess
+    import sys
+
+    code = "\n".join(
+        [
+            "import sys",
+            "sys.modules['openlineage'] = None",
+            "sys.modules['airflow.providers.openlineage.extractors'] = None",
+            "from airflow.sdk import Asset",
+            "from airflow_provider_cloud.operators.rows import ImportRowsOperator, CleanupRowsOperator",
+            "from airflow_provider_cloud.operators.kloudless import KloudlessUploadFileOperator",
+            "ImportRowsOperator(task_id='i', conn_id='c', dataset='t', source='/x.csv')",
+            "print(Asset('datasette://Host:443/db/t').uri)",
+            "try:",
+            "    import openlineage",
+            "except ImportError:",
+            "    print('blocked')",
+        ]
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=180, check=True
+    )
+    assert done.stdout.split() == ["datasette://host/db/t", "blocked"]
