@@ -344,10 +344,12 @@ class ExportRowsOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         fields = (self.format, self.columns, self.order_by, self.cursor_column, self.page_size)
         self.format, self.columns, self.order_by, self.cursor_column, self.page_size = export_fields(*fields)
+        since = None if self.since in (None, "", "None") else self.since
+        if since is not None and not self.cursor_column:  # cursor_column rendered empty
+            raise ValueError("since= needs cursor_column=")
         hook = get_rowstore_hook(self.conn_id)
         self.table_page = DatasetteTableLink.page_of(hook, self.dataset)
         where = mapping(self.where, "where")
-        since = None if self.since in (None, "", "None") else self.since
         if self.cursor_column and since is not None:
             where[f"{self.cursor_column}__gt"] = since
         columns = self.columns

@@ -98,3 +98,17 @@ def test_templates_pass_construction():
         assert fields <= set(operator.template_fields), operator
     assert ImportRowsOperator.template_fields_renderers["rename"] == "json"
     assert ExportRowsOperator.template_fields_renderers["columns"] == "json"
+
+
+def test_an_export_whose_cursor_column_renders_empty_refuses_since():
+    exporter = ExportRowsOperator(
+        task_id="e",
+        conn_id="no_such_connection",
+        dataset="t",
+        destination="/o.csv",
+        cursor_column="",
+        since=3,
+    )
+    exporter.cursor_column = "None"  # as "{{ params.cursor }}" renders a param left at None
+    with pytest.raises(ValueError, match="since= needs cursor_column="):
+        exporter.execute({})
