@@ -218,7 +218,13 @@ def get_provider_info() -> dict[str, Any]:
             },
         ],
         "operators": [
-            {"integration-name": "Datasette", "python-modules": ["airflow_provider_cloud.operators.rows"]},
+            {
+                "integration-name": "Datasette",
+                "python-modules": [
+                    "airflow_provider_cloud.operators.rows",
+                    "airflow_provider_cloud.operators.cleanup",
+                ],
+            },
             {
                 "integration-name": "CloudTables",
                 "python-modules": ["airflow_provider_cloud.operators.cloudtables"],
@@ -245,4 +251,14 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "filesystems": ["airflow_provider_cloud.fs.kloudless"],
         "connection-types": [_DATASETTE, _KLOUDLESS, _CLOUDTABLES],
+        "asset-uris": [
+            {
+                "schemes": [scheme],
+                "handler": f"airflow_provider_cloud.assets.normalize_{scheme}",
+                "factory": f"airflow_provider_cloud.assets.create_{scheme}_asset",
+                "to_openlineage_converter": "airflow_provider_cloud.assets.convert_asset_to_openlineage",
+            }
+            for scheme in ("datasette", "cloudtables", "kloudless")
+        ],
+        "extra-links": ["airflow_provider_cloud.operators.links.DatasetteTableLink"],
     }

@@ -102,12 +102,13 @@ class FileFilter:
 
 @dataclass(frozen=True)
 class FileRef:
-    """A file to download: its Kloudless id, its name, and the event that last mentioned it."""
+    """A file to download: its Kloudless id, its name, the event that last mentioned it and its path (lineage)."""
 
     file_id: str
     name: str
     mime_type: str | None = None
     event_id: str | None = None
+    path: str | None = None
 
 
 @dataclass
@@ -169,6 +170,11 @@ def _storage_file_id(metadata: Mapping[str, Any]) -> str | None:
     return str(file_id)
 
 
+def path_of(metadata: Mapping[str, Any]) -> str | None:
+    path = metadata.get("path")
+    return str(path) if isinstance(path, str) and path else None
+
+
 def select_files(events: Iterable[Mapping[str, Any]], file_filter: FileFilter) -> Selection:
     """Reduce events to the files to download, one per file id, ordered by each file's latest event."""
     selection = Selection()
@@ -209,7 +215,9 @@ def select_files(events: Iterable[Mapping[str, Any]], file_filter: FileFilter) -
         else:
             event_id = event.get("id")
             selection.files.append(
-                FileRef(file_id, name, mime_type, None if event_id is None else str(event_id))
+                FileRef(
+                    file_id, name, mime_type, None if event_id is None else str(event_id), path_of(metadata)
+                )
             )
             continue
         selection.skipped[reason] += 1

@@ -6,10 +6,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from airflow_provider_cloud.hooks.rowstore import RowStore
+from airflow_provider_cloud.operators._templated import mapping
 from airflow_provider_cloud.rows import CsvOptions
 
 
-def csv_options_from(options: Mapping[str, Any] | CsvOptions | None) -> CsvOptions | None:
+def csv_options_from(options: Mapping[str, Any] | CsvOptions | str | None) -> CsvOptions | None:
+    """Return ``CsvOptions`` from the operator argument: ``CsvOptions``, a dict, or text read as one (templated)."""
+    if isinstance(options, str):
+        options = mapping(options, "csv_options")
     if options is None or isinstance(options, CsvOptions):
         return options
     return CsvOptions(**options)

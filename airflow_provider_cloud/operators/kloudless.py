@@ -27,13 +27,23 @@ from airflow_provider_cloud.operators._kloudless_selection import (
     FileRef,
     events_from,
     is_unset,
+    path_of,
     select_files,
     unique_file_names,
     upload_sources,
 )
+from airflow_provider_cloud.operators._lineage import (
+    LineageFacts,
+    download_facts,
+    kloudless_account,
+    operator_lineage,
+    upload_facts,
+)
+from airflow_provider_cloud.operators._templated import has_template, names
 from airflow_provider_cloud.rows.paths import as_storage_path
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 #: The most files one download task fetches unless told otherwise (the sensor's default batch is 100 events).
@@ -116,17 +126,22 @@ class KloudlessDownloadFileOperator(BaseOperator):
     :param file_id: a file id, or a list of them, instead of ``events``. (templated)
     :param events: the sensor's XCom value or its ``events`` list, instead of ``file_id``. (templated)
     :param event_types: event types that make a file wanted (default ``("add", "update")``; ``None``: every
-        type but ``delete``).
-    :param name_pattern: a glob, or several, the file name must match, e.g. ``"*.csv"`` (any case).
+        type but ``delete``). (templated)
+    :param name_pattern: a glob, or several, the file name must match, e.g. ``"*.csv"`` (any case); text is
+        one glob, comma-separated globs or a list literal. (templated)
     :param mime_types: globs the file's mime type must match, e.g. ``["text/csv", "application/vnd.ms-excel"]``.
+        (templated)
     :param max_files: the most files one run downloads (default 100).
     :param truncate: download the first ``max_files`` files when more match, instead of failing.
     :param skip_missing: skip files that are gone (404) instead of failing; default: skip for ``events``,
         fail for ``file_id``.
     """
 
-    template_fields: Sequence[str] = ("conn_id", "account_id", "destination", "file_id", "events")
-    template_fields_renderers = {"events": "json"}
+    template_fields: Sequence[str] = (
+        *("conn_id", "account_id", "destination", "file_id", "events", "event_types", "name_pattern"),
+        "mime_types",
+    )
+    template_fields_renderers = {"events": "json", "event_types": "json", "mime_types": "json"}
     ui_color = "#f0e4d8"
 
     def __init__(
@@ -155,10 +170,20 @@ class KloudlessDownloadFileOperator(BaseOperator):
         self.destination = destination
         self.file_id = file_id
         self.events = events
-        self.file_filter = FileFilter.build(event_types, name_pattern, mime_types)
+        if not has_template(
+            event_types, name_pattern, mime_types
+        ):  # plain values fail here; templates in execute
+            FileFilter.build(event_types, name_pattern, mime_types)
+        self.event_types: Any = event_types
+        self.name_pattern: Any = name_pattern
+        self.mime_types: Any = mime_types
         self.max_files = max_files
         self.truncate = truncate
         self.skip_missing = skip_missing
+        self.lineage: LineageFacts | None = None
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        return operator_lineage(self.lineage)
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         hook = KloudlessHook(self.conn_id, account_id=None if is_unset(self.account_id) else self.account_id)
@@ -172,6 +197,7 @@ class KloudlessDownloadFileOperator(BaseOperator):
         finally:
             hook.close()
         results: list[dict[str, Any]] = []
+        moved: list[tuple[str, str | None, str, int | None]] = []
         for ref, done in zip(files, downloaded, strict=True):
             if done is None:
                 self.log.warning("Kloudless file %s (%s) is gone: skipped", ref.file_id, ref.name)
@@ -179,6 +205,8 @@ class KloudlessDownloadFileOperator(BaseOperator):
             results.append(
                 {"file_id": ref.file_id, "name": ref.name, "path": done["path"], "size": done["size"]}
             )
+            moved.append((ref.file_id, ref.path, done["path"], done["size"]))
+        self.lineage = download_facts(kloudless_account(self.conn_id, self.account_id), moved)
         self.log.info(
             "Downloaded %d Kloudless files (%d bytes)", len(results), sum(r["size"] for r in results)
         )
@@ -186,7 +214,12 @@ class KloudlessDownloadFileOperator(BaseOperator):
 
     def _from_events(self) -> list[FileRef]:
         events = events_from(self.events)
-        selection = select_files(events, self.file_filter)
+        file_filter = FileFilter.build(
+            self.event_types if self.event_types is None else names(self.event_types, "event_types"),
+            names(self.name_pattern, "name_pattern"),
+            names(self.mime_types, "mime_types"),
+        )
+        selection = select_files(events, file_filter)
         self.log.info(
             "%d files to download from %d events; left out: %s",
             len(selection.files),
@@ -202,7 +235,8 @@ class KloudlessDownloadFileOperator(BaseOperator):
             if metadata.get("type") == "folder":  # a missing file: NotFoundError names it and the account
                 raise ValueError(f"Kloudless item {file_id!r} is a folder, not a file")
             mime_type = metadata.get("mime_type")
-            refs.append(FileRef(file_id, str(metadata.get("name") or ""), mime_type and str(mime_type)))
+            name = str(metadata.get("name") or "")
+            refs.append(FileRef(file_id, name, mime_type and str(mime_type), path=path_of(metadata)))
         return refs
 
     def _bounded(self, files: list[FileRef]) -> list[FileRef]:
@@ -307,6 +341,10 @@ class KloudlessUploadFileOperator(BaseOperator):
         self.parent_id = parent_id
         self.name = name
         self.overwrite = overwrite
+        self.lineage: LineageFacts | None = None
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        return operator_lineage(self.lineage)
 
     def execute(self, context: Context) -> dict[str, Any] | list[dict[str, Any]]:
         try:
@@ -321,26 +359,30 @@ class KloudlessUploadFileOperator(BaseOperator):
         hook = KloudlessHook(self.conn_id, account_id=None if is_unset(self.account_id) else self.account_id)
         try:
             if not sources.several:
-                return _summary(
-                    hook.upload_file(
-                        sources.files[0],
-                        parent_id=parent_id,
-                        name=name,
-                        overwrite=self.overwrite,
-                        since=since,
-                    )
+                one = hook.upload_file(
+                    sources.files[0], parent_id=parent_id, name=name, overwrite=self.overwrite, since=since
                 )
+                self._record(sources.files, [one])
+                return _summary(one)
             uploaded = hook.upload_files(
                 sources.files, parent_id=parent_id, overwrite=self.overwrite, since=since
             )
         finally:
             hook.close()
+        self._record(sources.files, uploaded)
         self.log.info(
             "Uploaded %d files to Kloudless (%d bytes)",
             len(uploaded),
             sum(m.get("size") or 0 for m in uploaded),
         )
         return [_summary(metadata) for metadata in uploaded]
+
+    def _record(self, sources: Sequence[Any], uploaded: Sequence[Mapping[str, Any]]) -> None:
+        moved = [
+            (src, m.get("path"), str(m["id"]), m.get("size"))
+            for src, m in zip(sources, uploaded, strict=True)
+        ]
+        self.lineage = upload_facts(kloudless_account(self.conn_id, self.account_id), moved)
 
 
 def _summary(metadata: Mapping[str, Any]) -> dict[str, Any]:

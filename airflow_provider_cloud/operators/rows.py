@@ -14,7 +14,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_cloud.hooks.core import PaceWait
 from airflow_provider_cloud.hooks.rowstore import RowStore, get_rowstore_hook
@@ -27,12 +26,21 @@ from airflow_provider_cloud.operators._import_defer import (
 )
 from airflow_provider_cloud.operators._import_resume import RESUME_SETTINGS, why_not_resumable, write_import
 from airflow_provider_cloud.operators._import_stream import ImportStream, NoRejects, check_before_writing
+from airflow_provider_cloud.operators._lineage import (
+    LineageFacts,
+    export_facts,
+    import_facts,
+    operator_lineage,
+)
 from airflow_provider_cloud.operators._rows_support import (
     CursorTracker,
     check_import_options,
     csv_options_from,
     table_facts,
 )
+from airflow_provider_cloud.operators._templated import export_fields, import_fields, mapping
+from airflow_provider_cloud.operators.cleanup import CleanupRowsOperator
+from airflow_provider_cloud.operators.links import DatasetteTableLink
 from airflow_provider_cloud.rows import (
     CsvOptions,
     ProgressLogger,
@@ -45,7 +53,13 @@ from airflow_provider_cloud.rows import (
 )
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
+
+__all__ = ["CleanupRowsOperator", "ExportRowsOperator", "ImportRowsOperator"]
+
+#: How the UI shows the templated fields that hold structures.
+_JSON_RENDERERS = {"rows": "json", "rename": "json", "types": "json", "csv_options": "json", "where": "json"}
 
 
 class ImportRowsOperator(BaseOperator):
@@ -61,18 +75,19 @@ class ImportRowsOperator(BaseOperator):
     :param dataset: the table or data set to write. (templated)
     :param source: a local path or ``ObjectStoragePath`` URL (``file://``, ``memory://``, ``s3://``...). (templated)
     :param rows: rows given inline instead of ``source``, e.g. pulled from XCom. (templated)
-    :param format: ``csv``, ``jsonl`` or ``json``; default: from the file name.
-    :param mode: ``upsert`` (default), ``insert``, ``ignore`` or ``replace``.
+    :param format: ``csv``, ``jsonl`` or ``json``; default: from the file name. (templated)
+    :param mode: ``upsert`` (default), ``insert``, ``ignore`` or ``replace``. (templated)
     :param key: key column(s) for upsert; default: the data set's primary key. (templated)
     :param create: create the data set when it does not exist (where the service can).
-    :param rename: source column → data set column.
+    :param rename: source column → data set column. (templated)
     :param types: column → ``integer``, ``float``, ``boolean``, ``text`` or ``json``; other CSV columns are
-        typed by detection unless ``detect_types=False``.
-    :param batch_size: rows per request, at most the service's limit.
+        typed by detection unless ``detect_types=False``. (templated)
+    :param batch_size: rows per request, at most the service's limit; text is read as a whole number. (templated)
     :param on_bad_rows: ``fail`` (default) or ``skip``.
     :param rejects_path: where skipped rows go, as JSON Lines with the reason. (templated)
     :param max_bad_rows: with ``skip``, fail once more rows than this were rejected.
     :param csv_options: ``CsvOptions`` or a dict of its fields (delimiter, quotechar, null_values, encoding...).
+        (templated)
     :param progress_every: seconds between progress lines: rows done, the rate, and an ETA from the share of
         the file read (or of the rows given).
     :param deferrable: free the worker through long waits for a rate limit (the hook says how long): the
@@ -80,7 +95,12 @@ class ImportRowsOperator(BaseOperator):
     :param defer_waits_over: seconds; shorter waits are slept through on the worker.
     """
 
-    template_fields: Sequence[str] = ("conn_id", "dataset", "source", "rows", "key", "rejects_path")
+    template_fields: Sequence[str] = (
+        *("conn_id", "dataset", "source", "rows", "format", "mode", "key", "rename", "types"),
+        *("batch_size", "rejects_path", "csv_options"),
+    )
+    template_fields_renderers = _JSON_RENDERERS
+    operator_extra_links = (DatasetteTableLink(),)
     ui_color = "#d6ecf3"
 
     def __init__(
@@ -117,8 +137,8 @@ class ImportRowsOperator(BaseOperator):
         self.mode = mode
         self.key = key
         self.create = create
-        self.rename = dict(rename or {})
-        self.types = dict(types or {})
+        self.rename: Any = rename  # these may be templates: read in execute (_templated)
+        self.types: Any = types
         self.detect_types = detect_types
         self.batch_size = batch_size
         self.on_bad_rows = on_bad_rows
@@ -128,16 +148,24 @@ class ImportRowsOperator(BaseOperator):
         self.progress_every = progress_every
         self.defer_waits_over = check_defer_waits_over(defer_waits_over)
         self.deferrable = deferrable and self.defer_waits_over is not None
+        self.lineage: LineageFacts | None = None
+        self.table_page: str | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
         return self._import(context, resumed=False)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        return operator_lineage(self.lineage)
 
     def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
         """Go on after a deferral through a long wait for the rate limit, after the rows known stored."""
         return self._import(context, resumed=True)
 
     def _import(self, context: Context, *, resumed: bool) -> dict[str, Any]:
+        fields = (self.format, self.mode, self.rename, self.types, self.batch_size)
+        self.format, self.mode, self.rename, self.types, self.batch_size = import_fields(*fields)
         hook = get_rowstore_hook(self.conn_id)
+        self.table_page = DatasetteTableLink.page_of(hook, self.dataset)
         wait_over = self.defer_waits_over if self.deferrable else None
         pacing = ImportPacing(hook, context, wait_over=wait_over, pool=self.pool, conn_id=self.conn_id)
         deferrals, started = pacing.so_far(resumed, self.log)
@@ -213,6 +241,9 @@ class ImportRowsOperator(BaseOperator):
                 log=self.log,
             )
         progress.finish()
+        source, counts = None if self.source is None else source_name, (stream.read, resumed + result.rows)
+        columns = getattr(records, "columns", None)
+        self.lineage = import_facts(hook, self.dataset, source, columns, self.types, *counts, result.created)
         return {
             "dataset": self.dataset,
             "source": source_name,
@@ -256,15 +287,22 @@ class ExportRowsOperator(BaseOperator):
     :param conn_id: connection of a service with a RowStore hook. (templated)
     :param dataset: the table or data set to read. (templated)
     :param destination: a local path or ``ObjectStoragePath`` URL; ``.gz`` compresses. (templated)
-    :param format: ``csv``, ``jsonl`` or ``json``; default: from the file name.
+    :param format: ``csv``, ``jsonl`` or ``json``; default: from the file name. (templated)
     :param where: filters, e.g. ``{"status": "open", "score__gte": 10}``. (templated)
-    :param columns: the columns to export, in this order.
-    :param order_by: one column, ``"-col"`` for descending; default ``cursor_column``.
-    :param cursor_column: the column whose largest exported value becomes the next cursor.
+    :param columns: the columns to export, in this order (text: a JSON list or comma-separated). (templated)
+    :param order_by: one column, ``"-col"`` for descending; default ``cursor_column``. (templated)
+    :param cursor_column: the column whose largest exported value becomes the next cursor. (templated)
     :param since: export only rows whose ``cursor_column`` is greater than this. (templated)
+    :param page_size: rows per page read; text is read as a whole number. (templated)
+    :param csv_options: as for the import. (templated)
     """
 
-    template_fields: Sequence[str] = ("conn_id", "dataset", "destination", "where", "since")
+    template_fields: Sequence[str] = (
+        *("conn_id", "dataset", "destination", "format", "where", "columns", "order_by", "cursor_column"),
+        *("since", "page_size", "csv_options"),
+    )
+    template_fields_renderers = _JSON_RENDERERS | {"columns": "json"}
+    operator_extra_links = (DatasetteTableLink(),)
     ui_color = "#e8f4d9"
 
     def __init__(
@@ -290,18 +328,28 @@ class ExportRowsOperator(BaseOperator):
         self.dataset = dataset
         self.destination = destination
         self.format = format
-        self.where = dict(where or {})
-        self.columns = list(columns) if columns else None
+        self.where: Any = where  # these may be templates: read in execute (_templated)
+        self.columns: Any = columns
         self.order_by = order_by
         self.cursor_column = cursor_column
         self.since = since
         self.page_size = page_size
         self.csv_options = csv_options
+        self.lineage: LineageFacts | None = None
+        self.table_page: str | None = None
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        return operator_lineage(self.lineage)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        hook = get_rowstore_hook(self.conn_id)
-        where = dict(self.where)
+        fields = (self.format, self.columns, self.order_by, self.cursor_column, self.page_size)
+        self.format, self.columns, self.order_by, self.cursor_column, self.page_size = export_fields(*fields)
         since = None if self.since in (None, "", "None") else self.since
+        if since is not None and not self.cursor_column:  # cursor_column rendered empty
+            raise ValueError("since= needs cursor_column=")
+        hook = get_rowstore_hook(self.conn_id)
+        self.table_page = DatasetteTableLink.page_of(hook, self.dataset)
+        where = mapping(self.where, "where")
         if self.cursor_column and since is not None:
             where[f"{self.cursor_column}__gt"] = since
         columns = self.columns
@@ -337,63 +385,5 @@ class ExportRowsOperator(BaseOperator):
             since,
             tracker.cursor,
         )
+        self.lineage = export_facts(hook, self.dataset, path=summary.path, rows=summary.rows, columns=columns)
         return {"path": summary.path, "rows": summary.rows, "cursor": tracker.cursor}
-
-
-class CleanupRowsOperator(BaseOperator):
-    """
-    Delete the rows of a data set that match a filter, with a dry run and a safety limit.
-
-    Returns how many rows were deleted (or, with ``dry_run``, would be). The hook refuses a filter on a
-    column the data set does not have before anything is counted or deleted.
-
-    :param conn_id: connection of a service with a RowStore hook. (templated)
-    :param dataset: the table or data set. (templated)
-    :param where: filters, e.g. ``{"updated_at__lt": "{{ macros.ds_add(ds, -30) }}"}``; ``{}`` matches
-        every row. (templated)
-    :param dry_run: only count the matching rows.
-    :param max_rows: refuse to delete more rows than this (``None``: no limit).
-    :param allow_more: delete even when more than ``max_rows`` rows match.
-    """
-
-    template_fields: Sequence[str] = ("conn_id", "dataset", "where")
-    ui_color = "#f6e0d9"
-
-    def __init__(
-        self,
-        *,
-        conn_id: str,
-        dataset: str,
-        where: Mapping[str, Any],
-        dry_run: bool = False,
-        max_rows: int | None = 10_000,
-        allow_more: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        if where is None:
-            raise ValueError("where= is required; use {} to delete every row")
-        if max_rows is not None and max_rows < 0:
-            raise ValueError("max_rows must be 0 or more")
-        self.conn_id = conn_id
-        self.dataset = dataset
-        self.where = where
-        self.is_dry_run = dry_run
-        self.max_rows = max_rows
-        self.allow_more = allow_more
-
-    def execute(self, context: Context) -> int:
-        hook = get_rowstore_hook(self.conn_id)
-        where = dict(self.where)
-        matching = hook.delete_rows(self.dataset, where=where, dry_run=True)
-        if self.is_dry_run:
-            self.log.info("Dry run: %d rows of %s match %s; nothing deleted", matching, self.dataset, where)
-            return matching
-        if self.max_rows is not None and matching > self.max_rows and not self.allow_more:
-            raise AirflowException(
-                f"{matching} rows of {self.dataset!r} match {where}, more than max_rows={self.max_rows}; "
-                "nothing was deleted (raise max_rows or pass allow_more=True)"
-            )
-        deleted = hook.delete_rows(self.dataset, where=where)
-        self.log.info("Deleted %d rows of %s matching %s", deleted, self.dataset, where)
-        return deleted

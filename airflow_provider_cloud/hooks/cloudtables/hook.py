@@ -15,6 +15,7 @@ from typing import Any, ClassVar, cast
 
 import requests
 
+from airflow_provider_cloud.assets import cloudtables_uri
 from airflow_provider_cloud.exceptions import CloudApiError, NotFoundError
 from airflow_provider_cloud.hooks.cloudtables import budget, pacing, reads, wire, writer, writes
 from airflow_provider_cloud.hooks.cloudtables.embedding import Embedding
@@ -193,6 +194,10 @@ class CloudTablesHook(Embedding, CloudApiHook):
         items = wire.answer_part(payload, "datasets", list, "GET datasets: no 'datasets' list in the answer")
         self._dataset_ids.update((str(item.get("id")), str(item.get("id"))) for item in items)
         return [dict(item) for item in items]
+
+    def asset_uri(self, dataset: str) -> str:
+        """Return the data set's asset URI, by id: ``cloudtables://host[:port]/<id>`` (``assets``)."""
+        return cloudtables_uri(self.base_url, self.resolve_dataset(dataset))
 
     def resolve_dataset(self, dataset: str) -> str:
         """

@@ -14,6 +14,7 @@ from typing import Any
 
 from requests.adapters import HTTPAdapter
 
+from airflow_provider_cloud.assets import datasette_uri, public_base
 from airflow_provider_cloud.exceptions import CloudApiError, NotFoundError, PermissionDeniedError
 from airflow_provider_cloud.hooks.core import CloudApiHook, check_window
 from airflow_provider_cloud.hooks.datasette.wire import (
@@ -21,6 +22,7 @@ from airflow_provider_cloud.hooks.datasette.wire import (
     DEFAULT_MAX_POST_BODY_BYTES,
     MAX_PAGE_SIZE,
     settings_with_extras,
+    table_path,
 )
 
 
@@ -118,3 +120,11 @@ class DatasetteServerHook(CloudApiHook):
         raise ValueError(
             f"Connection {self.conn_id!r}: set the 'database' extra; the server has {names or 'no databases'}"
         )
+
+    def asset_uri(self, table: str, *, database: str | None = None) -> str:
+        """Return the table's asset URI: ``datasette://host[:port]/database/table`` (``assets``)."""
+        return datasette_uri(self.base_url, database or self.database, table)
+
+    def table_page_url(self, table: str, *, database: str | None = None) -> str:
+        """Return the table's page on the server, for people: the base URL without user info, never a token."""
+        return public_base(self.base_url) + table_path(database or self.database, table)
