@@ -95,7 +95,9 @@ def test_rows_are_numbered_across_batches_and_declared_types_apply(tmp_path):
     path = tmp_path / "many.parquet"
     count = 10_000
     pq.write_table(
-        pa.table({"id": list(range(count)), "code": [str(n) for n in range(count)]}), path, row_group_size=3000
+        pa.table({"id": list(range(count)), "code": [str(n) for n in range(count)]}),
+        path,
+        row_group_size=3000,
     )
 
     _, records = read_all(path, types={"code": "integer"})
@@ -125,7 +127,8 @@ def test_nan_and_infinity_make_bad_rows_naming_the_column(tmp_path):
         f"{path.as_uri()}, row 2, column 'x': nan is not a number JSON can carry (no NaN or infinity): "
         "write null, or the value as text"
     )
-    assert records[3].error is not None and records[3].error.line == 4
+    assert records[3].error is not None
+    assert records[3].error.line == 4
 
 
 def test_a_column_type_rows_cannot_carry_is_refused_naming_the_column(tmp_path):
@@ -173,7 +176,14 @@ def test_damaged_column_data_is_an_error_naming_the_file(tmp_path):
 def test_written_parquet_takes_column_types_from_the_data_set_then_the_first_rows(tmp_path):
     path = tmp_path / "out.parquet"
     rows = [
-        {"id": n, "score": 1.5 if n % 2 else 2, "flag": n % 2 == 0, "blob": b"x", "name": f"n{n}", "none": None}
+        {
+            "id": n,
+            "score": 1.5 if n % 2 else 2,
+            "flag": n % 2 == 0,
+            "blob": b"x",
+            "name": f"n{n}",
+            "none": None,
+        }
         for n in range(10_000)
     ]
     rows[9000]["name"] = 42  # a number later in a text column: written as its text
@@ -245,5 +255,7 @@ def test_nothing_imports_pyarrow_until_parquet_is_asked_for():
         "import airflow_provider_cloud.operators.rows, airflow_provider_cloud.rows\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pyarrow'))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     assert done.stdout.strip() == "[]"
