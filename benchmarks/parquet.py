@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import uuid
@@ -134,11 +135,17 @@ def speed(work: Path, args: argparse.Namespace) -> None:
 
 
 def memory_child(what: str, rows: int, path: str, table: str) -> None:
-    """Run one Parquet import (``path`` into ``table``) or export (``table`` to ``path``); print the RSS figures."""
-    import pyarrow  # noqa: F401  (loaded before the start figure: the library, not the rows, is then counted)
+    """
+    Run one Parquet import (``path`` into ``table``) or export (``table`` to ``path``); print the RSS figures.
 
-    from airflow_provider_cloud.operators.rows import ExportRowsOperator, ImportRowsOperator  # noqa: F401
-
+    A 10-row import and export run first (as in ``benchmarks/remote.py``): the start figure then holds the
+    libraries, the session and the sender's threads, and the growth is what the rows take.
+    """
+    warm_up = Path(path).with_name(f"warm_{os.getpid()}.parquet")
+    write_parquet_file(warm_up, 10)
+    import_file(warm_up, f"warm_{os.getpid()}")
+    export_table(f"warm_{os.getpid()}", warm_up)
+    warm_up.unlink()
     with RssSampler() as sampler:
         if what == "import":
             summary = import_file(Path(path), table)

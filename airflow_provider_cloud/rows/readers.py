@@ -65,9 +65,9 @@ class RecordReader(Iterator[Record]):
     An iterator of ``Record`` over one open file; close it (or use ``with``) to release the file.
 
     ``blocks()`` hands out the rows a block at a time instead (a few hundred), sparing the caller a
-    Python step per row: good rows as ``GoodRows``, or a list of records where some are bad. ``columns`` is the CSV header (``None`` for JSON
-    formats, where every object has its own keys). ``share_read()`` tells how much of the file has
-    been read, for progress lines.
+    Python step per row: good rows as ``GoodRows``, or a list of records where some are bad. ``columns`` is the CSV header or the Parquet schema's names
+    (``None`` for JSON formats, where every object has its own keys). ``share_read()`` tells how much of
+    the file has been read (of a Parquet file: its rows), for progress lines.
     """
 
     def __init__(
