@@ -10,7 +10,7 @@ the contenders rotating who goes first (``_common.compare``):
 - ``ExportRowsOperator`` of a ``--rows``-row table to a file (pages of 1000): Parquet beside CSV.
 
 Then the peak RSS (a fresh interpreter per figure, like ``benchmarks/remote.py``) of a Parquet import and a Parquet
-export at each of ``--memory-rows`` (100,000 and 1,000,000): flat means the 1,000,000-row figure is close to the
+export (and, beside them, a CSV import and export) at each of ``--memory-rows`` (100,000 and 1,000,000): flat means the 1,000,000-row figure is close to the
 100,000-row one. The import reads a file written by the exporter (row groups of 65,536 rows) and one written by
 ``pyarrow.parquet.write_table`` with the whole file in one row group (pyarrow's default up to 1Mi rows).
 
@@ -157,14 +157,22 @@ def memory_child(what: str, rows: int, path: str, table: str) -> None:
 
 
 def memory(work: Path, args: argparse.Namespace) -> None:
-    header("peak RSS of Parquet (a fresh process each)", "RSS at start MiB", "peak RSS MiB", "growth MiB")
+    header(
+        "peak RSS of Parquet, CSV beside (a fresh process each)",
+        "RSS at start MiB",
+        "peak RSS MiB",
+        "growth MiB",
+    )
     for rows in args.memory_rows:
         ours = write_parquet_file(work / f"m{rows}.parquet", rows)
         whole = write_parquet_file(work / f"m{rows}_one_group.parquet", rows, one_row_group=True)
+        csv_file = write_csv(work / f"m{rows}.csv", rows)
         runs = [
             (f"import {rows:,} rows (row groups of 65,536)", "import", ours, f"m{rows}"),
             (f"import {rows:,} rows (one row group)", "import", whole, f"m{rows}_one"),
             (f"export {rows:,} rows", "export", work / f"out{rows}.parquet", f"m{rows}"),
+            (f"  CSV beside it: import {rows:,} rows", "import", csv_file, f"m{rows}_csv"),
+            (f"  CSV beside it: export {rows:,} rows", "export", work / f"out{rows}.csv", f"m{rows}"),
         ]
         for label, what, path, table in runs:
             figures = peak_rss_of(__file__, what, str(rows), str(path), table)
@@ -173,7 +181,7 @@ def memory(work: Path, args: argparse.Namespace) -> None:
                 f"{label:<44}{figures['start_mib']:>16.1f}{figures['peak_mib']:>16.1f}{growth:>16.1f}",
                 flush=True,
             )
-        for path in (ours, whole, work / f"out{rows}.parquet"):
+        for path in (ours, whole, csv_file, work / f"out{rows}.parquet", work / f"out{rows}.csv"):
             path.unlink(missing_ok=True)
 
 
