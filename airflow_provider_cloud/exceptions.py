@@ -195,7 +195,8 @@ class RowDataError(AirflowException, ValueError):
     Input rows that cannot be written: malformed, missing a key, of the wrong type, or absent.
 
     ``source`` is the file (or ``"rows"`` for rows given inline), ``line`` the 1-based line or row
-    number, ``column`` the column name; each is ``None`` where it does not apply.
+    number, ``column`` the column name; each is ``None`` where it does not apply. A Parquet file has rows,
+    not lines: its ``line`` is the row's number and the message says ``row N`` (a ``.parquet`` source).
     """
 
     def __init__(
@@ -217,7 +218,8 @@ class RowDataError(AirflowException, ValueError):
         if self.source:
             where.append(str(self.source))
         if self.line is not None:
-            where.append(f"line {self.line}")
+            unit = "row" if str(self.source or "").lower().endswith(".parquet") else "line"
+            where.append(f"{unit} {self.line}")
         if self.column is not None:
             where.append(f"column {self.column!r}")
         return f"{', '.join(where)}: {self.reason}" if where else self.reason

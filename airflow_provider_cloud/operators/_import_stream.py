@@ -51,6 +51,8 @@ def check_before_writing(
     nothing imported, rather than after the good rows before the first bad one were written.
     """
     columns = getattr(records, "columns", None)
+    if getattr(records, "format", None) == "parquet":
+        header_line = None  # a Parquet file's columns are its schema's, on no line
     if columns is not None:
         error = check.header_error(columns, source=source, line=header_line, rename=rename)
         if error is not None:

@@ -75,7 +75,7 @@ class ImportRowsOperator(BaseOperator):
     :param dataset: the table or data set to write. (templated)
     :param source: a local path or ``ObjectStoragePath`` URL (``file://``, ``memory://``, ``s3://``...). (templated)
     :param rows: rows given inline instead of ``source``, e.g. pulled from XCom. (templated)
-    :param format: ``csv``, ``jsonl`` or ``json``; default: from the file name. (templated)
+    :param format: ``csv``, ``jsonl``, ``json`` or ``parquet``; default: from the file name. (templated)
     :param mode: ``upsert`` (default), ``insert``, ``ignore`` or ``replace``. (templated)
     :param key: key column(s) for upsert; default: the data set's primary key. (templated)
     :param create: create the data set when it does not exist (where the service can).
@@ -287,7 +287,7 @@ class ExportRowsOperator(BaseOperator):
     :param conn_id: connection of a service with a RowStore hook. (templated)
     :param dataset: the table or data set to read. (templated)
     :param destination: a local path or ``ObjectStoragePath`` URL; ``.gz`` compresses. (templated)
-    :param format: ``csv``, ``jsonl`` or ``json``; default: from the file name. (templated)
+    :param format: ``csv``, ``jsonl``, ``json`` or ``parquet``; default: from the file name. (templated)
     :param where: filters, e.g. ``{"status": "open", "score__gte": 10}``. (templated)
     :param columns: the columns to export, in this order (text: a JSON list or comma-separated). (templated)
     :param order_by: one column, ``"-col"`` for descending; default ``cursor_column``. (templated)
@@ -376,6 +376,7 @@ class ExportRowsOperator(BaseOperator):
             format=self.format,
             columns=columns,
             csv_options=csv_options_from(self.csv_options),
+            column_types=functools.partial(hook.describe, self.dataset),  # asked for Parquet's column types
         )
         self.log.info(
             "Exported %d rows of %s to %s (cursor %r → %r)",

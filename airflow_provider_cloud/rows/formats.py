@@ -2,7 +2,8 @@
 Row file formats: which one a file name means, and the options of CSV.
 
 ``csv`` (and ``.tsv``, CSV with a tab delimiter), ``jsonl`` (JSON Lines, one object per line, also
-``.ndjson``) and ``json`` (one array of objects). Each may be gzip-compressed (``.gz``).
+``.ndjson``) and ``json`` (one array of objects). Each may be gzip-compressed (``.gz``). ``parquet``
+(``.parquet``, the ``parquet`` extra) compresses its own column chunks, so ``.parquet.gz`` is refused.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_cloud.exceptions import RowDataError
 
-RowFormat = Literal["csv", "jsonl", "json"]
+RowFormat = Literal["csv", "jsonl", "json", "parquet"]
 
 #: Accepted file name endings and the format each means (each may be followed by ``.gz``).
 SUFFIX_FORMATS: dict[str, RowFormat] = {
@@ -26,6 +27,7 @@ SUFFIX_FORMATS: dict[str, RowFormat] = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "json",
+    ".parquet": "parquet",
 }
 
 #: Format names accepted as ``explicit`` (``tsv`` and ``ndjson`` are aliases).
@@ -35,6 +37,7 @@ FORMAT_NAMES: dict[str, RowFormat] = {
     "jsonl": "jsonl",
     "ndjson": "jsonl",
     "json": "json",
+    "parquet": "parquet",
 }
 
 QUOTING_NAMES: dict[str, int] = {
@@ -65,10 +68,21 @@ def detect_format(path: str | os.PathLike[str] | ObjectStoragePath, explicit: st
     """
     Return the row format of ``path``: ``explicit`` if given, else from the file name.
 
-    ``explicit`` is one of ``csv``, ``tsv``, ``jsonl``, ``ndjson``, ``json`` (any case). Without it, the
-    name must end in ``.csv``, ``.tsv``, ``.jsonl``, ``.ndjson`` or ``.json``, optionally followed by
-    ``.gz``; anything else raises ``RowDataError`` naming the path and the accepted endings.
+    ``explicit`` is one of ``csv``, ``tsv``, ``jsonl``, ``ndjson``, ``json``, ``parquet`` (any case).
+    Without it, the name must end in ``.csv``, ``.tsv``, ``.jsonl``, ``.ndjson``, ``.json`` (optionally
+    followed by ``.gz``) or ``.parquet``; anything else raises ``RowDataError`` naming the path and the
+    accepted endings.
     """
+    fmt = _format_of(path, explicit)
+    if fmt == "parquet" and _file_name(path).lower().endswith(".gz"):
+        raise RowDataError(
+            "a Parquet file compresses its own columns: name it without .gz (and read or write it as is)",
+            source=str(path),
+        )
+    return fmt
+
+
+def _format_of(path: str | os.PathLike[str] | ObjectStoragePath, explicit: str | None) -> RowFormat:
     if explicit is not None:
         fmt = FORMAT_NAMES.get(str(explicit).strip().lower())
         if fmt is None:
@@ -81,7 +95,7 @@ def detect_format(path: str | os.PathLike[str] | ObjectStoragePath, explicit: st
         accepted = ", ".join(SUFFIX_FORMATS)
         raise RowDataError(
             f"cannot tell the row format from the file name: it must end in one of {accepted} "
-            "(optionally followed by .gz), or pass format='csv', 'jsonl' or 'json'",
+            "(optionally followed by .gz), or pass format='csv', 'jsonl', 'json' or 'parquet'",
             source=str(path),
         )
     return fmt

@@ -37,6 +37,7 @@ from airflow.sdk import ObjectStoragePath
 from airflow_provider_cloud.exceptions import RowDataError
 from airflow_provider_cloud.rows._csv_reader import CsvParser
 from airflow_provider_cloud.rows._json_readers import JsonArrayParser, parse_json_lines
+from airflow_provider_cloud.rows._parquet_read import ParquetRows
 from airflow_provider_cloud.rows._records import (
     MAX_RAW_CHARS,
     READY,
@@ -51,6 +52,7 @@ from airflow_provider_cloud.rows._records import (
 from airflow_provider_cloud.rows.convert import TypeSpec, normalize_types, value_converter
 from airflow_provider_cloud.rows.formats import CsvOptions, RowFormat, csv_options_for, detect_format
 from airflow_provider_cloud.rows.paths import as_storage_path, open_for_read
+from airflow_provider_cloud.rows.writers import encode_json
 
 __all__ = ["MAX_RAW_CHARS", "Block", "GoodRows", "Record", "RecordReader", "iter_inline_rows", "read_records"]
 
@@ -63,9 +65,9 @@ class RecordReader(Iterator[Record]):
     An iterator of ``Record`` over one open file; close it (or use ``with``) to release the file.
 
     ``blocks()`` hands out the rows a block at a time instead (a few hundred), sparing the caller a
-    Python step per row: good rows as ``GoodRows``, or a list of records where some are bad. ``columns`` is the CSV header (``None`` for JSON
-    formats, where every object has its own keys). ``share_read()`` tells how much of the file has
-    been read, for progress lines.
+    Python step per row: good rows as ``GoodRows``, or a list of records where some are bad. ``columns`` is the CSV header or the Parquet schema's names
+    (``None`` for JSON formats, where every object has its own keys). ``share_read()`` tells how much of
+    the file has been read (of a Parquet file: its rows), for progress lines.
     """
 
     def __init__(
@@ -188,8 +190,9 @@ def read_records(
     """
     Open ``source`` and return a reader of its rows as ``Record`` objects.
 
-    ``format`` is ``csv``, ``tsv``, ``jsonl`` or ``json``, or from the file name (``.gz`` is
-    decompressed). ``types`` maps columns to declared types and ``detect_types`` turns type
+    ``format`` is ``csv``, ``tsv``, ``jsonl``, ``json`` or ``parquet``, or from the file name (``.gz`` is
+    decompressed). Parquet (the ``parquet`` extra) is read a record batch at a time, its column types
+    mapped to row values (``rows._parquet_read``), and ``columns`` is its schema's. ``types`` maps columns to declared types and ``detect_types`` turns type
     detection on for the other CSV columns (see ``rows.convert``); JSON values keep their JSON
     types unless declared. For CSV, every column named in ``types`` must be in the header, and
     ``text_columns`` are read as text unless declared (columns a data set stores as text, whose values
@@ -213,6 +216,12 @@ def read_records(
             blocks = parser.parse(text)
             reader = RecordReader(name, fmt, blocks, stack, encoding, share_read=_share_of(path, binary))
             reader.columns = parser.columns
+            return reader
+        if fmt == "parquet":
+            converters = {column: value_converter(kind) for column, kind in declared.items()}
+            rows = ParquetRows(binary, name, converters, allow_empty, encode_json)
+            reader = RecordReader(name, fmt, rows.blocks(), stack, "Parquet", share_read=rows.share_read)
+            reader.columns = rows.columns
             return reader
         text = _text_stream(binary, "utf-8-sig", newline=None, stack=stack)
         converters = {column: value_converter(kind) for column, kind in declared.items()}

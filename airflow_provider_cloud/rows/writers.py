@@ -40,6 +40,7 @@ from typing import Any, BinaryIO, Literal
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_cloud.exceptions import RowDataError
+from airflow_provider_cloud.rows._parquet_write import write_parquet
 from airflow_provider_cloud.rows.batching import batched
 from airflow_provider_cloud.rows.formats import CsvOptions, csv_options_for, detect_format
 from airflow_provider_cloud.rows.paths import as_storage_path, atomic_writer
@@ -88,6 +89,7 @@ def write_rows(
     columns: Sequence[str] | None = None,
     csv_options: CsvOptions | None = None,
     extra_columns: ExtraColumns = "error",
+    column_types: Mapping[str, str] | Callable[[], Any] | None = None,
 ) -> WriteSummary:
     """
     Write ``rows`` to ``destination`` and return how many were written.
@@ -100,7 +102,10 @@ def write_rows(
 
     CSV writes a header when ``csv_options.header`` is true; zero rows give a header-only file, or
     an empty file when no ``columns`` were given. JSON writes an array with one object per line (``[]`` for
-    zero rows); JSON Lines one compact object per line.
+    zero rows); JSON Lines one compact object per line. Parquet (the ``parquet`` extra) writes a record batch
+    at a time, each column's type from ``column_types`` (the data set's, by name; or a function returning
+    them, or something with them as ``columns``, called only for Parquet) or the first rows
+    (``rows._parquet_write``); zero rows give a file with the columns and no rows.
     """
     if extra_columns not in ("error", "ignore"):
         raise ValueError(f"extra_columns must be 'error' or 'ignore', not {extra_columns!r}")
@@ -118,6 +123,16 @@ def write_rows(
         if fmt == "csv":
             options = csv_options_for(path, csv_options, format)
             count = _write_csv(binary, rows, columns, options, extra_columns, name)
+        elif fmt == "parquet":
+            count = write_parquet(
+                binary,
+                rows,
+                columns=columns,
+                column_types=_types_of(column_types),
+                ignore_extra=extra_columns == "ignore",
+                destination=name,
+                as_text=_text_cell,
+            )
         else:
             count = _write_json(binary, rows, columns, fmt == "json", extra_columns, name)
     return WriteSummary(path=name, rows=count)
@@ -316,6 +331,16 @@ def _write_csv_row(writer: Any, cells: list[Any], destination: str, number: int)
         raise RowDataError(
             f"{where} cannot be written as CSV with these options: {error}", source=destination
         ) from error
+
+
+def _types_of(column_types: Mapping[str, str] | Callable[[], Any] | None) -> Mapping[str, str] | None:
+    found = column_types() if callable(column_types) else column_types
+    return found if found is None or isinstance(found, Mapping) else found.columns
+
+
+def _text_cell(value: Any) -> str:
+    """Return a value as the CSV writer writes it in a cell (booleans ``true``/``false``, objects as JSON)."""
+    return str(_csv_cell(value, ""))
 
 
 def _csv_cell(value: Any, null: str) -> Any:

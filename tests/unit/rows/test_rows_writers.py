@@ -251,7 +251,7 @@ def test_argument_checks(file_dir):
     with pytest.raises(ValueError, match="extra_columns must be"):
         write_rows(f"{file_dir}/x.csv", [], extra_columns="drop")  # type: ignore[arg-type]
     with pytest.raises(RowDataError, match="cannot tell the row format"):
-        write_rows(f"{file_dir}/x.parquet", [])
+        write_rows(f"{file_dir}/x.xlsx", [])
 
 
 def test_large_output_is_written_in_pieces(file_dir):
