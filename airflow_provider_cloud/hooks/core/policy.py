@@ -10,7 +10,8 @@ What is retried:
 
 A request is safe to repeat when its method is GET, HEAD, OPTIONS, PUT or DELETE, or when the
 caller says so (``idempotent=True``, e.g. an upsert by key). The error mapping (``errors.py``) marks
-each failure ``retryable`` by these rules; this module decides the waits.
+each failure ``retryable`` by these rules; this module decides the waits. The sync and the async request
+loops (``hook.py``, ``async_http.py``) both run under :meth:`RetryPolicy.retrying`'s rules: one policy.
 
 A write that is not safe to repeat and got no answer (or a 5xx) may or may not have happened. Sent with a
 ``reconcile`` check (``CloudApiHook.request_json``), it is not failed: the check asks the service whether
@@ -22,9 +23,10 @@ from __future__ import annotations
 import email.utils
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import tenacity
 
@@ -42,6 +44,11 @@ def is_safe(method: str, idempotent: bool | None) -> bool:
 def status_is_retryable(status: int, *, safe: bool) -> bool:
     """Tell whether an error status may be retried: 429 and 502-504 always, other 5xx when safe."""
     return status in ALWAYS_RETRY_STATUSES or (status >= 500 and safe)
+
+
+def should_retry(exc: BaseException) -> bool:
+    """Tell whether a failed attempt is sent again: a :class:`CloudApiError` the error mapping marked retryable."""
+    return isinstance(exc, CloudApiError) and exc.retryable
 
 
 def outcome_unknown(exc: BaseException) -> bool:
@@ -115,16 +122,28 @@ class RetryPolicy:
         sleep: Callable[[float], None],
     ) -> tenacity.Retrying:
         """Return a tenacity loop that retries the retryable :class:`CloudApiError` under this policy."""
-        return tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.limit + 1),
-            wait=lambda state: self.wait_after(
+        return tenacity.Retrying(sleep=sleep, **self._loop_rules(before_sleep))
+
+    def aretrying(
+        self,
+        *,
+        before_sleep: Callable[[tenacity.RetryCallState], None],
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> tenacity.AsyncRetrying:
+        """:meth:`retrying` for the async path: the same stop, waits and retry test, sleeping with ``await``."""
+        return tenacity.AsyncRetrying(sleep=sleep, **self._loop_rules(before_sleep))
+
+    def _loop_rules(self, before_sleep: Callable[[tenacity.RetryCallState], None]) -> dict[str, Any]:
+        """Return the one set of rules both retry loops run under."""
+        return {
+            "stop": tenacity.stop_after_attempt(self.limit + 1),
+            "wait": lambda state: self.wait_after(
                 state.outcome.exception() if state.outcome else None, state.attempt_number
             ),
-            retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, CloudApiError) and exc.retryable),
-            before_sleep=before_sleep,
-            sleep=sleep,
-            reraise=True,
-        )
+            "retry": tenacity.retry_if_exception(should_retry),
+            "before_sleep": before_sleep,
+            "reraise": True,
+        }
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,178 @@
+"""
+The async path of the HTTP core (triggers): one ``httpx.AsyncClient`` per hook and event loop.
+
+Only the transport differs from the sync path. An attempt sends with httpx instead of requests, then hands
+the answer on as a ``requests.Response`` (:func:`as_requests_response`), so the error mapping, the hook
+points (``error_messages``, ``request_id``, ``error_class``, ``check_body``), the JSON decoding and the
+scrubbing are the very functions the sync path calls; a transport failure is classified into the same
+:class:`~airflow_provider_cloud.hooks.core.errors.Failure` kinds, and the retry loop runs under the same
+:class:`~airflow_provider_cloud.hooks.core.policy.RetryPolicy` rules (``CloudApiHook.arequest``).
+
+Decisions:
+
+- The query string is encoded by requests (``PreparedRequest.prepare_url``), so both paths send the same URL
+  for the same ``params`` (httpx would send ``None`` values as empty ones, requests drops them).
+- TLS contexts are made once per ``verify`` value and shared by every client in the process: building one
+  loads the CA bundle (tens of milliseconds and about a megabyte), which a triggerer holding a thousand
+  triggers, each with its own client, cannot afford per client. ``verify`` and the proxy come from the same
+  environment reading as the sync path (``session.EnvironmentCache``), for the hook's base URL.
+- Redirects are followed (as requests does); the pool holds at most the hook's ``window`` connections.
+- A client is bound to the event loop it was made on: its connections belong to that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import certifi
+import httpx
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from airflow_provider_cloud import __version__
+from airflow_provider_cloud.exceptions import CloudApiError
+from airflow_provider_cloud.hooks.core.errors import Failure, Scrub, transport_error
+from airflow_provider_cloud.hooks.core.policy import Timeouts
+
+USER_AGENT = f"airflow-provider-cloud/{__version__} python-httpx/{httpx.__version__}"
+
+#: ``error_for(response, where, safe)``: the hook's mapping of an error status to a typed error.
+ErrorFor = Callable[[requests.Response, str, bool], CloudApiError]
+
+
+def httpx_failure(exc: httpx.HTTPError) -> Failure:
+    """Classify an httpx error (the async path) into the kinds the sync path's requests errors fall into."""
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return Failure.CONNECT_TIMEOUT
+    if isinstance(exc, httpx.TimeoutException):
+        return Failure.READ_TIMEOUT
+    if isinstance(exc, httpx.ConnectError):
+        return Failure.NOT_SENT
+    if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError | httpx.ProxyError):
+        return Failure.BROKEN
+    return Failure.OTHER
+
+
+@cache
+def ssl_context(verify: bool | str) -> ssl.SSLContext:
+    """Return the TLS context for a ``verify`` value (requests' meaning: on with certifi's bundle, off, or a CA path)."""
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if verify is True:
+        return ssl.create_default_context(cafile=certifi.where())
+    if os.path.isdir(verify):
+        return ssl.create_default_context(capath=verify)
+    return ssl.create_default_context(cafile=verify)
+
+
+def new_async_client(
+    headers: Mapping[str, str], *, verify: bool | str, proxy: str | None, pool: int
+) -> httpx.AsyncClient:
+    """Return a keep-alive client sending ``headers`` and JSON ``Accept``, with at most ``pool`` connections."""
+    size = max(pool, 1)
+    return httpx.AsyncClient(
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
+        verify=ssl_context(verify),
+        proxy=proxy,
+        limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+        follow_redirects=True,
+        trust_env=False,
+    )
+
+
+def as_requests_response(response: httpx.Response) -> requests.Response:
+    """Return a read httpx answer as the ``requests.Response`` the core's error mapping and decoding take."""
+    converted = requests.Response()
+    converted.status_code = response.status_code
+    converted.headers = CaseInsensitiveDict(response.headers.items())
+    converted._content = response.content
+    converted._content_consumed = True  # type: ignore[attr-defined]
+    converted.encoding = requests.utils.get_encoding_from_headers(converted.headers)
+    converted.url = str(response.url)
+    converted.reason = response.reason_phrase
+    return converted
+
+
+def timeout_for(timeouts: Timeouts) -> httpx.Timeout:
+    """Return httpx's timeouts for the core's: connect (also waiting for a pooled connection), and read."""
+    return httpx.Timeout(
+        connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=timeouts.connect
+    )
+
+
+class AsyncHttp:
+    """
+    One hook's async client on one event loop, and one attempt of a request (the hook runs the retries).
+
+    :param error_for: maps an error status to the typed error (the hook's hook points).
+    :param count: counts an attempt in the hook's ``counts``.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        service: str,
+        scrub: Scrub,
+        error_for: ErrorFor,
+        count: Callable[[str], None],
+    ) -> None:
+        self.client = client
+        self.loop = asyncio.get_running_loop()
+        self._service = service
+        self._scrub = scrub
+        self._error_for = error_for
+        self._count = count
+
+    def check_loop(self) -> None:
+        """Refuse to be used from another event loop than the one the client was made on."""
+        if asyncio.get_running_loop() is not self.loop:
+            raise RuntimeError(
+                "this hook's async client belongs to another event loop: make one hook per event loop"
+            )
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        arguments: dict[str, Any],
+        safe: bool,
+        timeout: Timeouts,  # noqa: ASYNC109 (the attempt's connect and read timeouts, not a deadline)
+    ) -> requests.Response:
+        """Send one attempt and return its answer, or raise the typed error for it (as ``CloudApiHook._send``)."""
+        target = requests.PreparedRequest()
+        target.prepare_url(url, arguments.get("params"))
+        sent = {key: value for key, value in arguments.items() if key != "params"}
+        where = f"{method} {urlsplit(url).path}"
+        self._count("attempts")
+        try:
+            response = await self.client.request(
+                method, target.url or url, timeout=timeout_for(timeout), **sent
+            )
+        except httpx.HTTPError as exc:
+            raise transport_error(
+                httpx_failure(exc),
+                f"{type(exc).__name__}: {exc}",
+                where=where,
+                service=self._service,
+                timeouts=timeout,
+                safe=safe,
+                scrub=self._scrub,
+            ) from None
+        answer = as_requests_response(response)
+        if answer.status_code >= 400:
+            raise self._error_for(answer, where, safe)
+        return answer
+
+    async def aclose(self) -> None:
+        """Close the client and its pooled connections."""
+        await self.client.aclose()
