@@ -29,7 +29,6 @@ from airflow_provider_cloud.hooks.core.async_http import AsyncHttp, new_async_cl
 from airflow_provider_cloud.hooks.core.connected import ConnectedHook
 from airflow_provider_cloud.hooks.core.policy import (
     RequestCounts,
-    RetryPolicy,
     Timeouts,
     is_safe,
 )
@@ -58,18 +57,8 @@ class CloudApiHook(ConnectedHook):
 
     service_name: ClassVar[str] = "cloud"
 
-    def __init__(
-        self,
-        conn_id: str,
-        *,
-        timeout: float | tuple[float, float] | None = None,
-        retry_limit: int | None = None,
-        retry_policy: RetryPolicy | None = None,
-        window: int | None = None,
-    ) -> None:
-        super().__init__(
-            conn_id, timeout=timeout, retry_limit=retry_limit, retry_policy=retry_policy, window=window
-        )
+    def __init__(self, conn_id: str, **kwargs: Any) -> None:
+        super().__init__(conn_id, **kwargs)  # the settings' arguments, read by ``ConnectedHook``
         self.counts = RequestCounts()
         self._sleep: Callable[[float], None] = time.sleep
         self._asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
