@@ -46,7 +46,7 @@ USER_AGENT = f"airflow-provider-cloud/{__version__} python-httpx/{httpx.__versio
 ErrorFor = Callable[[requests.Response, str, bool], CloudApiError]
 
 
-def httpx_failure(exc: httpx.HTTPError) -> Failure:
+def httpx_failure(exc: Exception) -> Failure:
     """Classify an httpx error (the async path) into the kinds the sync path's requests errors fall into."""
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
         return Failure.CONNECT_TIMEOUT
@@ -158,7 +158,7 @@ class AsyncHttp:
             response = await self.client.request(
                 method, target.url or url, timeout=timeout_for(timeout), **sent
             )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise transport_error(
                 httpx_failure(exc),
                 f"{type(exc).__name__}: {exc}",

@@ -299,7 +299,8 @@ class CloudApiHook(ConnectedHook):
         """
         :meth:`request` without blocking the event loop: the same retries, waits, errors and scrubbing.
 
-        For reading (triggers only read): no streaming, no form bodies, no reconciliation of lost writes.
+        For reading (triggers only read): no streaming, no form bodies, no reconciliation of lost writes,
+        and no ``attempt_slot`` (pacing is a worker's: the paced hooks are not used in triggers).
         """
         method = method.upper()
         url = self.url_for(path)

@@ -29,6 +29,7 @@ from tests.unit.hooks.core.core_support import CONN_ID, TOKEN, ExampleHook, ok, 
         (requests.ConnectionError("reset by peer"), httpx.ReadError("reset"), Failure.BROKEN),
         (requests.ConnectionError("reset by peer"), httpx.RemoteProtocolError("closed"), Failure.BROKEN),
         (requests.exceptions.InvalidURL("x"), httpx.UnsupportedProtocol("x"), Failure.OTHER),
+        (requests.exceptions.InvalidURL("x"), httpx.InvalidURL("x"), Failure.OTHER),
     ],
 )
 @pytest.mark.parametrize("safe", [True, False])
