@@ -169,6 +169,11 @@ class AsyncHttp:
                 scrub=self._scrub,
             ) from None
         answer = as_requests_response(response)
+        # The answer is read and its stream closed: drop the stream's reference back to the response (httpx's
+        # BoundAsyncStream), the one link that puts the exchange's forty-odd objects in a reference cycle. Freed
+        # at once by reference counting, they never reach the cyclic collector, whose full collections stop a
+        # triggerer's loop for hundreds of milliseconds when a thousand polls keep it busy (benchmarks/triggerer.py).
+        response.stream = httpx.ByteStream(b"")
         if answer.status_code >= 400:
             raise self._error_for(answer, where, safe)
         return answer

@@ -185,10 +185,17 @@ class CloudApiHook(ConnectedHook):
             "headers": dict(headers) if headers else None,
             "stream": stream,
         }
-        retrying = self.retry_policy.retrying(
-            before_sleep=lambda state: self._log_retry(method, url, state), sleep=self._sleep
+        return self.retry_policy.run(
+            self._attempt,
+            method,
+            url,
+            arguments,
+            safe,
+            timeout or self.timeouts,
+            reconcile,
+            before_sleep=lambda state: self._log_retry(method, url, state),
+            sleep=self._sleep,
         )
-        return retrying(self._attempt, method, url, arguments, safe, timeout or self.timeouts, reconcile)
 
     def _attempt(
         self,
@@ -305,12 +312,15 @@ class CloudApiHook(ConnectedHook):
         method = method.upper()
         url = self.url_for(path)
         arguments = {"params": params, "json": json_body, "headers": dict(headers) if headers else None}
-        retrying = self.retry_policy.aretrying(
-            before_sleep=lambda state: self._log_retry(method, url, state), sleep=self._asleep
-        )
-        send = self.async_http().send
-        return await retrying(
-            send, method, url, arguments, is_safe(method, idempotent), timeout or self.timeouts
+        return await self.retry_policy.arun(
+            self.async_http().send,
+            method,
+            url,
+            arguments,
+            is_safe(method, idempotent),
+            timeout or self.timeouts,
+            before_sleep=lambda state: self._log_retry(method, url, state),
+            sleep=self._asleep,
         )
 
     async def arequest_json(self, method: str, path: str, **kwargs: Any) -> Any:

@@ -11,7 +11,7 @@ What is retried:
 A request is safe to repeat when its method is GET, HEAD, OPTIONS, PUT or DELETE, or when the
 caller says so (``idempotent=True``, e.g. an upsert by key). The error mapping (``errors.py``) marks
 each failure ``retryable`` by these rules; this module decides the waits. The sync and the async request
-loops (``hook.py``, ``async_http.py``) both run under :meth:`RetryPolicy.retrying`'s rules: one policy.
+loops (``CloudApiHook.request`` and ``arequest``) both run under :meth:`RetryPolicy.run`: one policy.
 
 A write that is not safe to repeat and got no answer (or a 5xx) may or may not have happened. Sent with a
 ``reconcile`` check (``CloudApiHook.request_json``), it is not failed: the check asks the service whether
@@ -26,12 +26,13 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import tenacity
 
 from airflow_provider_cloud.exceptions import ApiConnectionError, CloudApiError
 
+T = TypeVar("T")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 ALWAYS_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -115,23 +116,46 @@ class RetryPolicy:
             return float(min(asked, self.retry_after_max))
         return self.backoff(retry_number)
 
-    def retrying(
+    def run(
         self,
-        *,
+        attempt: Callable[..., T],
+        *args: Any,
         before_sleep: Callable[[tenacity.RetryCallState], None],
         sleep: Callable[[float], None],
-    ) -> tenacity.Retrying:
-        """Return a tenacity loop that retries the retryable :class:`CloudApiError` under this policy."""
-        return tenacity.Retrying(sleep=sleep, **self._loop_rules(before_sleep))
+    ) -> T:
+        """
+        Return ``attempt(*args)``, retried under this policy (the sync path).
 
-    def aretrying(
+        The first try runs before any retry loop exists: most requests succeed at once, and a tenacity loop
+        is a dozen objects in reference cycles, garbage the cyclic collector would have to find. A first
+        failure worth retrying is handed to the loop as its attempt 1 (:func:`_replaying`): the same
+        attempt numbers, waits and log lines as a loop from the start.
+        """
+        try:
+            return attempt(*args)
+        except CloudApiError as exc:
+            if not should_retry(exc) or self.limit == 0:
+                raise
+            first = exc
+        retrying = tenacity.Retrying(sleep=sleep, **self._loop_rules(before_sleep))
+        return retrying(_replaying(first, attempt), *args)
+
+    async def arun(
         self,
-        *,
+        attempt: Callable[..., Awaitable[T]],
+        *args: Any,
         before_sleep: Callable[[tenacity.RetryCallState], None],
         sleep: Callable[[float], Awaitable[None]],
-    ) -> tenacity.AsyncRetrying:
-        """:meth:`retrying` for the async path: the same stop, waits and retry test, sleeping with ``await``."""
-        return tenacity.AsyncRetrying(sleep=sleep, **self._loop_rules(before_sleep))
+    ) -> T:
+        """:meth:`run` for the async path: the same first try, rules and loop, sleeping with ``await``."""
+        try:
+            return await attempt(*args)
+        except CloudApiError as exc:
+            if not should_retry(exc) or self.limit == 0:
+                raise
+            first = exc
+        retrying = tenacity.AsyncRetrying(sleep=sleep, **self._loop_rules(before_sleep))
+        return await retrying(_areplaying(first, attempt), *args)
 
     def _loop_rules(self, before_sleep: Callable[[tenacity.RetryCallState], None]) -> dict[str, Any]:
         """Return the one set of rules both retry loops run under."""
@@ -144,6 +168,30 @@ class RetryPolicy:
             "before_sleep": before_sleep,
             "reraise": True,
         }
+
+
+def _replaying(first: BaseException, attempt: Callable[..., T]) -> Callable[..., T]:
+    """Return ``attempt`` whose first call raises ``first`` again (the try made before the loop)."""
+    pending = [first]
+
+    def replayed(*args: Any) -> T:
+        if pending:
+            raise pending.pop()
+        return attempt(*args)
+
+    return replayed
+
+
+def _areplaying(first: BaseException, attempt: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """:func:`_replaying` for an async ``attempt``."""
+    pending = [first]
+
+    async def replayed(*args: Any) -> T:
+        if pending:
+            raise pending.pop()
+        return await attempt(*args)
+
+    return replayed
 
 
 @dataclass(frozen=True)
