@@ -1,5 +1,5 @@
 """
-The async path of the HTTP core (triggers): one ``httpx.AsyncClient`` per hook and event loop.
+The async path of the HTTP core (triggers): one ``httpx.AsyncClient`` per event loop, shared by its hooks.
 
 Only the transport differs from the sync path. An attempt sends with httpx instead of requests, then hands
 the answer on as a ``requests.Response`` (:func:`as_requests_response`), so the error mapping, the hook
@@ -16,8 +16,12 @@ Decisions:
   loads the CA bundle (tens of milliseconds and about a megabyte), which a triggerer holding a thousand
   triggers, each with its own client, cannot afford per client. ``verify`` and the proxy come from the same
   environment reading as the sync path (``session.EnvironmentCache``), for the hook's base URL.
-- Redirects are followed (as requests does); the pool holds at most the hook's ``window`` connections.
-- A client is bound to the event loop it was made on: its connections belong to that loop.
+- One client per event loop (and ``verify``/proxy), shared by all its hooks: a triggerer holding a thousand
+  triggers keeps at most :data:`LOOP_CONNECTIONS` connections, not one per trigger, a trigger started again
+  reuses a warm connection, and a poll's burst of work on the loop is bounded by the pool. The client holds
+  no credential (each hook sends its own headers) and refuses cookies. Each hook still keeps at most its
+  ``window`` of requests in flight. The last hook to close closes the client.
+- Redirects are followed (as requests does). A client belongs to the event loop it was made on.
 """
 
 from __future__ import annotations
@@ -25,8 +29,11 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
+import weakref
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,6 +48,8 @@ from airflow_provider_cloud.hooks.core.errors import Failure, Scrub, transport_e
 from airflow_provider_cloud.hooks.core.policy import Timeouts
 
 USER_AGENT = f"airflow-provider-cloud/{__version__} python-httpx/{httpx.__version__}"
+#: Connections at most of the client all hooks of one event loop share (a triggerer's, for all its triggers).
+LOOP_CONNECTIONS = 64
 
 #: ``error_for(response, where, safe)``: the hook's mapping of an error status to a typed error.
 ErrorFor = Callable[[requests.Response, str, bool], CloudApiError]
@@ -74,19 +83,45 @@ def ssl_context(verify: bool | str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=verify)
 
 
-def new_async_client(
-    headers: Mapping[str, str], *, verify: bool | str, proxy: str | None, pool: int
-) -> httpx.AsyncClient:
-    """Return a keep-alive client sending ``headers`` and JSON ``Accept``, with at most ``pool`` connections."""
+def new_async_client(*, verify: bool | str, proxy: str | None, pool: int) -> httpx.AsyncClient:
+    """
+    Return a keep-alive client with at most ``pool`` connections, for the hooks of one event loop.
+
+    It holds nothing of one hook: credentials go with each request, and cookies are refused (a jar shared by
+    hooks of several connections must not carry one's session to another).
+    """
     size = max(pool, 1)
     return httpx.AsyncClient(
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         verify=ssl_context(verify),
         proxy=proxy,
         limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
         follow_redirects=True,
         trust_env=False,
     )
+
+
+@dataclass
+class _Shared:
+    client: httpx.AsyncClient
+    users: int = 0
+
+
+_SHARED: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[bool | str, str | None], _Shared]
+] = weakref.WeakKeyDictionary()
+
+
+def _acquire(verify: bool | str, proxy: str | None) -> tuple[tuple[bool | str, str | None], _Shared]:
+    """Return the running loop's client for ``verify`` and ``proxy`` (made on first use), counted as used once more."""
+    found = _SHARED.setdefault(asyncio.get_running_loop(), {})
+    key = (verify, proxy)
+    shared = found.get(key)
+    if shared is None or shared.client.is_closed:
+        shared = found[key] = _Shared(new_async_client(verify=verify, proxy=proxy, pool=LOOP_CONNECTIONS))
+    shared.users += 1
+    return key, shared
 
 
 def as_requests_response(response: httpx.Response) -> requests.Response:
@@ -111,27 +146,40 @@ def timeout_for(timeouts: Timeouts) -> httpx.Timeout:
 
 class AsyncHttp:
     """
-    One hook's async client on one event loop, and one attempt of a request (the hook runs the retries).
+    One hook's side of its event loop's client, and one attempt of a request (the hook runs the retries).
 
+    :param headers: what authenticates the hook's requests (sent with each; the client is shared).
+    :param window: the hook's requests in flight at most.
     :param error_for: maps an error status to the typed error (the hook's hook points).
     :param count: counts an attempt in the hook's ``counts``.
     """
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
         *,
+        headers: Mapping[str, str],
+        verify: bool | str,
+        proxy: str | None,
+        window: int,
         service: str,
         scrub: Scrub,
         error_for: ErrorFor,
         count: Callable[[str], None],
     ) -> None:
-        self.client = client
         self.loop = asyncio.get_running_loop()
+        self._key, self._shared = _acquire(verify, proxy)
+        self._headers = dict(headers)
+        self._slots = asyncio.Semaphore(max(window, 1))
         self._service = service
         self._scrub = scrub
         self._error_for = error_for
         self._count = count
+        self._closed = False
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The event loop's client this hook sends on."""
+        return self._shared.client
 
     def check_loop(self) -> None:
         """Refuse to be used from another event loop than the one the client was made on."""
@@ -151,13 +199,18 @@ class AsyncHttp:
         """Send one attempt and return its answer, or raise the typed error for it (as ``CloudApiHook._send``)."""
         target = requests.PreparedRequest()
         target.prepare_url(url, arguments.get("params"))
-        sent = {key: value for key, value in arguments.items() if key != "params"}
+        headers = {**self._headers, **(arguments.get("headers") or {})}
         where = f"{method} {urlsplit(url).path}"
         self._count("attempts")
         try:
-            response = await self.client.request(
-                method, target.url or url, timeout=timeout_for(timeout), **sent
-            )
+            async with self._slots:
+                response = await self.client.request(
+                    method,
+                    target.url or url,
+                    headers=headers,
+                    json=arguments.get("json"),
+                    timeout=timeout_for(timeout),
+                )
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise transport_error(
                 httpx_failure(exc),
@@ -179,5 +232,13 @@ class AsyncHttp:
         return answer
 
     async def aclose(self) -> None:
-        """Close the client and its pooled connections."""
-        await self.client.aclose()
+        """Let go of the loop's client; the last hook to let go closes it and its pooled connections."""
+        if self._closed:
+            return
+        self._closed = True
+        self._shared.users -= 1
+        if self._shared.users <= 0:
+            found = _SHARED.get(self.loop, {})
+            if found.get(self._key) is self._shared:
+                del found[self._key]
+            await self._shared.client.aclose()

@@ -1,8 +1,8 @@
 """
 ``CloudApiHook``: the one HTTP core every hook of this provider goes through.
 
-One ``requests.Session`` per hook instance (keep-alive), and for triggers one ``httpx.AsyncClient`` per hook
-and event loop (``async_http.py``: :meth:`CloudApiHook.arequest`, same rules), explicit connect and read timeouts, TLS
+One ``requests.Session`` per hook instance (keep-alive), and for triggers one ``httpx.AsyncClient`` per
+event loop (``async_http.py``: :meth:`CloudApiHook.arequest`, same rules), explicit connect and read timeouts, TLS
 verification, tenacity retries with backoff and ``Retry-After`` (``policy.py``), failures mapped to typed
 errors (``errors.py``), secrets masked and scrubbed (``secrets.py``). A service hook subclasses it and
 fills in its hook points: ``auth_headers`` (how to authenticate), ``base_url`` (where the API lives),
@@ -25,7 +25,7 @@ import tenacity
 
 from airflow_provider_cloud.exceptions import ApiResponseError
 from airflow_provider_cloud.hooks.core import errors
-from airflow_provider_cloud.hooks.core.async_http import AsyncHttp, new_async_client
+from airflow_provider_cloud.hooks.core.async_http import AsyncHttp
 from airflow_provider_cloud.hooks.core.connected import ConnectedHook
 from airflow_provider_cloud.hooks.core.policy import (
     RequestCounts,
@@ -273,17 +273,14 @@ class CloudApiHook(ConnectedHook):
     # -- the async path (triggers) ---------------------------------------------------------------
 
     def async_http(self) -> AsyncHttp:
-        """Return the hook's async client on the running event loop (made on first use, sized to the window)."""
+        """Return the hook's side of the running event loop's async client (``async_http.py``), made on first use."""
         if self._async_http is None:
             proxies, verify = self._environment.for_url(self.base_url, self.verify)
-            client = new_async_client(
-                self.auth_headers(),
+            self._async_http = AsyncHttp(
+                headers=self.auth_headers(),
                 verify=verify,
                 proxy=requests.utils.select_proxy(self.base_url, proxies),
-                pool=self.window,
-            )
-            self._async_http = AsyncHttp(
-                client,
+                window=self.window,
                 service=self.service_name,
                 scrub=self.scrub,
                 error_for=lambda response, where, safe: self._error_for(response, where, safe=safe),

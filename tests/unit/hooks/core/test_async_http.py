@@ -99,19 +99,56 @@ async def test_the_async_client_takes_the_connection_settings(monkeypatch):
 
 
 @pytest.mark.asyncio
-async def test_one_bounded_client_per_hook_and_loop_closed_by_aclose(monkeypatch):
+async def test_the_hooks_of_a_loop_share_one_bounded_client_closed_by_the_last(monkeypatch):
     set_connection(monkeypatch, extra={"window": 3})
-    hook = await ExampleHook.async_create(CONN_ID)
-    first = hook.async_http()
-    assert hook.async_http() is first
+    first_hook = await ExampleHook.async_create(CONN_ID)
+    second_hook = await ExampleHook.async_create(CONN_ID)
+    first, second = first_hook.async_http(), second_hook.async_http()
+    assert first_hook.async_http() is first
+    assert first.client is second.client
     pool = first.client._transport._pool  # type: ignore[attr-defined]
-    assert pool._max_connections == 3
-    assert pool._max_keepalive_connections == 3
+    assert pool._max_connections == async_http.LOOP_CONNECTIONS
+    assert pool._max_keepalive_connections == async_http.LOOP_CONNECTIONS
+    assert first._slots._value == 3  # the hook's own window of requests in flight
 
-    await hook.aclose()
-    assert first.client.is_closed
-    assert hook.async_http() is not first  # a closed hook makes a fresh client on next use
-    await hook.aclose()
+    await first_hook.aclose()
+    assert not second.client.is_closed  # still used by the second hook
+    await second_hook.aclose()
+    assert second.client.is_closed
+    third = await ExampleHook.async_create(CONN_ID)
+    assert third.async_http().client is not first.client  # a fresh client once the last hook closed
+    await third.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_shared_client_carries_each_hook_credentials_and_no_cookie(monkeypatch):
+    set_connection(monkeypatch)
+    mine = await ExampleHook.async_create(CONN_ID)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OTHER_API",
+        '{"conn_type": "http", "host": "https://api.example.test", "password": "other-token-value"}',
+    )
+    other = await ExampleHook.async_create("other_api")
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"ok": True}, headers={"Set-Cookie": "session=abc123; Path=/"})
+
+    mine.async_http().client._transport = httpx.MockTransport(handler)
+    assert other.async_http().client is mine.async_http().client
+    await mine.arequest("GET", "/a")
+    await other.arequest("GET", "/b")
+    await mine.arequest("GET", "/c")
+    await mine.aclose()
+    await other.aclose()
+
+    assert [r.headers["Authorization"] for r in seen] == [
+        f"Bearer {TOKEN}",
+        "Bearer other-token-value",
+        f"Bearer {TOKEN}",
+    ]
+    assert all("Cookie" not in r.headers for r in seen)  # one hook's session never rides on another's
 
 
 def test_a_client_is_not_used_from_another_event_loop(monkeypatch):
