@@ -49,7 +49,10 @@ from airflow_provider_cloud.hooks.core.policy import Timeouts
 
 USER_AGENT = f"airflow-provider-cloud/{__version__} python-httpx/{httpx.__version__}"
 #: Connections at most of the client all hooks of one event loop share (a triggerer's, for all its triggers).
-LOOP_CONNECTIONS = 64
+#: httpcore scans its whole pool on every request, so a larger pool costs CPU on every poll: 32 let one loop
+#: make about 200 polls a second at a few milliseconds each and leaves room for slower services
+#: (benchmarks/triggerer.py; 16 and 64 measured too).
+LOOP_CONNECTIONS = 32
 
 #: ``error_for(response, where, safe)``: the hook's mapping of an error status to a typed error.
 ErrorFor = Callable[[requests.Response, str, bool], CloudApiError]
