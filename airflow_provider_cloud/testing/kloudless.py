@@ -163,9 +163,9 @@ class KloudlessEmulator(Emulator):
         with self._backend.lock:
             return self._state(account_id).record.to_json()
 
-    def create_token(self, account_id: int, *, scope: str = "all") -> str:
-        """Mint a Bearer token for one account."""
-        return self._backend.create_token(account_id, scope=scope)
+    def create_token(self, account_id: int, *, scope: str = "all", token: str | None = None) -> str:
+        """Mint a Bearer token for one account; ``token`` chooses its value (a distinctive one to scan for)."""
+        return self._backend.create_token(account_id, scope=scope, token=token)
 
     def revoke_token(self, token: str) -> bool:
         """Revoke a Bearer token (later requests get 401 invalid_token); return whether it existed."""

@@ -27,7 +27,6 @@ from airflow_provider_cloud.hooks.kloudless import (
     check_start_from,
     is_missing_cursor,
     normalize_event_types,
-    read_events,
     resolve_start_cursor,
 )
 
@@ -36,10 +35,11 @@ class KloudlessEventsTrigger(BaseTrigger):
     """
     Poll a Kloudless account's events after a cursor until some arrive; yield exactly one event, then return.
 
-    The connection is resolved the async-safe way (:meth:`KloudlessHook.async_create`); every request runs
-    in a worker thread (``asyncio.to_thread``), so the event loop never blocks and the HTTP core's timeouts
-    and retry rules (429 ``Retry-After``, 502/503/504) apply unchanged. The trigger only reads: it never
-    stores a cursor, so running it twice (triggerer HA) is harmless.
+    The connection is resolved once per run, the async-safe way (:meth:`KloudlessHook.async_create`), and
+    every poll is sent on the hook's async client (:meth:`KloudlessHook.aread_events`): no thread per poll,
+    and the HTTP core's timeouts, retry rules (429 ``Retry-After``, 502/503/504), typed errors and scrubbing
+    are the sync path's own. The trigger only reads: it never stores a cursor, so running it twice
+    (triggerer HA) is harmless.
 
     Payloads: ``{"status": "success", "cursor", "previous_cursor", "count", "events"}`` when events arrived;
     ``{"status": "timeout", "message", "cursor"}`` when ``end_time`` passed first (``cursor`` is where the
@@ -107,11 +107,8 @@ class KloudlessEventsTrigger(BaseTrigger):
             hook = await KloudlessHook.async_create(self.conn_id, account_id=self.account_id)
             start = self.cursor
             if start is None:
-                start = await asyncio.to_thread(
-                    resolve_start_cursor,
-                    self.start_from,
-                    latest=hook.get_latest_cursor,
-                    oldest=hook.get_oldest_cursor,
+                start = await resolve_start_cursor(
+                    self.start_from, latest=hook.aget_latest_cursor, oldest=hook.aget_oldest_cursor
                 )
             payload = await self._poll_until_events(hook, start)
         except (AirflowException, ValueError) as exc:
@@ -119,16 +116,14 @@ class KloudlessEventsTrigger(BaseTrigger):
             self.log.error("Kloudless events trigger failed: %s", payload["message"])
         finally:
             if hook is not None:
-                hook.close()
+                await hook.aclose()
         yield TriggerEvent(payload)
 
     async def _poll_until_events(self, hook: KloudlessHook, start: Cursor) -> dict[str, Any]:
         position = start
         polls = 0
         while True:
-            batch = await asyncio.to_thread(
-                read_events,
-                hook.iter_events,
+            batch = await hook.aread_events(
                 position,
                 event_types=self.event_types,
                 max_events=self.max_events,

@@ -45,7 +45,6 @@ from airflow_provider_cloud.hooks.kloudless import (
     check_max_events,
     check_poll_interval,
     normalize_event_types,
-    read_events,
 )
 
 CURSOR_KEY = "cursor"
@@ -97,6 +96,10 @@ class KloudlessEventsEventTrigger(BaseEventTrigger):
     one is raised. Other errors (a bad token, a missing account) are raised at once. A stored cursor older
     than the service's retention is logged as an error (the events in between are lost) and replaced by the
     oldest retained cursor, so the events still kept are delivered.
+
+    The connection is looked up once per trigger (:meth:`KloudlessHook.async_create`, Airflow's async-safe
+    lookup) and every poll is sent on the hook's async client (:meth:`KloudlessHook.aread_events`), under the
+    HTTP core's retry rules: no thread per poll; the client is closed in :meth:`cleanup`.
 
     Without a state store (a trigger not run by an asset watcher), the cursor is kept in memory and a
     warning is logged. Airflow gives one state store per watched asset: a trigger whose kwargs are identical
@@ -196,10 +199,10 @@ class KloudlessEventsEventTrigger(BaseEventTrigger):
             await self.cleanup()
 
     async def cleanup(self) -> None:
-        """Close the hook's HTTP session."""
+        """Close the hook's HTTP client."""
         hook, self._hook = self._hook, None
         if hook is not None:
-            hook.close()
+            await hook.aclose()
 
     async def _poll_once(self, store: StateStore) -> EventBatch | None:
         """Poll once; return the batch read, or ``None`` when this poll only positioned the cursor."""
@@ -225,13 +228,11 @@ class KloudlessEventsEventTrigger(BaseEventTrigger):
     async def _poll(self, hook: KloudlessHook, store: StateStore) -> EventBatch | None:
         cursor = await self._load_cursor(store)
         if cursor is None:
-            latest = await asyncio.to_thread(hook.get_latest_cursor)
+            latest = await hook.aget_latest_cursor()
             await store.aset(CURSOR_KEY, latest)
             self.log.info("No stored Kloudless events cursor: starting from the latest, %s", latest)
             return None
-        return await asyncio.to_thread(
-            read_events,
-            hook.iter_events,
+        return await hook.aread_events(
             cursor,
             event_types=self.event_types,
             max_events=self.max_events,
@@ -240,7 +241,7 @@ class KloudlessEventsEventTrigger(BaseEventTrigger):
 
     async def _skip_expired(self, hook: KloudlessHook, store: StateStore, exc: CursorExpiredError) -> None:
         stored = await self._load_cursor(store)
-        oldest = await asyncio.to_thread(hook.get_oldest_cursor)
+        oldest = await hook.aget_oldest_cursor()
         self.log.error(
             "The stored Kloudless events cursor %s has expired (%s): events between it and %s are lost; "
             "continuing from the oldest retained event",

@@ -1,12 +1,14 @@
 """
 The HTTP core: one policy for every request of every hook (``CloudApiHook`` in ``hook.py``).
 
-One concern a module: ``hook`` (the session and the request loop, with the hook points a service fills
-in), ``policy`` (what is retried, and the waits), ``errors`` (failures to typed errors), ``extras``
-(reading a connection), ``secrets`` (masking and scrubbing), ``session`` (the keep-alive session and the
-environment's proxies), ``window`` (requests in flight side by side), ``prefetch`` and ``switching``
-(reading ahead on a background thread), ``waits`` (long pacing waits handed back to the caller, and the
-send times that outlive a process).
+One concern a module: ``hook`` (the session and the request loop, sync and async, with the hook points a
+service fills in), ``connected`` (its base: the connection and the settings read from it), ``policy`` (what
+is retried, and the waits), ``errors`` (failures to typed errors), ``reconciling`` (checking a write whose
+answer was lost), ``extras`` (reading a connection), ``secrets`` (masking and scrubbing), ``session`` (the
+keep-alive session and the environment's proxies), ``async_http`` (the httpx client of the async path, for
+triggers: the same rules, another transport), ``window`` (requests in flight side by side), ``prefetch`` and
+``switching`` (reading ahead on a background thread), ``waits`` (long pacing waits handed back to the caller,
+and the send times that outlive a process).
 """
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
 """
 From a failed exchange to the typed errors of :mod:`airflow_provider_cloud.exceptions`.
 
-Two kinds of failure: no usable answer (``transport_error``: refused, reset, timed out) and an error
-status (``response_error``). Both decide ``retryable`` by the rules of ``policy.py`` and take texts already
+Two kinds of failure: no usable answer (``transport_error``: refused, reset, timed out), classified into a
+:class:`Failure` by the sync path (``requests_failure``) or the async one (``async_http.httpx_failure``), and
+an error status (``response_error``). Both decide ``retryable`` by the rules of ``policy.py`` and take texts already
 scrubbed of secrets. The readers of error bodies here (``error_messages``, ``request_id``) are the
 defaults; a service hook replaces them where its API answers otherwise.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -37,8 +39,19 @@ _NOT_SENT_MARKERS = ("NewConnectionError", "NameResolutionError", "Connection re
 Scrub = Callable[[str], str]
 
 
+class Failure(enum.Enum):
+    """How a request got no usable answer, whatever the HTTP library: what decides whether it is retried."""
+
+    CONNECT_TIMEOUT = "connect timeout"  # no connection in time: nothing was sent
+    NOT_SENT = "not sent"  # refused, DNS, no route: failed before any byte of the request left
+    READ_TIMEOUT = "read timeout"  # sent, no answer in time: the server may have acted
+    BROKEN = "broken"  # the connection broke while the request or its answer was on the wire
+    OTHER = "other"  # anything else the library raised (an invalid URL, ...): never retried
+
+
 def transport_error(
-    exc: requests.RequestException,
+    failure: Failure,
+    detail: str,
     *,
     where: str,
     service: str,
@@ -47,27 +60,38 @@ def transport_error(
     scrub: Scrub,
 ) -> CloudApiError:
     """Return the error for a request that got no answer; only what cannot have reached the server is always retried."""
-    errors = [scrub(str(exc))]
-    if isinstance(exc, requests.ConnectTimeout):
+    errors = [scrub(detail)]
+    if failure is Failure.CONNECT_TIMEOUT:
         return ApiTimeoutError(
             f"{where}: no connection within {timeouts.connect:g} s",
             service=service,
             errors=errors,
             retryable=True,
         )
-    if isinstance(exc, requests.Timeout):
+    if failure is Failure.READ_TIMEOUT:
         return ApiTimeoutError(
             f"{where}: no answer within {timeouts.read:g} s", service=service, errors=errors, retryable=safe
         )
-    if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
-        # ChunkedEncodingError: the connection broke while the body was being read.
+    if failure in (Failure.NOT_SENT, Failure.BROKEN):
         return ApiConnectionError(
             f"{where}: could not reach {service}",
             service=service,
             errors=errors,
-            retryable=safe or failed_before_sending(exc),
+            retryable=safe or failure is Failure.NOT_SENT,
         )
     return CloudApiError(f"{where}: the request failed", service=service, errors=errors, retryable=False)
+
+
+def requests_failure(exc: requests.RequestException) -> Failure:
+    """Classify a ``requests`` error (the sync path)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return Failure.CONNECT_TIMEOUT
+    if isinstance(exc, requests.Timeout):
+        return Failure.READ_TIMEOUT
+    if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+        # ChunkedEncodingError: the connection broke while the body was being read.
+        return Failure.NOT_SENT if failed_before_sending(exc) else Failure.BROKEN
+    return Failure.OTHER
 
 
 def failed_before_sending(exc: requests.RequestException) -> bool:

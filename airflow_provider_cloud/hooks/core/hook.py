@@ -1,7 +1,8 @@
 """
 ``CloudApiHook``: the one HTTP core every hook of this provider goes through.
 
-One ``requests.Session`` per hook instance (keep-alive), explicit connect and read timeouts, TLS
+One ``requests.Session`` per hook instance (keep-alive), and for triggers one ``httpx.AsyncClient`` per
+event loop (``async_http.py``: :meth:`CloudApiHook.arequest`, same rules), explicit connect and read timeouts, TLS
 verification, tenacity retries with backoff and ``Retry-After`` (``policy.py``), failures mapped to typed
 errors (``errors.py``), secrets masked and scrubbed (``secrets.py``). A service hook subclasses it and
 fills in its hook points: ``auth_headers`` (how to authenticate), ``base_url`` (where the API lives),
@@ -11,54 +12,34 @@ reported in a 2xx body) and ``attempt_slot`` (around each attempt that reaches t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 from urllib.parse import urlsplit
 
 import requests
 import tenacity
-from airflow.sdk import BaseHook
 
-from airflow_provider_cloud.exceptions import ApiResponseError, CloudApiError, UnsupportedConnectionError
+from airflow_provider_cloud.exceptions import ApiResponseError
 from airflow_provider_cloud.hooks.core import errors
-from airflow_provider_cloud.hooks.core.extras import (
-    base_url_from_connection,
-    normalize_extras,
-    read_retry_policy,
-    read_timeouts,
-    read_verify,
-)
+from airflow_provider_cloud.hooks.core.async_http import AsyncHttp
+from airflow_provider_cloud.hooks.core.connected import ConnectedHook
 from airflow_provider_cloud.hooks.core.policy import (
     RequestCounts,
-    RetryPolicy,
     Timeouts,
     is_safe,
-    outcome_unknown,
 )
-from airflow_provider_cloud.hooks.core.secrets import Secrets
+from airflow_provider_cloud.hooks.core.reconciling import Reconcile, Reconciled, send_or_check
 from airflow_provider_cloud.hooks.core.session import EnvironmentCache, new_session
-from airflow_provider_cloud.hooks.core.window import check_window
 
 if TYPE_CHECKING:
-    from airflow.sdk import Connection
+    pass
 
 
-#: Checks whether a write whose answer was lost happened: what stands for the answer if it did, else ``None``.
-Reconcile = Callable[[], Any]
-
-
-class _Reconciled(Exception):
-    """Carries the checked outcome of a write whose answer was lost out of the retry loop."""
-
-    def __init__(self, payload: Any) -> None:
-        super().__init__("reconciled")
-        self.payload = payload
-
-
-class CloudApiHook(BaseHook):
+class CloudApiHook(ConnectedHook):
     """
     Shared HTTP core: session, auth, timeouts, retries and error mapping for every service hook.
 
@@ -75,95 +56,14 @@ class CloudApiHook(BaseHook):
     """
 
     service_name: ClassVar[str] = "cloud"
-    default_scheme: ClassVar[str] = "https"
-    #: Requests in flight when neither the hook nor the connection says (1: one after another).
-    default_window: ClassVar[int] = 1
 
-    def __init__(
-        self,
-        conn_id: str,
-        *,
-        timeout: float | tuple[float, float] | None = None,
-        retry_limit: int | None = None,
-        retry_policy: RetryPolicy | None = None,
-        window: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.conn_id = conn_id
-        self._window_arg = window
-        self._timeout_arg = timeout
-        self._retry_limit_arg = retry_limit
-        self._retry_policy_arg = retry_policy
-        self.secrets = Secrets()
+    def __init__(self, conn_id: str, **kwargs: Any) -> None:
+        super().__init__(conn_id, **kwargs)  # the settings' arguments, read by ``ConnectedHook``
         self.counts = RequestCounts()
         self._sleep: Callable[[float], None] = time.sleep
+        self._asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._async_http: AsyncHttp | None = None
         self._environment = EnvironmentCache()
-
-    # -- connection ---------------------------------------------------------------------------
-
-    @cached_property
-    def connection(self) -> Connection:
-        conn = self.get_connection(self.conn_id)
-        self.secrets.add(conn.password)
-        self._check_type(conn)
-        return conn
-
-    def _check_type(self, conn: Connection) -> None:
-        """Refuse a connection of another service's type: its token would only earn a misleading 401 or 500."""
-        expected = getattr(type(self), "conn_type", None)
-        if expected and conn.conn_type and conn.conn_type != expected:
-            raise UnsupportedConnectionError(
-                f"Connection {conn.conn_id!r} has type {conn.conn_type!r}; {type(self).__name__} needs a "
-                f"connection of type {expected!r}"
-            )
-
-    @classmethod
-    async def async_create(cls, conn_id: str, **kwargs: Any) -> Self:
-        """
-        Build a hook inside a trigger, resolving the connection the async-safe way.
-
-        The connection, its extras and the secret masking are all done with Airflow's async APIs, so
-        nothing blocks the triggerer's event loop; use the hook's blocking methods via ``asyncio.to_thread``.
-        """
-        conn = await cls.aget_connection(conn_id)
-        extra = await conn.aextra_dejson()
-        hook = cls(conn_id, **kwargs)
-        hook._check_type(conn)
-        hook.__dict__["connection"] = conn
-        hook.__dict__["extras"] = normalize_extras(extra, conn.conn_type)
-        await hook.secrets.aadd(conn.password)
-        return hook
-
-    @cached_property
-    def extras(self) -> dict[str, Any]:
-        """Connection extras, accepting the legacy ``extra__<conn_type>__<field>`` spelling too."""
-        return normalize_extras(self.connection.extra_dejson, self.connection.conn_type)
-
-    def register_secret(self, value: str | None) -> None:
-        """Mask a secret in Airflow's logs and keep it out of this hook's error messages."""
-        self.secrets.add(value)
-
-    def scrub(self, text: str) -> str:
-        """Replace every secret this hook knows with ``***``."""
-        return self.secrets.scrub(text)
-
-    @cached_property
-    def timeouts(self) -> Timeouts:
-        return read_timeouts(self.extras, self._timeout_arg, conn_id=self.conn_id)
-
-    @cached_property
-    def retry_policy(self) -> RetryPolicy:
-        return read_retry_policy(
-            self.extras, self._retry_policy_arg, self._retry_limit_arg, conn_id=self.conn_id
-        )
-
-    @cached_property
-    def verify(self) -> bool | str:
-        return read_verify(self.extras, conn_id=self.conn_id)
-
-    @cached_property
-    def base_url(self) -> str:
-        return base_url_from_connection(self.connection, default_scheme=self.default_scheme)
 
     # -- hook points ----------------------------------------------------------------------------
 
@@ -193,16 +93,6 @@ class CloudApiHook(BaseHook):
     # -- session ------------------------------------------------------------------------------
 
     @cached_property
-    def window(self) -> int:
-        """Requests in flight at most: the hook argument, the ``window`` extra, else the service's default."""
-        if self._window_arg is not None:
-            return check_window(self._window_arg, "window")
-        found = self.extras.get("window")
-        if found in (None, ""):
-            return self.default_window
-        return check_window(found, f"Connection {self.conn_id!r}: extra 'window'")
-
-    @cached_property
     def session(self) -> requests.Session:
         """The keep-alive session: its connection pool holds a connection for each request of a window."""
         return new_session(self.auth_headers(), self.verify, pool=self.window)
@@ -216,6 +106,13 @@ class CloudApiHook(BaseHook):
         if "session" in self.__dict__:
             self.session.close()
             del self.__dict__["session"]
+
+    async def aclose(self) -> None:
+        """Close the async client (:meth:`arequest`) and the session."""
+        http, self._async_http = self._async_http, None
+        if http is not None:
+            await http.aclose()
+        self.close()
 
     def __enter__(self) -> Self:
         return self
@@ -288,10 +185,17 @@ class CloudApiHook(BaseHook):
             "headers": dict(headers) if headers else None,
             "stream": stream,
         }
-        retrying = self.retry_policy.retrying(
-            before_sleep=lambda state: self._log_retry(method, url, state), sleep=self._sleep
+        return self.retry_policy.run(
+            self._attempt,
+            method,
+            url,
+            arguments,
+            safe,
+            timeout or self.timeouts,
+            reconcile,
+            before_sleep=lambda state: self._log_retry(method, url, state),
+            sleep=self._sleep,
         )
-        return retrying(self._attempt, method, url, arguments, safe, timeout or self.timeouts, reconcile)
 
     def _attempt(
         self,
@@ -302,27 +206,13 @@ class CloudApiHook(BaseHook):
         timeout: Timeouts,
         reconcile: Reconcile | None,
     ) -> requests.Response:
-        try:
-            return self._send(method, url, arguments, safe, timeout)
-        except CloudApiError as exc:
-            if reconcile is None or not outcome_unknown(exc):
-                raise
-            where = f"{method} {urlsplit(url).path}"
-            try:
-                payload = reconcile()
-            except CloudApiError as check:  # still in doubt: never resend a write that may have happened
-                self.log.warning(
-                    "%s: %s; checking whether the write happened failed too: %s", where, exc, check
-                )
-                raise exc from check
-            if payload is not None:
-                self.counts.add("reconciled")
-                self.log.warning("%s: %s; the write happened (checked), so it counts as done", where, exc)
-                raise _Reconciled(payload) from None
-            self.counts.add("resent")
-            self.log.warning("%s: %s; the write did not happen (checked), so it is sent again", where, exc)
-            exc.retryable = True
-            raise
+        return send_or_check(
+            lambda: self._send(method, url, arguments, safe, timeout),
+            reconcile,
+            where=f"{method} {urlsplit(url).path}",
+            count=self.counts.add,
+            warn=self.log.warning,
+        )
 
     def _send(
         self, method: str, url: str, arguments: dict[str, Any], safe: bool, timeout: Timeouts
@@ -337,7 +227,13 @@ class CloudApiHook(BaseHook):
                 )
         except requests.RequestException as exc:
             raise errors.transport_error(
-                exc, where=where, service=self.service_name, timeouts=timeout, safe=safe, scrub=self.scrub
+                errors.requests_failure(exc),
+                str(exc),
+                where=where,
+                service=self.service_name,
+                timeouts=timeout,
+                safe=safe,
+                scrub=self.scrub,
             ) from None
         if response.status_code >= 400:
             with contextlib.closing(response):
@@ -369,10 +265,65 @@ class CloudApiHook(BaseHook):
         """
         try:
             response = self._request(method, path, reconcile, **kwargs)
-        except _Reconciled as done:
+        except Reconciled as done:
             return done.payload
         with contextlib.closing(response):
             return self.parse_json(response, f"{method.upper()} {urlsplit(response.url).path}")
+
+    # -- the async path (triggers) ---------------------------------------------------------------
+
+    def async_http(self) -> AsyncHttp:
+        """Return the hook's side of the running event loop's async client (``async_http.py``), made on first use."""
+        if self._async_http is None:
+            proxies, verify = self._environment.for_url(self.base_url, self.verify)
+            self._async_http = AsyncHttp(
+                headers=self.auth_headers(),
+                verify=verify,
+                proxy=requests.utils.select_proxy(self.base_url, proxies),
+                window=self.window,
+                service=self.service_name,
+                scrub=self.scrub,
+                error_for=lambda response, where, safe: self._error_for(response, where, safe=safe),
+                count=self.counts.add,
+            )
+        self._async_http.check_loop()
+        return self._async_http
+
+    async def arequest(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        timeout: Timeouts | None = None,  # noqa: ASYNC109 (each attempt's connect and read timeouts, as in request)
+    ) -> requests.Response:
+        """
+        :meth:`request` without blocking the event loop: the same retries, waits, errors and scrubbing.
+
+        For reading (triggers only read): no streaming, no form bodies, no reconciliation of lost writes,
+        and no ``attempt_slot`` (pacing is a worker's: the paced hooks are not used in triggers).
+        """
+        method = method.upper()
+        url = self.url_for(path)
+        arguments = {"params": params, "json": json_body, "headers": dict(headers) if headers else None}
+        return await self.retry_policy.arun(
+            self.async_http().send,
+            method,
+            url,
+            arguments,
+            is_safe(method, idempotent),
+            timeout or self.timeouts,
+            before_sleep=lambda state: self._log_retry(method, url, state),
+            sleep=self._asleep,
+        )
+
+    async def arequest_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """:meth:`request_json` on the async path (:meth:`arequest`)."""
+        response = await self.arequest(method, path, **kwargs)
+        return self.parse_json(response, f"{method.upper()} {urlsplit(response.url).path}")
 
     def parse_json(self, response: requests.Response, where: str) -> Any:
         """Decode a JSON body or raise :class:`UnexpectedResponseError` naming the request."""

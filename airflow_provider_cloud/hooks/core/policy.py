@@ -10,7 +10,8 @@ What is retried:
 
 A request is safe to repeat when its method is GET, HEAD, OPTIONS, PUT or DELETE, or when the
 caller says so (``idempotent=True``, e.g. an upsert by key). The error mapping (``errors.py``) marks
-each failure ``retryable`` by these rules; this module decides the waits.
+each failure ``retryable`` by these rules; this module decides the waits. The sync and the async request
+loops (``CloudApiHook.request`` and ``arequest``) both run under :meth:`RetryPolicy.run`: one policy.
 
 A write that is not safe to repeat and got no answer (or a 5xx) may or may not have happened. Sent with a
 ``reconcile`` check (``CloudApiHook.request_json``), it is not failed: the check asks the service whether
@@ -22,14 +23,16 @@ from __future__ import annotations
 import email.utils
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import tenacity
 
 from airflow_provider_cloud.exceptions import ApiConnectionError, CloudApiError
 
+T = TypeVar("T")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 ALWAYS_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -42,6 +45,11 @@ def is_safe(method: str, idempotent: bool | None) -> bool:
 def status_is_retryable(status: int, *, safe: bool) -> bool:
     """Tell whether an error status may be retried: 429 and 502-504 always, other 5xx when safe."""
     return status in ALWAYS_RETRY_STATUSES or (status >= 500 and safe)
+
+
+def should_retry(exc: BaseException) -> bool:
+    """Tell whether a failed attempt is sent again: a :class:`CloudApiError` the error mapping marked retryable."""
+    return isinstance(exc, CloudApiError) and exc.retryable
 
 
 def outcome_unknown(exc: BaseException) -> bool:
@@ -108,23 +116,82 @@ class RetryPolicy:
             return float(min(asked, self.retry_after_max))
         return self.backoff(retry_number)
 
-    def retrying(
+    def run(
         self,
-        *,
+        attempt: Callable[..., T],
+        *args: Any,
         before_sleep: Callable[[tenacity.RetryCallState], None],
         sleep: Callable[[float], None],
-    ) -> tenacity.Retrying:
-        """Return a tenacity loop that retries the retryable :class:`CloudApiError` under this policy."""
-        return tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.limit + 1),
-            wait=lambda state: self.wait_after(
+    ) -> T:
+        """
+        Return ``attempt(*args)``, retried under this policy (the sync path).
+
+        The first try runs before any retry loop exists: most requests succeed at once, and a tenacity loop
+        is a dozen objects in reference cycles, garbage the cyclic collector would have to find. A first
+        failure worth retrying is handed to the loop as its attempt 1 (:func:`_replaying`): the same
+        attempt numbers, waits and log lines as a loop from the start.
+        """
+        try:
+            return attempt(*args)
+        except CloudApiError as exc:
+            if not should_retry(exc) or self.limit == 0:
+                raise
+            first = exc
+        retrying = tenacity.Retrying(sleep=sleep, **self._loop_rules(before_sleep))
+        return retrying(_replaying(first, attempt), *args)
+
+    async def arun(
+        self,
+        attempt: Callable[..., Awaitable[T]],
+        *args: Any,
+        before_sleep: Callable[[tenacity.RetryCallState], None],
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> T:
+        """:meth:`run` for the async path: the same first try, rules and loop, sleeping with ``await``."""
+        try:
+            return await attempt(*args)
+        except CloudApiError as exc:
+            if not should_retry(exc) or self.limit == 0:
+                raise
+            first = exc
+        retrying = tenacity.AsyncRetrying(sleep=sleep, **self._loop_rules(before_sleep))
+        return await retrying(_areplaying(first, attempt), *args)
+
+    def _loop_rules(self, before_sleep: Callable[[tenacity.RetryCallState], None]) -> dict[str, Any]:
+        """Return the one set of rules both retry loops run under."""
+        return {
+            "stop": tenacity.stop_after_attempt(self.limit + 1),
+            "wait": lambda state: self.wait_after(
                 state.outcome.exception() if state.outcome else None, state.attempt_number
             ),
-            retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, CloudApiError) and exc.retryable),
-            before_sleep=before_sleep,
-            sleep=sleep,
-            reraise=True,
-        )
+            "retry": tenacity.retry_if_exception(should_retry),
+            "before_sleep": before_sleep,
+            "reraise": True,
+        }
+
+
+def _replaying(first: BaseException, attempt: Callable[..., T]) -> Callable[..., T]:
+    """Return ``attempt`` whose first call raises ``first`` again (the try made before the loop)."""
+    pending = [first]
+
+    def replayed(*args: Any) -> T:
+        if pending:
+            raise pending.pop()
+        return attempt(*args)
+
+    return replayed
+
+
+def _areplaying(first: BaseException, attempt: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """:func:`_replaying` for an async ``attempt``."""
+    pending = [first]
+
+    async def replayed(*args: Any) -> T:
+        if pending:
+            raise pending.pop()
+        return await attempt(*args)
+
+    return replayed
 
 
 @dataclass(frozen=True)

@@ -135,6 +135,12 @@ class AccountHook(CloudApiHook):
         """Send a request relative to the account URL and return its JSON body."""
         return self.request_json(method, self._account_path(path, api_version), **kwargs)
 
+    async def aaccount_json(
+        self, method: str, path: str = "", *, api_version: int | str | None = None, **kwargs: Any
+    ) -> Any:
+        """:meth:`account_json` without blocking the event loop (``CloudApiHook.arequest_json``), for triggers."""
+        return await self.arequest_json(method, self._account_path(path, api_version), **kwargs)
+
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap call (``GET /v1/accounts/{id}``) and report the account the credentials reach."""
         try:

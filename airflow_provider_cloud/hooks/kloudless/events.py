@@ -7,7 +7,8 @@ last event. :class:`EventStream` therefore never asks for more events than it ma
 boundary and its cursor covers exactly the events yielded, plus the events the type filter skipped (they
 are consumed too). A batch (:func:`read_events`) is such a stream read to its end: a consumer that commits
 its cursor has seen every event of its types between the two cursors (at least once when a run fails
-before committing).
+before committing). Triggers read a batch without blocking (:func:`aread_events`): the same pages, read by
+the same rules (:func:`step_page`), awaited instead of iterated.
 
 The stream is sequential by design, never read within a window of requests (``hooks.core.Window``): a
 cursor is a position, known only once the page before it has answered, so one page is asked for at a time.
@@ -16,17 +17,20 @@ Files move several at once (``transfers.py``); events never do.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from airflow_provider_cloud.exceptions import UnexpectedResponseError
 from airflow_provider_cloud.hooks.kloudless.wire import MAX_PAGE_SIZE, SERVICE, check_page_size
 
+T = TypeVar("T")
 Cursor = str | int
 """An events cursor: opaque, an integer or a string depending on the service."""
 #: ``fetch(cursor, page_size) -> {"objects", "cursor", "remaining", "count"}``: one events page.
 PageFetcher = Callable[[Cursor | None, int], Mapping[str, Any]]
+#: :data:`PageFetcher` on the async path (triggers).
+AsyncPageFetcher = Callable[[Cursor | None, int], Awaitable[Mapping[str, Any]]]
 
 AFTER_AUTH = "after-auth"
 """
@@ -212,42 +216,59 @@ class EventStream(Iterator[dict[str, Any]]):
         while self._budget_left() != 0:
             page = self._fetch(self.cursor, plan_page_size(self.page_size, self._budget_left()))
             self.pages += 1
-            events = list(page.get("objects") or [])
-            if not events:
-                # Caught up: the service answers the same cursor; keep ours (the SDK does the same).
-                self.caught_up = True
-                return
-            new_cursor = self._checked_cursor(page)
-            kept = [e for e in events if self.types is None or e.get("type") in self.types]
-            if not kept:
-                self.cursor = new_cursor
-            for index, event in enumerate(kept):
-                if index == len(kept) - 1:
-                    self.cursor = new_cursor
+            step = step_page(page, self.cursor, self.types)
+            if not step.kept:
+                self.cursor = step.cursor
+            for index, event in enumerate(step.kept):
+                if index == len(step.kept) - 1:
+                    self.cursor = step.cursor
                 self.count += 1
                 yield event
-            remaining = page.get("remaining")
-            if remaining is not None and int(remaining) <= 0:
+            if step.caught_up:
                 self.caught_up = True
                 return
 
-    def _checked_cursor(self, page: Mapping[str, Any]) -> Cursor:
-        """Return a non-empty page's cursor; a missing or unmoved one would lose or repeat events."""
-        new_cursor = page.get("cursor")
-        if new_cursor is None or new_cursor == "":
-            raise UnexpectedResponseError(
-                "GET events: a page of events came without a cursor", service=SERVICE
-            )
-        if str(new_cursor) == str(self.cursor):
-            raise UnexpectedResponseError(
-                f"GET events: the cursor did not move past a page of events (still {new_cursor!r})",
-                service=SERVICE,
-            )
-        if not isinstance(new_cursor, str | int) or isinstance(new_cursor, bool):
-            raise UnexpectedResponseError(
-                f"GET events: the cursor is neither text nor a number: {new_cursor!r}", service=SERVICE
-            )
-        return new_cursor
+
+@dataclass(frozen=True)
+class PageStep:
+    """What one events page gives: the events kept, the cursor after it, and whether the stream caught up."""
+
+    kept: list[dict[str, Any]]
+    cursor: Cursor | None
+    caught_up: bool
+
+
+def step_page(page: Mapping[str, Any], cursor: Cursor | None, types: Collection[str] | None) -> PageStep:
+    """
+    Read one page after ``cursor``: the rules both the stream and the async batch (:func:`aread_events`) follow.
+
+    An empty page means caught up (the service answers the same cursor; ours is kept, as the SDK does); a page
+    whose ``remaining`` is 0 is the last. Events of other ``types`` are skipped and consumed.
+    """
+    events = list(page.get("objects") or [])
+    if not events:
+        return PageStep(kept=[], cursor=cursor, caught_up=True)
+    new_cursor = checked_cursor(page, cursor)
+    kept = [e for e in events if types is None or e.get("type") in types]
+    remaining = page.get("remaining")
+    return PageStep(kept=kept, cursor=new_cursor, caught_up=remaining is not None and int(remaining) <= 0)
+
+
+def checked_cursor(page: Mapping[str, Any], cursor: Cursor | None) -> Cursor:
+    """Return a non-empty page's cursor; a missing or unmoved one would lose or repeat events."""
+    new_cursor = page.get("cursor")
+    if new_cursor is None or new_cursor == "":
+        raise UnexpectedResponseError("GET events: a page of events came without a cursor", service=SERVICE)
+    if str(new_cursor) == str(cursor):
+        raise UnexpectedResponseError(
+            f"GET events: the cursor did not move past a page of events (still {new_cursor!r})",
+            service=SERVICE,
+        )
+    if not isinstance(new_cursor, str | int) or isinstance(new_cursor, bool):
+        raise UnexpectedResponseError(
+            f"GET events: the cursor is neither text nor a number: {new_cursor!r}", service=SERVICE
+        )
+    return new_cursor
 
 
 # -- one batch ----------------------------------------------------------------------------------------
@@ -309,10 +330,41 @@ def read_events(
     )
 
 
-def resolve_start_cursor(
-    start_from: str, *, latest: Callable[[], Cursor], oldest: Callable[[], Cursor]
-) -> Cursor:
-    """Return where to start when no cursor is stored: ``latest()``, or ``oldest()`` for ``"oldest"``."""
+def resolve_start_cursor(start_from: str, *, latest: Callable[[], T], oldest: Callable[[], T]) -> T:
+    """
+    Return where to start when no cursor is stored: ``latest()``, or ``oldest()`` for ``"oldest"``.
+
+    Given async callables, it returns their awaitable (the triggers ``await`` it).
+    """
     if check_start_from(start_from) == "oldest":
         return oldest()
     return latest()
+
+
+async def aread_events(
+    fetch: AsyncPageFetcher,
+    cursor: Cursor,
+    *,
+    event_types: list[str] | None = None,
+    max_events: int = DEFAULT_MAX_EVENTS,
+    page_size: int | None = None,
+) -> EventBatch:
+    """
+    :func:`read_events` without blocking: one page after another, by the same rules (:func:`step_page`).
+
+    :param fetch: reads one page, e.g. ``hook.aget_events_page``'s logic.
+    :raises CursorExpiredError: the cursor is older than the events the service retains.
+    """
+    check_page_size(page_size)
+    check_max_events(max_events)
+    types = normalize_event_types(event_types)
+    position: Cursor = cursor
+    events: list[dict[str, Any]] = []
+    while len(events) < max_events:
+        page = await fetch(position, plan_page_size(page_size, max_events - len(events)))
+        step = step_page(page, position, types)
+        events.extend(dict(event) for event in step.kept)
+        position = cursor if step.cursor is None else step.cursor
+        if step.caught_up:
+            break
+    return EventBatch(previous_cursor=cursor, cursor=position, events=events)

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from airflow_provider_cloud.hooks.kloudless import events, oauth, storage, transfers, wire
 from airflow_provider_cloud.hooks.kloudless.account import AccountHook
-from airflow_provider_cloud.hooks.kloudless.events import AFTER_AUTH, Cursor, EventStream
+from airflow_provider_cloud.hooks.kloudless.events import AFTER_AUTH, Cursor, EventBatch, EventStream
 from airflow_provider_cloud.hooks.kloudless.storage import ROOT_FOLDER, PathLike
 from airflow_provider_cloud.rows.paths import as_storage_path
 
@@ -76,6 +76,45 @@ class KloudlessHook(AccountHook):
         """
         payload = self.account_json("GET", "events", params=events.page_query(cursor, page_size))
         return events.events_page(payload, cursor)
+
+    async def aget_latest_cursor(self) -> Cursor:
+        """:meth:`get_latest_cursor` without blocking the event loop (triggers)."""
+        return events.latest_cursor(await self.aaccount_json("GET", "events/latest"))
+
+    async def aget_oldest_cursor(self) -> Cursor:
+        """:meth:`get_oldest_cursor` for the async path (no request either)."""
+        return self.get_oldest_cursor()
+
+    async def aget_events_page(
+        self, cursor: Cursor | None, *, page_size: int | None = None
+    ) -> dict[str, Any]:
+        """:meth:`get_events_page` without blocking the event loop (triggers)."""
+        payload = await self.aaccount_json("GET", "events", params=events.page_query(cursor, page_size))
+        return events.events_page(payload, cursor)
+
+    async def aread_events(
+        self,
+        cursor: Cursor,
+        *,
+        event_types: list[str] | None = None,
+        max_events: int = events.DEFAULT_MAX_EVENTS,
+        page_size: int | None = None,
+    ) -> EventBatch:
+        """
+        Read at most ``max_events`` events of ``event_types`` after ``cursor`` without blocking (triggers).
+
+        The batch :func:`~airflow_provider_cloud.hooks.kloudless.read_events` reads through :meth:`iter_events`,
+        page by page on the hook's async client.
+
+        :raises CursorExpiredError: the cursor is older than the events the service keeps.
+        """
+        return await events.aread_events(
+            lambda at, size: self.aget_events_page(at, page_size=size),
+            cursor,
+            event_types=event_types,
+            max_events=max_events,
+            page_size=page_size,
+        )
 
     def iter_events(
         self,

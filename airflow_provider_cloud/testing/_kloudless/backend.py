@@ -171,11 +171,13 @@ class KloudlessBackend:
             "body_size": len(body),
         }
 
-    def create_token(self, account_id: int, *, scope: str = "all") -> str:
-        """Mint a Bearer token for one account."""
+    def create_token(self, account_id: int, *, scope: str = "all", token: str | None = None) -> str:
+        """Mint a Bearer token for one account (``token``: this value, e.g. a distinctive one to scan for)."""
         with self.lock:
             self.state(account_id)
-            token = secrets.token_urlsafe(24)
+            if token is not None and (not token or token in self._tokens):
+                raise ValueError("a chosen token must be non-empty and not in use")
+            token = token or secrets.token_urlsafe(24)
             self._tokens[token] = TokenGrant(account_id, scope, self.now())
             return token
 

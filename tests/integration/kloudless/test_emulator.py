@@ -126,6 +126,14 @@ def test_missing_unknown_and_revoked_credentials_are_401(kl, http, token):
     assert_error(get(http, kl, "/accounts/me", token), 401, "invalid_token")
 
 
+def test_a_token_of_a_chosen_value_works_and_is_not_minted_twice(kl, http, account_id):
+    chosen = "chosen-token-4b1f0e"
+    assert kl.create_token(account_id, token=chosen) == chosen
+    assert get(http, kl, "/accounts/me", chosen).json()["id"] == account_id
+    with pytest.raises(ValueError, match="not in use"):
+        kl.create_token(account_id, token=chosen)
+
+
 def test_api_key_needs_a_numeric_account_id(kl, http, account_id):
     key = {"Authorization": f"APIKey {kl.api_key}"}
     assert get(http, kl, f"/accounts/{account_id}", headers=key).json()["id"] == account_id
