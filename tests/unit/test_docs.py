@@ -61,3 +61,15 @@ def test_readme_lists_the_class(dotted):
 @pytest.mark.parametrize("command", ["make demo", "make test"])
 def test_readme_names_the_two_commands(command):
     assert command in README
+
+
+def test_the_license_file_is_the_license_the_package_declares():
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    declared = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["license"]
+    text = (root / "LICENSE").read_text(encoding="utf-8")
+    assert declared == "Apache-2.0"
+    assert "Apache License" in text
+    assert "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text
