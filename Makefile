@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install system-packages demo test lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: lint typecheck
+# The Debian packages the production-stack e2e needs (postgresql, redis-server), installed only when missing.
+system-packages:
+	@bash .ci/system-packages
+
+test: system-packages lint typecheck
 	$(PY) -m pytest
 
 unit: $(STAMP)

@@ -6,7 +6,7 @@ Each server lives in a temporary folder of its own (data, unix socket, configura
 failed start). Nothing is persisted, nothing listens beyond 127.0.0.1, and neither password is on a command line
 (PostgreSQL's is read from a file by ``initdb`` and deleted; Redis's is in its configuration file).
 
-The binaries come from the Debian packages ``postgresql`` and ``redis-server`` (``.ci/run`` installs them). When
+The binaries come from the Debian packages ``postgresql`` and ``redis-server`` (``make test`` installs them, through ``.ci/system-packages``). When
 one is missing, :class:`MissingServiceError` says which package to install: the test fails, it does not skip.
 
 **Running as root** (CI does): ``initdb`` and ``postgres`` refuse to run as root, so both are started through

@@ -6,7 +6,7 @@ PostgreSQL (metadata database and Celery result backend) and a private Redis (th
 and free ports, then the scheduler, the DAG processor, the triggerer, the API server and two
 ``airflow celery worker`` processes (``celery-worker-1`` and ``-2``, 2 slots each, queue ``default``).
 Everything is stopped and every folder removed at the end. It needs the Debian packages ``postgresql`` and
-``redis-server`` (``.ci/run`` installs them); without them the test fails saying so.
+``redis-server`` (``make test`` installs them, through ``.ci/system-packages``); without them the test fails saying so.
 
 The runs are a table of :class:`Case`: the four example DAGs with the scenarios of the quick stack
 (``example_scenarios.py``: the deferrable Kloudless sensor resumed through the triggerer, the ``AssetWatcher``
