@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import os
 import random
 import statistics
@@ -13,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -150,3 +152,27 @@ def print_peak_rss(title: str, script: str, sizes: list[int], *args: str) -> Non
     for size in sizes:
         figures = peak_rss_of(script, str(size), *args)
         print(f"{format(size, ',') + ' rows':<44}{figures['start_mib']:>16.1f}{figures['peak_mib']:>16.1f}")
+
+
+class ChildService:
+    """
+    A server run in a child process (spawned: its own interpreter and GIL), spoken to over a pipe.
+
+    ``target(pipe, *args)`` sends one first message (what the parent needs: URLs, keys), then answers
+    ``(command, argument)`` pairs until ``("stop", None)``. ``first`` holds that first message.
+    """
+
+    def __init__(self, target: Callable[..., None], *args: object) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(target=target, args=(child, *args), daemon=True)
+        self._process.start()
+        self.first: dict[str, Any] = self._pipe.recv()
+
+    def ask(self, command: str, argument: Any = None) -> Any:
+        self._pipe.send((command, argument))
+        return self._pipe.recv()
+
+    def stop(self) -> None:
+        self._pipe.send(("stop", None))
+        self._process.join(30)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import secrets
 import shutil
@@ -27,12 +26,11 @@ import tempfile
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")  # a line per file would drown the figures
 
-from _common import header, paired_ratio, timed
+from _common import ChildService, header, paired_ratio, timed
 
 LATENCIES = "0,20,50,100"
 
@@ -56,20 +54,12 @@ def serve(pipe: Connection) -> None:
                 pipe.send(kl.add_folder(account, argument)["id"])
 
 
-class Service:
+class Service(ChildService):
     """The child process, and a connection per window size through its proxy."""
 
     def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._pipe, child = context.Pipe()
-        self._process = context.Process(target=serve, args=(child,), daemon=True)
-        self._process.start()
-        found = self._pipe.recv()
-        self.url, self.token = found["url"], found["token"]
-
-    def ask(self, command: str, argument: Any = None) -> Any:
-        self._pipe.send((command, argument))
-        return self._pipe.recv()
+        super().__init__(serve)
+        self.url, self.token = self.first["url"], self.first["token"]
 
     def conn_id(self, window: int) -> str:
         conn_id = f"kl_bench_w{window}"
@@ -77,10 +67,6 @@ class Service:
         connection = {"conn_type": "kloudless", "host": self.url, "password": self.token, "extra": extra}
         os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(connection)
         return conn_id
-
-    def stop(self) -> None:
-        self._pipe.send(("stop", None))
-        self._process.join(30)
 
 
 class Bench:

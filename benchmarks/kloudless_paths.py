@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import secrets
 import sys
@@ -28,7 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
 
-from _common import compare, header
+from _common import ChildService, compare, header
 
 CONN_ID = "kl_bench_paths"
 MIB = 1024 * 1024
@@ -63,11 +62,8 @@ def main() -> None:
     from airflow_provider_cloud.fs.kloudless import KloudlessFileSystem
     from airflow_provider_cloud.hooks.kloudless import KloudlessHook
 
-    context = multiprocessing.get_context("spawn")
-    pipe, child = context.Pipe()
-    process = context.Process(target=serve, args=(child, args.size), daemon=True)
-    process.start()
-    found: dict[str, Any] = pipe.recv()
+    service = ChildService(serve, args.size)
+    found = service.first
     connection = {"conn_type": "kloudless", "host": found["url"], "password": found["token"]}
     os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(connection)
     megabytes = args.size / 1e6
@@ -94,8 +90,7 @@ def main() -> None:
             names = ["download", *(f"path {b // MIB} MiB" for b in blocks)]
             header("MB/s, then path time / download time", *names, *(f"{n} x" for n in names[1:]))
             for latency in (0, 50):
-                pipe.send(("latency", latency / 1000))
-                pipe.recv()
+                service.ask("latency", latency / 1000)
                 compare(
                     f"{megabytes:.0f} MB at {latency} ms",
                     args.rounds,
@@ -103,8 +98,7 @@ def main() -> None:
                     [download, *(reader(b) for b in blocks)],
                 )
     finally:
-        pipe.send(("stop", None))
-        process.join(30)
+        service.stop()
 
 
 if __name__ == "__main__":

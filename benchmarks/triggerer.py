@@ -43,7 +43,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")  # a line per poll would be the benchmark
 
-import _common  # noqa: F401  (sys.path, AIRFLOW_HOME)
+from _common import ChildService  # (and sys.path, AIRFLOW_HOME)
 from _trigger_loop import percentile, side_process
 
 # -- the emulator's process ------------------------------------------------------------------------------
@@ -89,29 +89,17 @@ def produce(
         out.append({"id": event["id"], "account": account, "created": time.time()})
 
 
-class Emulator:
+class Emulator(ChildService):
     """The emulator's process, and the connection the triggers use."""
 
     def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._pipe, child = context.Pipe()
-        self._process = context.Process(target=serve, args=(child,), daemon=True)
-        self._process.start()
-        found = self._pipe.recv()
+        super().__init__(serve)
         self.connection = {
             "conn_type": "kloudless",
-            "host": found["url"],
-            "password": found["api_key"],
+            "host": self.first["url"],
+            "password": self.first["api_key"],
             "extra": {"auth_scheme": "APIKey"},
         }
-
-    def ask(self, command: str, argument: Any = None) -> Any:
-        self._pipe.send((command, argument))
-        return self._pipe.recv()
-
-    def stop(self) -> None:
-        self._pipe.send(("stop", None))
-        self._process.join(30)
 
 
 def run(emulator: Emulator, side: str, args: argparse.Namespace, seed: int) -> dict[str, Any]:
