@@ -30,7 +30,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import COLUMNS, RssSampler, compare, generate_rows, header, peak_rss_of, use_server, write_csv
+from _common import (
+    COLUMNS,
+    RssSampler,
+    compare,
+    generate_rows,
+    header,
+    operator_import,
+    peak_rss_of,
+    use_server,
+    write_csv,
+)
 
 CONN_ID = "bench_parquet"
 #: The Parquet type of each generated column.
@@ -64,19 +74,7 @@ def read_all(path: Path) -> int:
 
 
 def import_file(source: Path, table: str) -> dict[str, Any]:
-    from airflow_provider_cloud.operators.rows import ImportRowsOperator
-
-    return ImportRowsOperator(
-        task_id="import",
-        conn_id=CONN_ID,
-        dataset=table,
-        source=str(source),
-        key="id",
-        create=True,
-        mode="insert",
-        batch_size=1000,
-        progress_every=3600,
-    ).execute({})
+    return operator_import(CONN_ID, table, source, 1000)
 
 
 def export_table(table: str, destination: Path) -> int:

@@ -43,7 +43,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RssSampler, compare, header, peak_rss_of, write_csv
+from _common import RssSampler, compare, header, operator_import, peak_rss_of, write_csv
 from rows import count_rows, dclient_import, minimal_export, minimal_import, post_prebuilt, prebuilt_bodies
 
 CONN_ID = "bench_remote"
@@ -88,20 +88,7 @@ def use_connection(server: Any, host: str, **extra: Any) -> str:
 
 
 def our_import(source: Path, table: str, batch: int) -> None:
-    from airflow_provider_cloud.operators.rows import ImportRowsOperator
-
-    operator = ImportRowsOperator(
-        task_id="import",
-        conn_id=CONN_ID,
-        dataset=table,
-        source=str(source),
-        key="id",
-        create=True,
-        mode="insert",
-        batch_size=batch,
-        progress_every=3600,
-    )
-    operator.execute({})
+    operator_import(CONN_ID, table, source, batch)
 
 
 def our_export(table: str, destination: Path) -> int:

@@ -38,6 +38,7 @@ from _common import (
     RssSampler,
     compare,
     header,
+    operator_import,
     paired_ratio,
     print_peak_rss,
     use_server,
@@ -151,7 +152,7 @@ def count_rows(server: object, table: str) -> int:
 def run_speed(
     rows: int, rounds: int, *, with_dclient: bool, work: Path, batches: list[int], server: Any, conn_id: str
 ) -> None:
-    from airflow_provider_cloud.operators.rows import ExportRowsOperator, ImportRowsOperator
+    from airflow_provider_cloud.operators.rows import ExportRowsOperator
 
     source = write_csv(work / "source.csv", rows)
     names = ["operator rows/s", "minimal rows/s"] + (["dclient rows/s"] if with_dclient else [])
@@ -163,18 +164,7 @@ def run_speed(
 
         def ours(i: int, batch: int = batch) -> None:
             table = f"op_{batch}_{i}"
-            op = ImportRowsOperator(
-                task_id="import",
-                conn_id=conn_id,
-                dataset=table,
-                source=str(source),
-                key="id",
-                create=True,
-                mode="insert",
-                batch_size=batch,
-                progress_every=3600,
-            )
-            assert op.execute({})["rows_written"] == rows
+            assert operator_import(conn_id, table, source, batch)["rows_written"] == rows
             assert count_rows(server, table) == rows
 
         def minimal(i: int, batch: int = batch) -> None:
