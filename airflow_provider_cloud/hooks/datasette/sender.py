@@ -29,15 +29,14 @@ from airflow_provider_cloud.exceptions import BadRequestError, CloudApiError, Pa
 from airflow_provider_cloud.hooks.core import Window
 from airflow_provider_cloud.hooks.datasette.batches import Batch
 from airflow_provider_cloud.hooks.datasette.ordering import WriteOrder
-from airflow_provider_cloud.hooks.datasette.pipeline import Pipeline, SentBody, _HandOff
+from airflow_provider_cloud.hooks.datasette.pipeline import Pipeline, SentBody
 from airflow_provider_cloud.hooks.datasette.reconcile import BatchCheck, Found, in_doubt
 from airflow_provider_cloud.hooks.datasette.wire import Log, RequestJson, max_rows_from
 from airflow_provider_cloud.rows.batching import RowOrigin
 
-__all__ = ["BatchWriter", "SentBody", "_HandOff", "_SentBody"]
+__all__ = ["BatchWriter"]
 
 _JSON = {"Content-Type": "application/json"}
-_SentBody = SentBody  # the name the sender's tests know it by
 
 
 def _nothing() -> None:

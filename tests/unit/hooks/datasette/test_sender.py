@@ -15,7 +15,8 @@ import requests
 
 from airflow_provider_cloud.exceptions import BadRequestError
 from airflow_provider_cloud.hooks.datasette.batches import Batch
-from airflow_provider_cloud.hooks.datasette.sender import BatchWriter, _HandOff, _SentBody
+from airflow_provider_cloud.hooks.datasette.pipeline import SentBody, _HandOff
+from airflow_provider_cloud.hooks.datasette.sender import BatchWriter
 
 
 def caller_putting(hand_off: _HandOff, items: list[str]) -> tuple[threading.Thread, list[str]]:
@@ -71,7 +72,7 @@ def test_a_caller_waits_for_the_waiting_batch_to_be_taken_and_sent():
 
 def test_a_sent_body_tells_once_it_is_handed_over_and_goes_with_a_content_length():
     calls: list[str] = []
-    body = _SentBody(b'{"rows":[]}', lambda: calls.append("sent"))
+    body = SentBody(b'{"rows":[]}', lambda: calls.append("sent"))
 
     prepared = requests.Request("POST", "http://127.0.0.1:9/db/t/-/insert", data=body).prepare()
     assert prepared.headers["Content-Length"] == "11"
