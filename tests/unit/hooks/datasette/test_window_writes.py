@@ -128,7 +128,10 @@ def test_the_row_limit_a_refusal_teaches_is_learned_by_every_thread(window):
     assert writer.learned_max_rows == 30
     assert sorted(table.rows) == list(range(1, 1_001))
     assert writer.rows == 1_000
-    assert all(len(ids) <= 30 for ids in table.posted[window + 1 :])  # at most a window's refusals
+    # At most a window's refusals: only the batches already in flight when the limit was learned are over it.
+    # (Counted, not placed: posts are recorded as they finish, so a refused straggler may be recorded after
+    # pieces that other threads sent later; a test of its place failed now and then.)
+    assert sum(len(ids) > 30 for ids in table.posted) <= window
 
 
 @pytest.fixture
