@@ -67,7 +67,7 @@ class PrivateAirflowHome:
         return self._require_path() / "dags"
 
     def settings(self) -> dict[str, str]:
-        """The environment variables this home sets."""
+        """Return the environment variables this home sets."""
         home = self._require_path()
         return {
             "AIRFLOW_HOME": str(home),

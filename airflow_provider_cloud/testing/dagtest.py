@@ -193,7 +193,9 @@ def read_variable(key: str, default: Any = _MISSING, *, deserialize_json: bool =
     return json.loads(value) if deserialize_json else value
 
 
-def set_variable(key: str, value: Any, *, serialize_json: bool = False, description: str | None = None) -> None:
+def set_variable(
+    key: str, value: Any, *, serialize_json: bool = False, description: str | None = None
+) -> None:
     """Store Variable ``key`` in the metadata database, where tasks read it and commit over it."""
     from airflow.models.variable import Variable
 
