@@ -90,8 +90,8 @@ Example::
         assert datasette_server.sql(f"select count(*) as n from [{fresh_table_name}]") == [{"n": 3}]
 
 Nothing from Airflow, and nothing heavy, is imported when this module loads: pytest loads plugins before
-any ``conftest.py``, and a ``conftest.py`` may still have to set ``AIRFLOW_HOME`` and friends before Airflow
-is first imported. The fixtures import what they need when they run.
+any ``conftest.py``, and the private Airflow home must be set (and a ``conftest.py`` may still add settings)
+before Airflow is first imported. The fixtures import what they need when they run.
 """
 
 from __future__ import annotations
