@@ -195,3 +195,30 @@ def test_ini_option_off_keeps_the_user_s_own_test_database(tmp_path):
     assert seen["home"] == str(mine)
     assert seen["engine"] == f"sqlite:///{mine / 'test.db'}" == seen["airflow_db"]
     assert {"dag", "variable", "xcom"} <= tables(mine / "test.db")
+
+
+def test_airflow_variables_puts_the_variables_table_back_after_each_test(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    write(
+        project,
+        {
+            "test_order.py": """
+                def test_a_sets_and_a_run_commits(airflow_variables):
+                    from airflow.models.variable import Variable
+
+                    airflow_variables.set("seeded", "1")
+                    Variable.set("committed", "2")  # as a task of a dag.test() run would
+                    assert airflow_variables.get("seeded") == "1"
+
+
+                def test_b_starts_clean(airflow_variables):
+                    assert airflow_variables.get("seeded", None) is None
+                    assert airflow_variables.get("committed", None) is None
+            """,
+        },
+    )
+
+    run = run_pytest(project, "-p", "no:randomly", env=clean_env())
+
+    assert outcomes(run) == {"passed": 2}, run.stdout[-3000:]
