@@ -62,6 +62,23 @@ library only):
     ``upstream_url``, and all are stopped after the test. Give a connection ``proxy.url`` as its host
     instead of the server's URL, e.g. ``{**datasette_server.connection_dict(), "host": proxy.url}``.
 
+Airflow (a private metadata database and ``dag.test()``; helpers in
+:mod:`airflow_provider_cloud.testing.dagtest`):
+
+``airflow_db`` (session scope)
+    The session's private metadata database (SQLite in a temporary ``AIRFLOW_HOME``, set before any
+    ``conftest.py`` imports Airflow; an inherited home or database is never used), migrated on first use;
+    returns its URL. Ini option ``airflow_private_home = false`` keeps your own set-up instead; the
+    decisions are recorded in :mod:`airflow_provider_cloud.testing.dag_fixtures`.
+``airflow_variables`` (function scope)
+    ``get(key, default)`` and ``set(key, value)`` on Variables in the metadata database (where tasks read
+    and commit them); the Variables table is put back as it was after the test.
+``dag_runner`` (function scope)
+    :func:`~airflow_provider_cloud.testing.dagtest.run_dag`: ``dag_runner(path, dag_id=None, **test_kwargs)``
+    runs the DAG file with ``dag.test()``, its folder as the DAGs folder, and returns a
+    :class:`~airflow_provider_cloud.testing.dagtest.DagTestResult` (``state``, ``task_states()``,
+    ``xcom(task_id, key, map_index=...)``, ``variable(key)``); Variables are restored after the test.
+
 Example::
 
     import pytest
@@ -73,8 +90,8 @@ Example::
         assert datasette_server.sql(f"select count(*) as n from [{fresh_table_name}]") == [{"n": 3}]
 
 Nothing from Airflow, and nothing heavy, is imported when this module loads: pytest loads plugins before
-any ``conftest.py``, and a ``conftest.py`` may still have to set ``AIRFLOW_HOME`` and friends before Airflow
-is first imported. The fixtures import what they need when they run.
+any ``conftest.py``, and the private Airflow home must be set (and a ``conftest.py`` may still add settings)
+before Airflow is first imported. The fixtures import what they need when they run.
 """
 
 from __future__ import annotations
@@ -86,6 +103,16 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from airflow_provider_cloud.testing.dag_fixtures import (  # noqa: F401 - pytest finds hooks and fixtures here
+    airflow_db,
+    airflow_variables,
+    dag_runner,
+    pytest_addoption,
+    pytest_configure,
+    pytest_load_initial_conftests,
+    pytest_unconfigure,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_cloud.testing.cloudtables import CloudTablesEmulator

@@ -5,20 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_cloud.testing.dagtest import load_dag
+
+__all__ = ["DAGS_FOLDER", "as_task_reads_it", "load_dag", "run_dag", "task_states", "xcoms_of"]
+
 DAGS_FOLDER = Path(__file__).resolve().parent / "files"
-
-
-def load_dag(path: Path, dag_id: str) -> Any:
-    """Parse a DAG file the way Airflow does and return the DAG named ``dag_id``."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(path), safe_mode=False)
-    if bag.import_errors:
-        raise RuntimeError(f"{path} failed to import: {bag.import_errors}")
-    dag = bag.get_dag(dag_id)
-    if dag is None:
-        raise LookupError(f"{path} defines no DAG {dag_id!r} (it has {sorted(bag.dag_ids)})")
-    return dag
 
 
 def run_dag(dag_id: str, *, path: Path | None = None, **test_kwargs: Any) -> tuple[Any, dict[str, Any]]:
