@@ -46,3 +46,5 @@ html_theme = "furo"
 html_title = f"airflow-provider-cloud {release}"
 html_static_path: list[str] = []
 html_show_sourcelink = False
+# Text as written: the connection tables must show labels and descriptions exactly as the form does.
+smartquotes = False
