@@ -231,10 +231,14 @@ def test_every_connection_field_is_on_its_page(built, entry):
     placeholders = (behaviour.get("placeholders") or {}).values()
     expected += [v if isinstance(v, str) else json.dumps(v) for v in placeholders]
     for key, field in (entry.get("conn-fields") or {}).items():
-        expected += [key, field.get("label", ""), field.get("description", "")]
-        if "default" in (field.get("schema") or {}):
-            default = field["schema"]["default"]
-            expected.append(default if isinstance(default, str) else json.dumps(default))
+        expected.append(key)
+        # Every value of the field and of its schema (label, description, default, enum, bounds, and keys
+        # added later), except the schema's type, which is shown in words ("integer, may be empty").
+        values = [v for k, v in field.items() if k != "schema"]
+        values += [v for k, v in (field.get("schema") or {}).items() if k != "type"]
+        for value in values:
+            for item in value if isinstance(value, list) else [value]:
+                expected.append(item if isinstance(item, str) else json.dumps(item))
     missing = [squeeze(e) for e in expected if squeeze(e) not in text]
     assert not missing, f"connections/{conn_type}.html does not show: {missing}"
     hidden = behaviour.get("hidden-fields") or []
@@ -279,3 +283,39 @@ def test_the_license_file_is_the_license_the_package_declares():
     assert "Apache License" in text
     assert "Version 2.0, January 2004" in text
     assert "END OF TERMS AND CONDITIONS" in text
+
+
+def test_the_renderer_shows_keys_it_does_not_know(monkeypatch):
+    """A field key or placeholder the form gains later is rendered, not dropped (docs/_ext/provider_fields.py)."""
+    monkeypatch.syspath_prepend(str(DOCS / "_ext"))
+    provider_fields = importlib.import_module("provider_fields")
+    entry = {
+        "connection-type": "demo",
+        "ui-field-behaviour": {
+            "hidden-fields": ["login"],
+            "relabeling": {"host": "Base URL"},
+            "placeholders": {
+                "host": "https://example.org",
+                "ca_bundle": "/etc/ssl/ca.pem",
+                "elsewhere": "x-y",
+            },
+        },
+        "conn-fields": {
+            "ca_bundle": {
+                "label": "CA bundle",
+                "description": "A path.",
+                "sensitive_hint": "new-key",
+                "schema": {"type": ["string", "null"], "format": "path", "maxLength": 255},
+            },
+        },
+    }
+    shown = " ".join(
+        [str(c) for row in provider_fields.standard_rows(entry) for c in row]
+        + [str(v) for row in provider_fields.extra_rows(entry) for v in row.values()]
+        + [f"{k} {v}" for k, v in provider_fields.orphan_placeholders(entry).items()]
+    )
+    for text in ("Base URL", "https://example.org", "/etc/ssl/ca.pem", "CA bundle", "A path.", "new-key"):
+        assert text in shown
+    for text in ("string, may be empty", "format: path", "maxLength: 255", "elsewhere x-y"):
+        assert text in shown
+    assert ["login", "hidden", ""] in provider_fields.standard_rows(entry)
