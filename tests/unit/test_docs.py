@@ -92,7 +92,7 @@ def doc_pages() -> list[Path]:
 
 
 def _newest_source() -> float:
-    sources = [p for p in DOCS.rglob("*") if p.is_file() and "_build" not in p.parts]
+    sources = [p for p in DOCS.rglob("*") if p.is_file() and not {"_build", "__pycache__"} & set(p.parts)]
     sources += list((ROOT / "airflow_provider_cloud").rglob("*.py"))
     return max(p.stat().st_mtime for p in sources)
 
