@@ -58,6 +58,7 @@ TOKEN_SECONDS = 24 * 60 * 60
     doc_md=__doc__,
 )
 def example_cloudtables_embed() -> None:
+    # [START howto_operator_import_rows_cloudtables]
     import_people = ImportRowsOperator(
         task_id="import_people",
         conn_id=CONN_ID,
@@ -66,6 +67,7 @@ def example_cloudtables_embed() -> None:
         rename=RENAME,
         key="Person",
     )
+    # [END howto_operator_import_rows_cloudtables]
 
     # [START howto_operator_cloudtables_access_token]
     mint_embed_token = CloudTablesAccessTokenOperator(

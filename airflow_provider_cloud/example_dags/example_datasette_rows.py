@@ -107,6 +107,7 @@ def example_datasette_rows() -> None:
     )
     # [END howto_operator_commit_cursor]
 
+    # [START howto_operator_return_values]
     @task
     def summarize(
         imported: dict[str, Any],
@@ -132,6 +133,7 @@ def example_datasette_rows() -> None:
         clean_up_old_rows.output,  # type: ignore[arg-type]
         commit_cursor.output,  # type: ignore[arg-type]
     )
+    # [END howto_operator_return_values]
 
 
 example_datasette_rows()
