@@ -186,3 +186,36 @@ def test_edit_form_shows_what_is_stored_and_a_wrong_token_fails_with_the_hooks_m
     assert not ok, shown
     assert says(expected, shown), (expected, shown)
     assert wrong not in shown
+
+
+OLD_EXTRA = {
+    "ssl": None,
+    "self_hosted": True,
+    "verify": "/etc/ssl/certs/ca-certificates.crt",
+    "clientId": "legacy-client",
+}
+"""A CloudTables connection's extras as forms and the README wrote them before: a CA path in ``verify``, a
+boolean ``self_hosted``, ``ssl: null``."""
+
+
+def test_an_old_connection_opens_saves_untouched_and_tests_as_before(
+    connections, airflow_ui, services, hook_says
+):
+    conn_id, target = "form_cloudtables_old", targets(services)["cloudtables"]
+    body = {"connection_id": conn_id, "conn_type": "cloudtables", **target.fields, "port": target.port}
+    airflow_ui.api("POST", "connections", {**body, "extra": json.dumps(OLD_EXTRA)})
+    connections.open_edit_form(conn_id)
+    shown = {name: connections.extra_field(name).value for name in connections.extra_names()}
+    assert shown["verify"] is True  # a path shows as on: verification is on, with that bundle
+    assert shown["self_hosted"] == ""  # a boolean is none of the select's choices: shown empty, kept as is
+    assert shown["clientId"] == "legacy-client"
+    connections.save()
+
+    stored = airflow_ui.api("GET", f"connections/{conn_id}")
+    assert {k: v for k, v in json.loads(stored["extra"]).items() if k in OLD_EXTRA} == OLD_EXTRA
+    ok, message = connections.test_connection(conn_id)
+    expected_ok, expected = hook_says("cloudtables", {**stored, "password": target.token})
+    assert expected_ok, expected
+    assert "(self-hosted)" in expected
+    assert ok, message
+    assert says(expected, message), (expected, message)
