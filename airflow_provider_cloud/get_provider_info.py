@@ -209,8 +209,8 @@ _CLOUDTABLES = {
         "ssl": {
             "label": "HTTPS",
             "description": (
-                "Use https:// for a host written without a scheme (default on); a host written with http:// or"
-                " https:// keeps its scheme."
+                "Use https:// for a host written without a scheme (default on). A host written with http:// or"
+                " https:// keeps its scheme; off beside an https:// host is an error."
             ),
             "schema": {"type": ["boolean", "null"], "default": True},
         },
