@@ -1,4 +1,19 @@
-"""Provider metadata that Airflow discovers through the ``apache_airflow_provider`` entry point."""
+"""
+Provider metadata that Airflow discovers through the ``apache_airflow_provider`` entry point.
+
+The connection forms are declared here (``ui-field-behaviour`` and ``conn-fields``), read by Airflow 3.3's UI,
+the docs' field tables and the browser test alike. What the 3.3.2 form does with them, and so how they are
+written:
+
+- ``placeholders`` reach only the standard fields (host, port, password); placeholders of extra fields are
+  dropped by the API server. An extra string field shows suggestions from ``schema.examples`` instead (the
+  UI then shows "Start typing to see options"); other hints go in the description.
+- A field is marked required unless its type admits ``null``; a toggle or select shows ``schema.default``
+  and an untouched form stores it, so every toggle and select has the default the hook applies.
+- Port is shown for every type: the UI's Test button sends the stored port (``0`` for none), and the API
+  server refuses a test whose port differs from the stored one, so a connection without a port cannot be
+  tested from the UI.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +34,16 @@ _HTTP_EXTRAS: dict[str, Any] = {
     },
     "verify": {
         "label": "Verify TLS certificates",
-        "description": "Turn off only for self-signed test servers.",
-        "schema": {"type": "boolean", "default": True},
+        "description": "Check the server's certificate (default on); turn off only for self-signed test servers.",
+        "schema": {"type": ["boolean", "null"], "default": True},
+    },
+    "ca_bundle": {
+        "label": "CA bundle (path)",
+        "description": (
+            "A PEM file of the certificate authorities to trust instead of the system's, at this path on every"
+            " machine that runs the hook (workers, triggerer, API server); needs Verify on."
+        ),
+        "schema": {"type": ["string", "null"], "examples": ["/etc/ssl/certs/ca-certificates.crt"]},
     },
     "retry_limit": {
         "label": "Retries",
@@ -42,19 +65,19 @@ _DATASETTE = {
     "connection-type": "datasette",
     "hook-name": "Datasette",
     "ui-field-behaviour": {
-        "hidden-fields": ["schema", "port", "login"],
+        "hidden-fields": ["schema", "login"],
         "relabeling": {"host": "Base URL", "password": "API token"},
         "placeholders": {
             "host": "https://myspace.datasette.cloud or http://127.0.0.1:8001",
+            "port": "443 for https://, 80 for http://, or the port the server listens on",
             "password": "dstok_... or dsatok_...",
-            "database": "data",
         },
     },
     "conn-fields": {
         "database": {
             "label": "Database",
             "description": "Default database; may be left empty when the server has only one.",
-            "schema": {"type": ["string", "null"]},
+            "schema": {"type": ["string", "null"], "examples": ["data"]},
         },
         "max_insert_rows": {
             "label": "Max rows per write",
@@ -70,16 +93,12 @@ _KLOUDLESS = {
     "connection-type": "kloudless",
     "hook-name": "Kloudless",
     "ui-field-behaviour": {
-        "hidden-fields": ["schema", "port", "login"],
+        "hidden-fields": ["schema", "login"],
         "relabeling": {"host": "API base URL", "password": "Bearer token or API key"},
         "placeholders": {
             "host": "https://api.kloudless.com (empty: the public API)",
+            "port": "443 for https://, 80 for http://, or the port the server listens on",
             "password": "an account's Bearer token, or the application's API key",
-            "account_id": "me",
-            "api_version": "1",
-            "as_user": "upstream user id",
-            "raw_headers": '{"X-Custom": "value"}',
-            "app_id": "the application (OAuth client) id",
         },
     },
     "conn-fields": {
@@ -91,26 +110,26 @@ _KLOUDLESS = {
         "account_id": {
             "label": "Account id",
             "description": "me (the token's account, default) or a numeric account id; required with an API key.",
-            "schema": {"type": ["string", "null"]},
+            "schema": {"type": ["string", "null"], "examples": ["me"]},
         },
         "api_version": {
             "label": "API version",
-            "description": "Default 1.",
+            "description": "The API version of request paths (default 1).",
             "schema": {"type": ["integer", "null"], "minimum": 1},
         },
         "raw_data": {
             "label": "Raw data",
-            "description": "X-Kloudless-Raw-Data: include the upstream service's raw objects.",
-            "schema": {"type": ["boolean", "null"]},
+            "description": "X-Kloudless-Raw-Data: include the upstream service's raw objects (default off).",
+            "schema": {"type": ["boolean", "null"], "default": False},
         },
         "as_user": {
             "label": "Act as user",
-            "description": "X-Kloudless-As-User: the upstream user to impersonate (admin accounts).",
+            "description": "X-Kloudless-As-User: the upstream user id to impersonate (admin accounts).",
             "schema": {"type": ["string", "null"]},
         },
         "raw_headers": {
             "label": "Raw headers (JSON object)",
-            "description": "X-Kloudless-Raw-Headers: headers forwarded to the upstream service.",
+            "description": 'X-Kloudless-Raw-Headers: headers forwarded upstream, e.g. {"X-Custom": "value"}.',
             "schema": {"type": ["string", "null"]},
         },
         "app_id": {
@@ -132,28 +151,25 @@ _CLOUDTABLES = {
         "relabeling": {"host": "Host (sub-domain or self-hosted domain)", "password": "API key"},
         "placeholders": {
             "host": "acme.cloudtables.io, or tables.example.com when self-hosted",
-            "port": "only for a self-hosted server on another port",
+            "port": "443 for https://, 80 for http://, or the port the server listens on",
             "password": "the API key from the CloudTables Security page",
-            "clientId": "airflow",
-            "clientName": "Airflow",
-            "roles": "Viewer, Editor",
         },
     },
     "conn-fields": {
         "clientId": {
             "label": "Client id",
             "description": "Who the calls are made for, for the CloudTables audit trail; default of minted tokens.",
-            "schema": {"type": ["string", "null"]},
+            "schema": {"type": ["string", "null"], "examples": ["airflow"]},
         },
         "clientName": {
             "label": "Client name",
             "description": "Display name shown with the client id in the audit trail.",
-            "schema": {"type": ["string", "null"]},
+            "schema": {"type": ["string", "null"], "examples": ["Airflow"]},
         },
         "roles": {
             "label": "Default roles",
             "description": "Roles of minted access tokens when a task gives none (comma-separated).",
-            "schema": {"type": ["string", "null"]},
+            "schema": {"type": ["string", "null"], "examples": ["Viewer", "Viewer, Editor"]},
         },
         "rate_limit": {
             "label": "Rate limit (requests)",
@@ -165,10 +181,25 @@ _CLOUDTABLES = {
             "description": "Seconds of the rate window (default 900: 500 requests per 15 minutes).",
             "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
         },
+        "rate_budget_pool": {
+            "label": "Rate budget pool",
+            "description": (
+                "An Airflow pool with one slot, shared by every task using this API key, so that together they"
+                " keep within the key's rate limit; empty: each task paces itself alone."
+            ),
+            "schema": {"type": ["string", "null"]},
+        },
         "self_hosted": {
             "label": "Self-hosted",
-            "description": "Use the /io paths of a self-hosted server; default: any host outside the domain below.",
-            "schema": {"type": ["boolean", "null"]},
+            "description": (
+                "self-hosted: the /io paths of a self-hosted server; hosted: a hosted application; auto"
+                " (default): hosted when the host is under the hosted domain below."
+            ),
+            "schema": {
+                "type": ["string", "null"],
+                "enum": ["auto", "self-hosted", "hosted"],
+                "default": "auto",
+            },
         },
         "domain": {
             "label": "Hosted domain",
@@ -177,8 +208,11 @@ _CLOUDTABLES = {
         },
         "ssl": {
             "label": "HTTPS",
-            "description": "Use https:// when the host has no scheme (default true).",
-            "schema": {"type": ["boolean", "null"]},
+            "description": (
+                "Use https:// for a host written without a scheme (default on). A host written with http:// or"
+                " https:// keeps its scheme; off beside an https:// host is an error."
+            ),
+            "schema": {"type": ["boolean", "null"], "default": True},
         },
         **_HTTP_EXTRAS,
     },

@@ -149,6 +149,9 @@ class AirflowStack(StackClient):
     :param stop_timeout: seconds each process group gets to exit after SIGTERM before SIGKILL.
     :param backend: the metadata database and executor (``tests/e2e/stack_backends.py``): :class:`SqliteLocal`
         (default, the quick stack) or :class:`PostgresCelery` (the production stack, with its workers).
+    :param components: the processes to run, names of :data:`PROCESS_COMMANDS` (default all four). Without
+        the scheduler the backend's workers are not started either; health is awaited for those started (the
+        browser test runs the API server alone).
     """
 
     def __init__(
@@ -164,8 +167,13 @@ class AirflowStack(StackClient):
         start_timeout: float = 300.0,
         stop_timeout: float = 30.0,
         backend: Backend | None = None,
+        components: Iterable[str] = tuple(PROCESS_COMMANDS),
     ) -> None:
         self.backend: Backend = backend or SqliteLocal()
+        self.components = list(components)
+        unknown = set(self.components) - set(PROCESS_COMMANDS)
+        if unknown or "api-server" not in self.components:
+            raise AirflowStackError(f"components must include api-server, among {list(PROCESS_COMMANDS)}")
         self.dag_paths = [Path(p) for p in dag_paths]
         self.connections = dict(connections or {})
         self.variables = dict(variables or {})
@@ -222,8 +230,10 @@ class AirflowStack(StackClient):
             self._prepare_home()
             self._migrate()
             clock = self._lap("migrate", clock)
-            commands = {name: (args, {}) for name, args in PROCESS_COMMANDS.items()}
-            for name, (args, extra_env) in {**commands, **self.backend.process_commands()}.items():
+            commands = {name: (PROCESS_COMMANDS[name], {}) for name in self.components}
+            if "scheduler" in self.components:
+                commands.update(self.backend.process_commands())
+            for name, (args, extra_env) in commands.items():
                 self.processes[name] = start_process(
                     name,
                     [sys.executable, "-m", "airflow", *args],
@@ -233,7 +243,8 @@ class AirflowStack(StackClient):
                 )
             self.wait_until_healthy(self.start_timeout)
             clock = self._lap("healthy", clock)
-            self.backend.wait_ready(self.start_timeout, self.check_processes)
+            if "scheduler" in self.components:
+                self.backend.wait_ready(self.start_timeout, self.check_processes)
             clock = self._lap("workers", clock)
             dag_files = [path.name for path in self.dag_paths if path.is_file()]
             self.wait_for_dags(self.expect_dag_ids, files=dag_files, timeout=self.start_timeout)

@@ -131,7 +131,11 @@ class StackClient(RunControl):
         def probe() -> bool | None:
             self._get_url(f"{self.api_url}/execution/health", timeout=30)
             report = self.health()
-            parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+            started = {name.replace("-", "_") for name in self.processes}
+            parts = [
+                "metadatabase",
+                *(p for p in ("scheduler", "triggerer", "dag_processor") if p in started),
+            ]
             healthy = all((report.get(part) or {}).get("status") == "healthy" for part in parts)
             return True if healthy else None
 

@@ -59,3 +59,9 @@ def test_a_missing_dag_file_fails_before_anything_starts(tmp_path: Path) -> None
     with pytest.raises(AirflowStackError, match=r"no such DAG file or folder: .*nope\.py"):
         stack.start()
     assert stack.processes == {}
+
+
+@pytest.mark.parametrize("components", [["scheduler"], ["api-server", "webserver"]])
+def test_components_must_be_known_and_include_the_api_server(components: list[str]) -> None:
+    with pytest.raises(AirflowStackError, match="components must include api-server, among"):
+        AirflowStack(components=components)

@@ -100,3 +100,94 @@ def test_the_window_field_names_each_services_default(entry):
     field = entry["conn-fields"]["window"]
     assert f"{entry['hook-name']} {hook.default_window}" in field["description"]
     assert field["schema"]["maximum"] == MAX_WINDOW
+
+
+# -- the connection form, as Airflow 3.3.2's UI renders it -----------------------------------------------
+
+_STANDARD_FIELDS = {"description", "host", "port", "login", "password", "schema"}
+
+
+def _types(field: dict) -> list[str]:
+    kind = field["schema"]["type"]
+    return kind if isinstance(kind, list) else [kind]
+
+
+@pytest.mark.parametrize("entry", get_provider_info()["connection-types"], ids=lambda e: e["connection-type"])
+def test_every_form_shows_port_and_says_what_it_means(entry):
+    # The UI's Test button sends the stored port (0 for none) and the API server refuses a port that differs
+    # from the stored one: a type whose form hides Port can never be tested from the UI.
+    behaviour = entry["ui-field-behaviour"]
+    assert "port" not in behaviour["hidden-fields"]
+    assert behaviour["placeholders"]["port"].startswith("443 for https://, 80 for http://")
+
+
+@pytest.mark.parametrize("entry", get_provider_info()["connection-types"], ids=lambda e: e["connection-type"])
+def test_placeholders_are_declared_only_where_the_form_shows_them(entry):
+    # Airflow 3.3.2 keeps placeholders of the standard fields only; an extra field's hint is its examples
+    # (offered as suggestions) or its description.
+    behaviour = entry["ui-field-behaviour"]
+    shown = _STANDARD_FIELDS - set(behaviour["hidden-fields"])
+    assert set(behaviour["placeholders"]) <= shown
+    for name, field in entry["conn-fields"].items():
+        if "examples" in field["schema"]:
+            assert _types(field)[0] == "string", name
+            assert all(isinstance(example, str) and example for example in field["schema"]["examples"]), name
+
+
+@pytest.mark.parametrize("entry", get_provider_info()["connection-types"], ids=lambda e: e["connection-type"])
+def test_toggles_and_selects_have_the_hooks_defaults_and_nothing_else_is_required(entry):
+    # A toggle shows off for null and a select shows nothing: each needs its real default, which an
+    # untouched form then stores. A type without null is marked required by the form.
+    for name, field in entry["conn-fields"].items():
+        schema = field["schema"]
+        if "boolean" in _types(field) or "enum" in schema:
+            assert "default" in schema, name
+            assert schema["default"] in schema.get("enum", [True, False]), name
+        if "null" not in _types(field):
+            assert "enum" in schema, f"{name} is required without a choice"
+
+
+def test_the_fields_of_each_type():
+    fields = {e["connection-type"]: set(e["conn-fields"]) for e in get_provider_info()["connection-types"]}
+    http = {"timeout", "connect_timeout", "verify", "ca_bundle", "retry_limit", "window"}
+    assert fields["datasette"] == http | {"database", "max_insert_rows"}
+    assert fields["kloudless"] == http | {
+        "auth_scheme",
+        "account_id",
+        "api_version",
+        "raw_data",
+        "as_user",
+        "raw_headers",
+        "app_id",
+    }
+    assert fields["cloudtables"] == http | {
+        "clientId",
+        "clientName",
+        "roles",
+        "rate_limit",
+        "rate_window",
+        "rate_budget_pool",
+        "self_hosted",
+        "domain",
+        "ssl",
+    }
+
+
+def test_airflows_form_metadata_carries_placeholders_examples_and_defaults():
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    metas = {meta.connection_type: meta for meta in HookMetaService.hook_meta_data()}
+    for entry in get_provider_info()["connection-types"]:
+        meta = metas[entry["connection-type"]]
+        placeholders = entry["ui-field-behaviour"]["placeholders"]
+        assert meta.standard_fields is not None
+        assert meta.standard_fields.port is not None
+        assert meta.standard_fields.port.hidden is False
+        assert meta.standard_fields.port.placeholder == placeholders["port"]
+        extra = dict(meta.extra_fields or {})
+        assert set(extra) == set(entry["conn-fields"])
+        for name, field in entry["conn-fields"].items():
+            assert extra[name]["value"] == field["schema"].get("default"), name
+            assert extra[name]["schema"].get("examples") == field["schema"].get("examples"), name
+            assert extra[name]["schema"]["title"] == field["label"], name
+            assert extra[name]["description"] == field["description"], name

@@ -38,7 +38,7 @@ from airflow_provider_cloud.exceptions import (
     RateLimitError,
     UnexpectedResponseError,
 )
-from airflow_provider_cloud.hooks.core import coerce_bool
+from airflow_provider_cloud.hooks.core import coerce_bool, with_port
 
 SERVICE = "CloudTables"
 DEFAULT_DOMAIN = "cloudtables.io"
@@ -86,9 +86,11 @@ def endpoint_from_connection(
     """
     Work out the endpoint from a connection's host and extras.
 
-    The scheme comes from the host (``http://...``), else from the ``ssl`` extra (default true: https); both
-    given and different is an error. A host under the ``domain`` extra (default ``cloudtables.io``), such as
-    ``acme.cloudtables.io``, is hosted; any other host is self-hosted; the ``self_hosted`` extra overrides.
+    The scheme comes from the host (``http://...``), else from the ``ssl`` extra (default true: https). A
+    host with a scheme keeps it: the form stores ``ssl: true`` by default, so only ``ssl`` turned off
+    beside an ``https://`` host is a contradiction (an error). A host under the ``domain`` extra (default
+    ``cloudtables.io``), such as ``acme.cloudtables.io``, is hosted; any other host is self-hosted; the
+    ``self_hosted`` extra (``auto``, ``self-hosted``, ``hosted``, or a boolean) overrides.
     """
     text = (host or "").strip().rstrip("/")
     if not text:
@@ -104,7 +106,7 @@ def endpoint_from_connection(
             raise ValueError(
                 f"Connection {conn_id!r}: the host's scheme must be http or https, not {scheme!r}"
             )
-        if ssl is not None and ssl != (scheme == "https"):
+        if ssl is False and scheme == "https":
             raise ValueError(
                 f"Connection {conn_id!r}: the host says {scheme}:// but the 'ssl' extra says {ssl_extra!r}"
             )
@@ -113,15 +115,31 @@ def endpoint_from_connection(
             ssl = schema != "http"
         text = f"{'https' if ssl else 'http'}://{text}"
     parts = urlsplit(text)
-    netloc = parts.netloc
-    if port and parts.port is None:
-        netloc = f"{netloc}:{port}"
     hostname = (parts.hostname or "").lower()
     domain = str(extras.get("domain") or DEFAULT_DOMAIN).strip().lower().lstrip(".")
-    hosted = hostname.endswith(f".{domain}")
-    if extras.get("self_hosted") not in (None, ""):
-        hosted = not coerce_bool(extras["self_hosted"], default=not hosted)
-    return CloudTablesEndpoint(f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}", hosted)
+    by_host = not hostname.endswith(f".{domain}")
+    hosted = read_self_hosted(extras.get("self_hosted"), by_host=by_host, conn_id=conn_id)
+    base = f"{parts.scheme}://{with_port(parts.scheme, parts.netloc, port)}{parts.path.rstrip('/')}"
+    return CloudTablesEndpoint(base, not hosted)
+
+
+SELF_HOSTED_CHOICES = {"auto": None, "self-hosted": True, "hosted": False}
+
+
+def read_self_hosted(value: object, *, by_host: bool, conn_id: str) -> bool:
+    """Return whether the server is self-hosted: ``by_host`` for ``auto`` (or unset), else what is chosen."""
+    if value in (None, "") or value == "auto":
+        return by_host
+    chosen = SELF_HOSTED_CHOICES.get(value) if isinstance(value, str) else None
+    if chosen is not None:
+        return chosen
+    try:
+        return coerce_bool(value, default=by_host)
+    except ValueError:
+        raise ValueError(
+            f"Connection {conn_id!r}: extra 'self_hosted' must be one of {', '.join(SELF_HOSTED_CHOICES)}"
+            f" (or true/false), not {value!r}"
+        ) from None
 
 
 def check_style(style: str) -> str:

@@ -13,7 +13,12 @@ and the send times that outlive a process).
 
 from __future__ import annotations
 
-from airflow_provider_cloud.hooks.core.extras import base_url_from_connection, coerce_bool, extra_number
+from airflow_provider_cloud.hooks.core.extras import (
+    base_url_from_connection,
+    coerce_bool,
+    extra_number,
+    with_port,
+)
 from airflow_provider_cloud.hooks.core.hook import CloudApiHook
 from airflow_provider_cloud.hooks.core.policy import (
     ALWAYS_RETRY_STATUSES,
@@ -57,4 +62,5 @@ __all__ = [
     "prefetched",
     "quick_thread_switching",
     "recent",
+    "with_port",
 ]

@@ -19,10 +19,17 @@ if TYPE_CHECKING:
     from airflow.sdk import Connection
 
 _NOT_A_PATH = frozenset({"true", "false", "1", "0", "yes", "no", ""})
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def base_url_from_connection(conn: Connection, *, default_scheme: str = "https") -> str:
-    """Build ``scheme://host[:port][/path]`` from a connection's host, schema and port fields."""
+    """
+    Build ``scheme://host[:port][/path]`` from a connection's host, schema and port fields.
+
+    A port written in the host URL wins over the Port field (as before the form showed Port); the scheme's
+    own port (443 for https, 80 for http) is left out, so ``https://h`` with Port 443 is ``https://h``:
+    the same asset URIs and links as before users filled Port in for the UI's Test button.
+    """
     host = (conn.host or "").strip().rstrip("/")
     if not host:
         raise ValueError(f"Connection {conn.conn_id!r} has no host: set it to the service's base URL")
@@ -30,10 +37,14 @@ def base_url_from_connection(conn: Connection, *, default_scheme: str = "https")
         scheme = conn.schema if conn.schema in ("http", "https") else default_scheme
         host = f"{scheme}://{host}"
     parts = urlsplit(host)
-    netloc = parts.netloc
-    if conn.port and ":" not in netloc.rsplit("]", 1)[-1]:
-        netloc = f"{netloc}:{conn.port}"
-    return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+    return f"{parts.scheme}://{with_port(parts.scheme, parts.netloc, conn.port)}{parts.path.rstrip('/')}"
+
+
+def with_port(scheme: str, netloc: str, port: int | None) -> str:
+    """Return ``netloc`` with ``port`` added, unless it has a port already or ``port`` is the scheme's own."""
+    if not port or ":" in netloc.rsplit("]", 1)[-1] or DEFAULT_PORTS.get(scheme.lower()) == port:
+        return netloc
+    return f"{netloc}:{port}"
 
 
 def coerce_bool(value: object, *, default: bool) -> bool:
@@ -111,11 +122,33 @@ def read_retry_policy(
 
 
 def read_verify(extras: Mapping[str, Any], *, conn_id: str) -> bool | str:
-    """Return TLS verification: ``verify`` (or ``verify_ssl``) as a boolean, or a CA bundle path."""
+    """
+    Return TLS verification: ``False``, ``True``, or the path of a CA bundle to verify with.
+
+    The form has a ``verify`` toggle and a ``ca_bundle`` path; ``verify`` itself may also hold a path (the
+    README's spelling before ``ca_bundle``), and ``verify_ssl`` is read as ``verify``. A bundle with
+    verification turned off is a contradiction, so it is an error rather than a guess.
+    """
     value = extras.get("verify", extras.get("verify_ssl"))
+    bundle = extras.get("ca_bundle")
+    if bundle not in (None, "") and not isinstance(bundle, str):
+        raise ValueError(f"Connection {conn_id!r}: extra 'ca_bundle' must be a file path, got {bundle!r}")
+    bundle = (bundle or "").strip()
     if isinstance(value, str) and value.strip().lower() not in _NOT_A_PATH:
+        if bundle and bundle != value.strip():
+            raise ValueError(
+                f"Connection {conn_id!r}: extras 'verify' and 'ca_bundle' name two CA bundles; keep 'ca_bundle'"
+            )
         return value
     try:
-        return coerce_bool(value, default=True)
+        verify = coerce_bool(value, default=True)
     except ValueError:
         raise ValueError(f"Connection {conn_id!r}: extra 'verify' must be true, false or a path") from None
+    if not bundle:
+        return verify
+    if not verify:
+        raise ValueError(
+            f"Connection {conn_id!r}: extra 'ca_bundle' is set but 'verify' is off; turn 'verify' on to"
+            " check certificates with the bundle, or clear 'ca_bundle'"
+        )
+    return bundle

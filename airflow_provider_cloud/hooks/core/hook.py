@@ -44,8 +44,8 @@ class CloudApiHook(ConnectedHook):
     Shared HTTP core: session, auth, timeouts, retries and error mapping for every service hook.
 
     Connection extras read here (all optional): ``timeout`` (read timeout, seconds), ``connect_timeout``,
-    ``verify`` (``false`` to turn TLS verification off, or a CA bundle path), ``retry_limit``,
-    ``retry_backoff_max``, ``retry_after_max``. Arguments given to the hook win over extras.
+    ``verify`` (``false`` to turn TLS verification off, or a CA bundle path), ``ca_bundle`` (a CA bundle
+    path), ``retry_limit``, ``retry_backoff_max``, ``retry_after_max``. Arguments given to the hook win over extras.
 
     :param conn_id: the Airflow connection id.
     :param timeout: read timeout in seconds, or a ``(connect, read)`` pair.

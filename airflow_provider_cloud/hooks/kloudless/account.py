@@ -62,6 +62,11 @@ class AccountHook(CloudApiHook):
     def _settings(self) -> Settings:
         conn = self.connection
         has_host = bool((conn.host or "").strip())
+        if not has_host and conn.port not in (None, 0, 443):
+            raise ValueError(
+                f"Connection {self.conn_id!r} has Port {conn.port} but no host: the public API is"
+                f" {wire.DEFAULT_BASE_URL} (port 443); set the host to reach another server"
+            )
         return Settings(
             conn_id=self.conn_id,
             host_url=base_url_from_connection(conn, default_scheme=self.default_scheme) if has_host else None,

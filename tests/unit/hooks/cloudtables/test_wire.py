@@ -55,6 +55,12 @@ def endpoint(host: str, port: int | None = None, **extras: Any):
         ),
         ("acme.cloudtables.io", {"self_hosted": True}, "https://acme.cloudtables.io", False),
         ("http://127.0.0.1:8123", {"self_hosted": "false"}, "http://127.0.0.1:8123", True),
+        # what an untouched 3.3.2 form stores: ssl on and self_hosted auto; a host with a scheme keeps it
+        ("http://127.0.0.1:8123", {"ssl": True, "self_hosted": "auto"}, "http://127.0.0.1:8123", False),
+        ("acme.cloudtables.io", {"ssl": True, "self_hosted": "auto"}, "https://acme.cloudtables.io", True),
+        ("tables.example.com", {"ssl": None, "self_hosted": None}, "https://tables.example.com", False),
+        ("tables.example.com", {"self_hosted": "hosted"}, "https://tables.example.com", True),
+        ("acme.cloudtables.io", {"self_hosted": "self-hosted"}, "https://acme.cloudtables.io", False),
     ],
 )
 def test_endpoint_from_the_connection(host, extras, base, hosted):
@@ -67,6 +73,11 @@ def test_endpoint_from_the_connection(host, extras, base, hosted):
 def test_endpoint_port_and_bad_settings():
     assert endpoint("tables.example.com", port=8443).base == "https://tables.example.com:8443"
     assert endpoint("tables.example.com:9000", port=8443).base == "https://tables.example.com:9000"
+    assert endpoint("acme.cloudtables.io", port=443).base == "https://acme.cloudtables.io"
+    with pytest.raises(
+        ValueError, match="Connection 'c': extra 'self_hosted' must be one of auto, self-hosted"
+    ):
+        endpoint("tables.example.com", self_hosted="sometimes")
     with pytest.raises(ValueError, match="no host"):
         endpoint(" ")
     with pytest.raises(ValueError, match="'ssl' extra"):

@@ -77,6 +77,13 @@ def _conn(**fields: Any) -> Connection:
             id="bare-host-path-port",
         ),
         pytest.param({"host": " api.example.test/ "}, "https://api.example.test", id="whitespace"),
+        pytest.param({"host": "https://h.test", "port": 443}, "https://h.test", id="https-own-port"),
+        pytest.param({"host": "http://h.test/p", "port": 80}, "http://h.test/p", id="http-own-port"),
+        pytest.param({"host": "http://h.test", "port": 443}, "http://h.test:443", id="https-port-on-http"),
+        pytest.param(
+            {"host": "https://h.test:8001", "port": 8001}, "https://h.test:8001", id="url-and-port-agree"
+        ),
+        pytest.param({"host": "h.test", "port": 0}, "https://h.test", id="port-zero-is-none"),
     ],
 )
 def test_base_url_from_connection(fields, expected):

@@ -105,6 +105,20 @@ def test_a_non_numeric_timeout_extra_is_a_clear_error(make_hook, monkeypatch):
         pytest.param({"verify": "true"}, True, id="uri-string-true"),
         pytest.param({"verify_ssl": False}, False, id="verify_ssl-alias"),
         pytest.param({"verify": "/etc/ssl/corp-ca.pem"}, "/etc/ssl/corp-ca.pem", id="ca-bundle-path"),
+        pytest.param({"verify": None}, True, id="form-null"),
+        pytest.param({"verify": True, "ca_bundle": None}, True, id="untouched-form"),
+        pytest.param(
+            {"verify": True, "ca_bundle": "/etc/ssl/corp-ca.pem"}, "/etc/ssl/corp-ca.pem", id="ca_bundle"
+        ),
+        pytest.param({"ca_bundle": " /etc/ssl/corp-ca.pem "}, "/etc/ssl/corp-ca.pem", id="ca_bundle-alone"),
+        pytest.param(
+            {"verify": "/etc/ssl/corp-ca.pem", "ca_bundle": ""}, "/etc/ssl/corp-ca.pem", id="old-path"
+        ),
+        pytest.param(
+            {"verify": "/etc/ssl/corp-ca.pem", "ca_bundle": "/etc/ssl/corp-ca.pem"},
+            "/etc/ssl/corp-ca.pem",
+            id="path-in-both",
+        ),
     ],
 )
 def test_tls_verification_reaches_the_adapter(make_hook, monkeypatch, extra, expected):
@@ -178,6 +192,24 @@ def test_tls_verification_from_a_uri_connection(make_hook, monkeypatch):
     assert fake.sent[0].url == "https://api.example.test:8443/x"
     assert fake.sent[0].verify is False
     assert fake.sent[0].timeout == (10.0, 7.0)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        pytest.param(
+            {"verify": False, "ca_bundle": "/etc/ssl/corp-ca.pem"},
+            "'ca_bundle' is set but 'verify' is off",
+            id="off",
+        ),
+        pytest.param({"verify": "/a.pem", "ca_bundle": "/b.pem"}, "name two CA bundles", id="two-bundles"),
+        pytest.param({"ca_bundle": True}, "'ca_bundle' must be a file path", id="not-a-path"),
+    ],
+)
+def test_a_ca_bundle_that_contradicts_verify_is_a_clear_error(make_hook, monkeypatch, extra, message):
+    set_connection(monkeypatch, extra=extra)
+    with pytest.raises(ValueError, match=f"Connection 'test_api': .*{message}"):
+        make_hook(ok())[0].request("GET", "/x")
 
 
 def test_an_unreadable_verify_extra_is_a_clear_error(make_hook, monkeypatch):
