@@ -64,7 +64,7 @@ class DatasetteServerHook(CloudApiHook):
             actor = self.get_actor()
             version = self.get_versions().get("datasette", {}).get("version", "unknown")
         except (CloudApiError, ValueError) as exc:
-            return False, str(exc)
+            return False, self.scrub(str(exc))
         if actor is None:
             if self.connection.password:
                 return False, "Datasette did not recognise the token: requests would be anonymous"

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_cloud.hooks.datasette import DatasetteHook
+
+
+def test_a_failed_connection_test_never_shows_the_token(hook: DatasetteHook, monkeypatch: pytest.MonkeyPatch):
+    """The Test button shows this message in the UI: a library error that echoes the token is scrubbed, as the
+    CloudTables and Kloudless tests do."""
+
+    def echoing_failure():
+        raise ValueError("unexpected answer to Bearer dstok_unit_token")
+
+    monkeypatch.setattr(hook, "get_actor", echoing_failure)
+    ok, message = hook.test_connection()
+    assert ok is False
+    assert "dstok_unit_token" not in message
+    assert message == "unexpected answer to Bearer ***"
