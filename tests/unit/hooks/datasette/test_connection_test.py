@@ -10,7 +10,8 @@ def test_a_failed_connection_test_never_shows_the_token(hook: DatasetteHook, mon
     CloudTables and Kloudless tests do."""
 
     def echoing_failure():
-        raise ValueError("unexpected answer to Bearer dstok_unit_token")
+        # An error that echoes the header the hook sent (the hook read its connection to send it).
+        raise ValueError(f"unexpected answer to Bearer {hook.connection.password}")
 
     monkeypatch.setattr(hook, "get_actor", echoing_failure)
     ok, message = hook.test_connection()
