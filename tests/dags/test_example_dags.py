@@ -23,9 +23,9 @@ from airflow_provider_cloud.example_dags import sample_data
 from tests.dags.dag_support import task_states
 from tests.dags.example_dags_support import (
     DAG_FILES,
-    create_people_table,
     DEFERRED_UPLOAD_WAIT,
     EXAMPLE_DAGS,
+    create_people_table,
     event_id,
     events_polls,
     first_trigger_event,
@@ -411,7 +411,9 @@ def test_kloudless_archive_uploads_the_expired_rows_then_deletes_exactly_them(
     name = f"{table}-2026-03-01.csv"
     stale = kl.add_file(account, name, b"id\n", parent_id=folder["id"])
 
-    dag_run, xcoms = run_example("example_kloudless_archive", logical_date=datetime(2026, 3, 1, 6, tzinfo=UTC))
+    dag_run, xcoms = run_example(
+        "example_kloudless_archive", logical_date=datetime(2026, 3, 1, 6, tzinfo=UTC)
+    )
 
     assert str(dag_run.state) == "success"
     assert set(task_states(dag_run).values()) == {"success"}
@@ -444,7 +446,9 @@ def test_kloudless_archive_uploads_the_expired_rows_then_deletes_exactly_them(
 
     # Run 2, the same day again: nothing expired any more, so nothing is exported, uploaded or deleted,
     # and the day's archive in Kloudless is not replaced by an empty one.
-    dag_run, xcoms = run_example("example_kloudless_archive", logical_date=datetime(2026, 3, 1, 7, tzinfo=UTC))
+    dag_run, xcoms = run_example(
+        "example_kloudless_archive", logical_date=datetime(2026, 3, 1, 7, tzinfo=UTC)
+    )
 
     assert str(dag_run.state) == "success"
     skipped = ["archive_folder", "archive_expired", "upload_archive", "delete_archived"]
