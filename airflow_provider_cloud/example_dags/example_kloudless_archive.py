@@ -1,5 +1,5 @@
 """
-Archive, then delete: rows past retention go to a CSV file, the file to a Kloudless folder, then the rows go.
+Archive, then delete: rows past retention go to a CSV file, it goes to a Kloudless folder, then the rows go.
 
 ``example_datasette_rows`` drops its old rows; this DAG keeps them first, on the team's drive. Each day:
 
@@ -9,7 +9,8 @@ Archive, then delete: rows past retention go to a CSV file, the file to a Kloudl
    gone) never uploads an empty archive over the real one;
 3. ``archive_folder`` returns the id of the Kloudless folder named by a Variable (default ``archive``, in the
    account's root), made when missing;
-4. ``archive_expired`` exports those rows, by ``id``, to ``<file base>/archive/<table>/<table>-<ds>.csv``;
+4. ``archive_expired`` exports those rows, by ``id``, to ``<file base>/archive/<table>/<table>-<ds>.csv.gz``
+   (compressed, and so not taken for new orders by the Kloudless examples, which read ``*.csv`` files);
 5. ``upload_archive`` uploads that file into the folder with ``overwrite=True``: a run repeated after the
    upload (the clean-up failed, say) replaces the day's archive, keeping its file id, instead of failing on
    the name;
@@ -91,7 +92,7 @@ def example_kloudless_archive() -> None:
         dataset=TABLE,
         where=EXPIRED,
         order_by="id",
-        destination=FILE_BASE + "/archive/" + TABLE + "/" + TABLE + "-{{ ds }}.csv",
+        destination=FILE_BASE + "/archive/" + TABLE + "/" + TABLE + "-{{ ds }}.csv.gz",
     )
 
     # [START howto_operator_kloudless_upload]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 import sys
@@ -42,5 +43,5 @@ def test_the_demo_runs_every_example_dag_and_stops_its_servers(tmp_path: Path) -
     assert "stopping every server ... done" in out
     assert "Demo done in" in out
     assert (tmp_path / "demo" / "files" / "embed" / "People.html").is_file()
-    (archive,) = (tmp_path / "demo" / "files" / "archive" / "people").glob("people-*.csv")
-    assert archive.read_text().startswith("id,name,email,score,updated_at\n")
+    (archive,) = (tmp_path / "demo" / "files" / "archive" / "people").glob("people-*.csv.gz")
+    assert gzip.decompress(archive.read_bytes()).startswith(b"id,name,email,score,updated_at\r\n")

@@ -12,6 +12,7 @@ the setting each time one is made, and ``dag.test()`` makes one per call).
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import threading
 from datetime import UTC, date, datetime
@@ -408,7 +409,7 @@ def test_kloudless_archive_uploads_the_expired_rows_then_deletes_exactly_them(
     assert 0 < len(expired) < len(people)
     # The folder exists, holding a stale copy of the day's archive: both are reused, the file overwritten.
     folder = kl.add_folder(account, "archive")
-    name = f"{table}-2026-03-01.csv"
+    name = f"{table}-2026-03-01.csv.gz"
     stale = kl.add_file(account, name, b"id\n", parent_id=folder["id"])
 
     dag_run, xcoms = run_example(
@@ -421,7 +422,9 @@ def test_kloudless_archive_uploads_the_expired_rows_then_deletes_exactly_them(
     assert xcoms["count_expired"] == len(expired)
     export = file_base / "archive" / table / name
     assert xcoms["archive_expired"] == {"path": export.as_uri(), "rows": len(expired), "cursor": None}
-    assert [int(line.split(",")[0]) for line in export.read_text().splitlines()[1:]] == expired
+    assert [
+        int(line.split(",")[0]) for line in gzip.decompress(export.read_bytes()).decode().splitlines()[1:]
+    ] == expired
     assert xcoms["archive_folder"] == folder["id"]
     archive = export.read_bytes()
     assert xcoms["upload_archive"] == {
