@@ -4,7 +4,7 @@ The demo (``make demo``): the example DAGs run against a local Datasette and the
 It starts a real Datasette (a subprocess) and both emulators (threads) on 127.0.0.1, puts sample data in place
 (a people CSV in the file base, a CloudTables data set, a Kloudless account whose uploaded CSV files produce
 events), defines the connections and Variables as environment variables of this process, migrates a private
-Airflow metadata database, runs the four example DAGs with ``dag.test()`` and prints what they did. Every server
+Airflow metadata database, runs the five example DAGs with ``dag.test()`` and prints what they did. Every server
 is stopped at the end, whatever happens.
 
 Everything lives under ``.demo/`` (git-ignored), which is deleted and made again on every start, so each run
@@ -15,6 +15,9 @@ The ``AssetWatcher`` of the fourth example needs a triggerer, which ``dag.test()
 the watcher's trigger itself (the same trigger object, rebuilt from its serialized form as the triggerer does,
 with an in-memory state store in place of the asset's), then runs the consumer DAG with the trigger's payload as
 its conf, the way a run replaying a batch is started by hand.
+
+The fifth example archives the rows past their retention; by then the first has deleted every person not updated
+for 30 days, so the demo runs it with ``retention_days`` 14 (its param, through the run's conf).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
+
+from demo_summary import ARCHIVE_AFTER_DAYS, local, print_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("APC_DEMO_DIR") or ROOT / ".demo")  # the tests run it in a folder of their own
@@ -223,64 +228,16 @@ class Demo:
         outcome = self.run("example_kloudless_asset_watcher", run_conf={"payloads": [payload]})
         self.results["watcher"] = (payload, outcome)
 
-    # -- summary ----------------------------------------------------------------------------------------
-
-    def summary(self) -> None:
-        say = self.say
-        first, second = self.results["rows"]
-        say()
-        say("1. example_datasette_rows: CSV -> Datasette (upsert) -> JSON Lines after the cursor -> clean-up")
-        for label, run in (("run 1", first), (f"run 2 ({TOUCHED} people updated)", second)):
-            say(
-                f"   {label}: imported {run['imported']} rows, exported {run['exported']}, cleaned {run['cleaned']}"
-                f" (not updated for 30 days); cursor {show(run['cursor_before'])} -> {show(run['cursor_after'])}"
+    def run_archive(self) -> None:
+        """Run example 5; check that Kloudless holds the archive's bytes."""
+        outcome = self.run("example_kloudless_archive", run_conf={"retention_days": ARCHIVE_AFTER_DAYS})
+        summary = outcome["summarize"]
+        if summary["kloudless_file_id"] is not None:
+            stored = self.kloudless.file_content(self.account, summary["kloudless_file_id"])
+            summary["same_bytes"] = (
+                stored == Path(summary["archive_path"].removeprefix("file://")).read_bytes()
             )
-            say(f"      export: {local(run['export_path'])}")
-        embed = self.results["embed"]
-        token = embed["mint_embed_token"]
-        say("2. example_cloudtables_embed: rows -> CloudTables, embed token through XCom, HTML page")
-        say(
-            f"   imported {embed['import_people']['rows_written']} rows into data set People"
-            f" ({token['dataset_id']}); token {token['token'][:4]}... valid {token['expires_in']} s"
-        )
-        say(f"   page with the <script> tag: {local(embed['publish_page']['path'])}")
-        events = self.results["events"]["summarize"]
-        say(
-            "3. example_kloudless_events: deferrable sensor -> download CSV -> Datasette -> commit the cursor"
-        )
-        polls = self.results["trigger_polls"]
-        say(
-            f"   nothing new at the sensor's first poke, so it deferred; its trigger (polling every {POLL_SECONDS} s)"
-            f" found the uploaded files on poll {polls}"
-        )
-        say(
-            f"   {count(events['events'], 'event')} consumed, {count(len(events['files']), 'CSV file')}, "
-            f"{events['rows_imported']} rows imported; cursor {show(events['cursor_before'])} -> "
-            f"{show(events['cursor_after'])} (Variable cloud_provider_kloudless_cursor)"
-        )
-        for path in events["files"]:
-            say(f"      downloaded: {local(path)}")
-        payload, outcome = self.results["watcher"]
-        watched = outcome["summarize"]
-        say("4. example_kloudless_asset_watcher: AssetWatcher trigger fired -> consumer run")
-        say(
-            f"   trigger payload: {count(payload['count'], 'event')} {payload['types']} after cursor "
-            f"{payload['previous_cursor']} -> {payload['cursor']}"
-        )
-        say(
-            f"   consumer: {count(watched['events'], 'event')} re-read, {count(len(watched['files']), 'CSV file')}, "
-            f"{watched['rows_imported']} rows imported"
-        )
-        for path in watched["files"]:
-            say(f"      downloaded: {local(path)}")
-        counts = {
-            t: self.datasette.sql(f'select count(*) as n from "{t}"')[0]["n"] for t in ("people", "orders")
-        }
-        say()
-        say(
-            f"Datasette now holds people: {counts['people']} rows, orders: {counts['orders']} rows "
-            f"({local(self.datasette.db_path.as_uri())})"
-        )
+        self.results["archive"] = summary
 
 
 def events_polls(kl: Any, cursor: str) -> int:
@@ -335,20 +292,6 @@ def xcoms(dag_id: str, run_id: str) -> dict[str, Any]:
     }
 
 
-def count(n: int, thing: str) -> str:
-    return f"{n} {thing}" + ("" if n == 1 else "s")
-
-
-def show(cursor: Any) -> str:
-    return "(none stored)" if cursor in (None, "") else str(cursor)
-
-
-def local(url: str) -> str:
-    """Return a ``file://`` URL as a path relative to the repository when it is inside it."""
-    path = Path(url.removeprefix("file://"))
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-
-
 def main() -> int:
     started = time.monotonic()
     if STATE.exists():
@@ -376,7 +319,9 @@ def main() -> int:
                 demo.run_events()
             with demo.step("example_kloudless_asset_watcher (its trigger fired once, then the consumer)"):
                 demo.run_watcher()
-            demo.summary()
+            with demo.step("example_kloudless_archive"):
+                demo.run_archive()
+            print_summary(demo, touched=TOUCHED, poll_seconds=POLL_SECONDS)
         except BaseException as exc:
             demo.say(f"failed: {type(exc).__name__}: {exc}")
             demo.say(f"Airflow's output is in {local(str(LOG))}; its last lines:")

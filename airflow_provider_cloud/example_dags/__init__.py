@@ -7,7 +7,9 @@ Example DAGs of airflow-provider-cloud: each file is a complete DAG that runs ag
   ``<script>`` tag;
 - ``example_kloudless_events``: a deferrable sensor waits for new Kloudless files after the stored cursor,
   the CSV files are downloaded and imported into Datasette, then the cursor is committed;
-- ``example_kloudless_asset_watcher``: the same reaction, scheduled by an ``AssetWatcher``.
+- ``example_kloudless_asset_watcher``: the same reaction, scheduled by an ``AssetWatcher``;
+- ``example_kloudless_archive``: the rows past their retention are exported to CSV, uploaded into a Kloudless
+  folder, then deleted (a dry run first, and never more rows than the archive holds).
 
 ``sample_data`` writes the sample data they expect; ``make demo`` runs them all against local servers.
 """

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import airflow_provider_cloud.example_dags as example_dags
+from airflow_provider_cloud.example_dags import sample_data
 from tests.dags.dag_support import as_task_reads_it, load_dag
 
 EXAMPLE_DAGS = Path(example_dags.__file__).resolve().parent
@@ -21,6 +23,7 @@ DAG_FILES = {
     "example_cloudtables_embed": "example_cloudtables_embed.py",
     "example_kloudless_events": "example_kloudless_events.py",
     "example_kloudless_asset_watcher": "example_kloudless_asset_watcher.py",
+    "example_kloudless_archive": "example_kloudless_archive.py",
 }
 
 
@@ -61,6 +64,23 @@ def variable(name: str) -> str | None:
 
 def table_ids(datasette_server: Any, table: str) -> list[int]:
     return [row["id"] for row in datasette_server.sql(f'select id from "{table}" order by id')]
+
+
+def create_people_table(datasette_server: Any, table: str, people: Iterable[Mapping[str, Any]]) -> None:
+    """Create a table of ``sample_data`` people straight in Datasette's database file (no code under test)."""
+    columns = sample_data.PEOPLE_COLUMNS
+    connection = sqlite3.connect(datasette_server.db_path)
+    try:
+        connection.execute(
+            f'create table "{table}" (id integer primary key, name text, email text, score real, updated_at text)'
+        )
+        connection.executemany(
+            f'insert into "{table}" ({", ".join(columns)}) values (?, ?, ?, ?, ?)',
+            [[person[c] for c in columns] for person in people],
+        )
+        connection.commit()
+    finally:
+        connection.close()
 
 
 DEFERRED_UPLOAD_WAIT = 60.0

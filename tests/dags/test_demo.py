@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 import sys
@@ -33,10 +34,14 @@ def test_the_demo_runs_every_example_dag_and_stops_its_servers(tmp_path: Path) -
         "example_cloudtables_embed",
         "example_kloudless_events",
         "example_kloudless_asset_watcher",
+        "example_kloudless_archive",
     ):
         assert f"{dag_id}" in out
     assert "failed" not in out
     assert "page with the <script> tag" in out
+    assert "same bytes as the archive" in out
     assert "stopping every server ... done" in out
     assert "Demo done in" in out
     assert (tmp_path / "demo" / "files" / "embed" / "People.html").is_file()
+    (archive,) = (tmp_path / "demo" / "files" / "archive" / "people").glob("people-*.csv.gz")
+    assert gzip.decompress(archive.read_bytes()).startswith(b"id,name,email,score,updated_at\r\n")

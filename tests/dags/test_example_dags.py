@@ -12,6 +12,7 @@ the setting each time one is made, and ``dag.test()`` makes one per call).
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import threading
 from datetime import UTC, date, datetime
@@ -25,6 +26,7 @@ from tests.dags.example_dags_support import (
     DAG_FILES,
     DEFERRED_UPLOAD_WAIT,
     EXAMPLE_DAGS,
+    create_people_table,
     event_id,
     events_polls,
     first_trigger_event,
@@ -380,3 +382,91 @@ def test_asset_watcher_consumer_imports_the_batch_the_trigger_fired(
     assert xcoms["read_batch"]["count"] == 2
     assert xcoms["summarize"]["rows_imported"] == 4
     assert table_ids(datasette_server, table) == [1, 2, 3, 4]
+
+
+# -- 5. Kloudless archive --------------------------------------------------------------------------------
+
+
+@pytest.mark.dag
+@pytest.mark.integration
+def test_kloudless_archive_uploads_the_expired_rows_then_deletes_exactly_them(
+    example_bundle,
+    file_base,
+    datasette_conn_id,
+    datasette_server,
+    fresh_table_name,
+    kloudless_conn_id,
+    kloudless_emulator,
+    kloudless_account_id,
+    monkeypatch,
+):
+    kl, account, table = kloudless_emulator, kloudless_account_id, fresh_table_name
+    monkeypatch.setenv("AIRFLOW_VAR_CLOUD_PROVIDER_ARCHIVE_TABLE", table)
+    people = sample_data.people_rows(90, today=date(2026, 3, 1), span_days=60)
+    create_people_table(datasette_server, table, people)
+    # Expired: not updated for 30 days (retention_days) before the run's logical date ({{ ds }}).
+    expired = [p["id"] for p in people if p["updated_at"] < "2026-01-30"]
+    assert 0 < len(expired) < len(people)
+    # The folder exists, holding a stale copy of the day's archive: both are reused, the file overwritten.
+    folder = kl.add_folder(account, "archive")
+    name = f"{table}-2026-03-01.csv.gz"
+    stale = kl.add_file(account, name, b"id\n", parent_id=folder["id"])
+
+    dag_run, xcoms = run_example(
+        "example_kloudless_archive", logical_date=datetime(2026, 3, 1, 6, tzinfo=UTC)
+    )
+
+    assert str(dag_run.state) == "success"
+    assert set(task_states(dag_run).values()) == {"success"}
+    # The dry run reported what it would delete and deleted nothing: the export after it found every row.
+    assert xcoms["count_expired"] == len(expired)
+    export = file_base / "archive" / table / name
+    assert xcoms["archive_expired"] == {"path": export.as_uri(), "rows": len(expired), "cursor": None}
+    assert [
+        int(line.split(",")[0]) for line in gzip.decompress(export.read_bytes()).decode().splitlines()[1:]
+    ] == expired
+    assert xcoms["archive_folder"] == folder["id"]
+    archive = export.read_bytes()
+    assert xcoms["upload_archive"] == {
+        "file_id": stale["id"],  # overwrite=True replaced the file and kept its id
+        "name": name,
+        "size": len(archive),
+        "path": f"/archive/{name}",
+    }
+    assert kl.file_content(account, stale["id"]) == archive
+    # The real clean-up deleted exactly the rows the dry run counted and the archive holds.
+    assert xcoms["delete_archived"] == len(expired)
+    assert table_ids(datasette_server, table) == [p["id"] for p in people if p["id"] not in expired]
+    assert xcoms["summarize"] == {
+        "expired": len(expired),
+        "archived": len(expired),
+        "archive_path": export.as_uri(),
+        "kloudless_path": f"/archive/{name}",
+        "kloudless_file_id": stale["id"],
+        "bytes": len(archive),
+        "deleted": len(expired),
+    }
+
+    # Run 2, the same day again: nothing expired any more, so nothing is exported, uploaded or deleted,
+    # and the day's archive in Kloudless is not replaced by an empty one.
+    dag_run, xcoms = run_example(
+        "example_kloudless_archive", logical_date=datetime(2026, 3, 1, 7, tzinfo=UTC)
+    )
+
+    assert str(dag_run.state) == "success"
+    skipped = ["archive_folder", "archive_expired", "upload_archive", "delete_archived"]
+    assert task_states(dag_run) == {
+        **dict.fromkeys(["count_expired", "anything_expired", "summarize"], "success"),
+        **dict.fromkeys(skipped, "skipped"),
+    }
+    assert xcoms["summarize"] == {
+        "expired": 0,
+        "archived": 0,
+        "archive_path": None,
+        "kloudless_path": None,
+        "kloudless_file_id": None,
+        "bytes": None,
+        "deleted": 0,
+    }
+    assert kl.file_content(account, stale["id"]) == archive
+    assert len(table_ids(datasette_server, table)) == len(people) - len(expired)

@@ -25,10 +25,13 @@ from tests.e2e.airflow_stack import AirflowStack, AirflowStackError
 
 ROWS_DAG, EMBED_DAG = "example_datasette_rows", "example_cloudtables_embed"
 EVENTS_DAG, WATCHER_DAG = "example_kloudless_events", "example_kloudless_asset_watcher"
-EXAMPLES = (ROWS_DAG, EMBED_DAG, EVENTS_DAG, WATCHER_DAG)
+ARCHIVE_DAG = "example_kloudless_archive"
+EXAMPLES = (ROWS_DAG, EMBED_DAG, EVENTS_DAG, WATCHER_DAG, ARCHIVE_DAG)
 DAG_FILES = [EXAMPLE_DAGS / EXAMPLE_FILES[dag_id] for dag_id in EXAMPLES]
 WATCHED_ASSET_URI = "kloudless://kloudless_default/events"
 PEOPLE_CURSOR, KLOUDLESS_CURSOR = "cloud_provider_people_cursor", "cloud_provider_kloudless_cursor"
+#: The archive DAG's own table: the rows DAG runs at the same time and cleans up ``people``.
+ARCHIVE_TABLE = "people_archive"
 PEOPLE = 60
 RUN_TIMEOUT = 240.0
 
@@ -101,7 +104,10 @@ def stack_settings(services: Services) -> dict[str, Any]:
     """The ``AirflowStack`` arguments the example DAGs need besides their files and connections."""
     return {
         # Read-only as environment variables: the cursors the DAGs commit are not set here (see ``start_runs``).
-        "variables": {"cloud_provider_file_base": services.file_base.as_uri()},
+        "variables": {
+            "cloud_provider_file_base": services.file_base.as_uri(),
+            "cloud_provider_archive_table": ARCHIVE_TABLE,
+        },
         "env": {
             "CLOUD_PROVIDER_FILE_BASE": str(services.file_base),
             "CLOUD_PROVIDER_KLOUDLESS_POLL_SECONDS": "1",
@@ -117,6 +123,7 @@ def start_runs(stack: AirflowStack, services: Services, examples: Iterable[str] 
 
     The cursor goes in through the REST API, into the database: an ``AIRFLOW_VAR_`` environment variable
     would hide the value the DAG commits. Each run takes the logical date of the DAG's next scheduled run.
+    The archive DAG is not started here: its scenario starts it once the Kloudless ones are done (see there).
     """
     examples = list(examples)
     if WATCHER_DAG in examples:

@@ -8,14 +8,17 @@ the watcher's comes after the sensor's (both DAGs use one Kloudless account; see
 
 from __future__ import annotations
 
+import gzip
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from airflow_provider_cloud.example_dags import sample_data
-from tests.dags.example_dags_support import table_ids
+from tests.dags.example_dags_support import create_people_table, table_ids
 from tests.e2e.airflow_stack import STACK_ID_VAR
 from tests.e2e.example_runs import (
+    ARCHIVE_DAG,
+    ARCHIVE_TABLE,
     EMBED_DAG,
     EVENTS_DAG,
     KLOUDLESS_CURSOR,
@@ -26,7 +29,9 @@ from tests.e2e.example_runs import (
     WATCHER_DAG,
     Runs,
     consumer_run_with_file,
+    next_logical_date,
     states,
+    trigger_at,
     variable,
     wait_until,
     watcher_cursor,
@@ -172,7 +177,52 @@ def asset_watcher_runs_the_consumer_after_an_upload(runs: Runs) -> str:
     return str(run_id)
 
 
-# -- 5. Secrets, at DEBUG level ---------------------------------------------------------------------------------
+# -- 5. Kloudless archive: rows past retention to a Kloudless folder, then deleted -----------------------------
+
+
+def kloudless_archive_uploads_the_expired_rows_then_deletes_them(runs: Runs) -> str:
+    """
+    Seed the archive's table, start its run (after the Kloudless scenarios), check the upload and the clean-up.
+
+    Started here, not with the others: its upload is an event of the account the sensor and the watcher read,
+    which the sensor would find in its first batch. The watcher's trigger fires on it; that consumer run finds
+    no ``*.csv`` file (the archive is ``.csv.gz``) and nothing looks at it.
+    """
+    stack, services = runs.stack, runs.services
+    when = next_logical_date(stack, ARCHIVE_DAG)
+    ds = datetime.fromisoformat(when).date()
+    people = sample_data.people_rows(PEOPLE, today=ds, span_days=60)
+    create_people_table(services.datasette, ARCHIVE_TABLE, people)
+    run_id = runs.run_ids[ARCHIVE_DAG] = trigger_at(stack, ARCHIVE_DAG, when)
+    stack.unpause(ARCHIVE_DAG)
+
+    assert stack.wait_for_run(ARCHIVE_DAG, run_id, timeout=RUN_TIMEOUT) == "success"
+    assert set(states(stack, ARCHIVE_DAG, run_id).values()) == {"success"}
+    cut_off = (ds - timedelta(days=30)).isoformat()  # retention_days before {{ ds }}
+    expired = [p["id"] for p in people if p["updated_at"] < cut_off]
+    assert 0 < len(expired) < PEOPLE
+    assert stack.xcom(ARCHIVE_DAG, run_id, "count_expired") == len(expired)  # the dry run's count
+    name = f"{ARCHIVE_TABLE}-{ds.isoformat()}.csv.gz"
+    export = services.file_base / "archive" / ARCHIVE_TABLE / name
+    archive = export.read_bytes()
+    lines = gzip.decompress(archive).decode().splitlines()
+    assert [int(line.split(",")[0]) for line in lines[1:]] == expired  # all there after the dry run
+    summary = stack.xcom(ARCHIVE_DAG, run_id, "summarize")
+    assert summary == {
+        "expired": len(expired),
+        "archived": len(expired),
+        "archive_path": export.as_uri(),
+        "kloudless_path": f"/archive/{name}",
+        "kloudless_file_id": summary["kloudless_file_id"],
+        "bytes": len(archive),
+        "deleted": len(expired),
+    }
+    assert services.kloudless.file_content(services.account_id, summary["kloudless_file_id"]) == archive
+    assert table_ids(services.datasette, ARCHIVE_TABLE) == [p["id"] for p in people if p["id"] not in expired]
+    return run_id
+
+
+# -- 6. Secrets, at DEBUG level ---------------------------------------------------------------------------------
 
 
 def no_secret_of_ours_shows_in_logs_database_or_command_lines_even_at_debug(runs: Runs) -> None:

@@ -8,9 +8,10 @@ and free ports, then the scheduler, the DAG processor, the triggerer, the API se
 Everything is stopped and every folder removed at the end. It needs the Debian packages ``postgresql`` and
 ``redis-server`` (``make test`` installs them, through ``.ci/system-packages``); without them the test fails saying so.
 
-The runs are a table of :class:`Case`: the four example DAGs with the scenarios of the quick stack
+The runs are a table of :class:`Case`: the five example DAGs with the scenarios of the quick stack
 (``example_scenarios.py``: the deferrable Kloudless sensor resumed through the triggerer, the ``AssetWatcher``
-scheduling its consumer), one test each, in table order. Then: every task instance of those runs ran on a
+scheduling its consumer, the archive's run started by its own drive once the Kloudless cases are done), one test
+each, in table order. Then: every task instance of those runs ran on a
 Celery worker and both workers ran some; the declared deferrals happened; and the secret scan over every log,
 the database and the command lines finds nothing of ours (nor the two servers' passwords).
 
@@ -39,6 +40,7 @@ import pytest
 from tests.e2e import example_scenarios as scenario
 from tests.e2e.airflow_stack import STACK_ID_VAR, AirflowStack, PostgresCelery
 from tests.e2e.example_runs import (
+    ARCHIVE_DAG,
     DAG_FILES,
     EMBED_DAG,
     EVENTS_DAG,
@@ -118,6 +120,9 @@ CASES = [
         drive=scenario.kloudless_sensor_defers_resumes_on_the_upload_and_commits_the_cursor,
     ),
     Case(WATCHER_DAG, DAG_FILES[3], drive=scenario.asset_watcher_runs_the_consumer_after_an_upload),
+    Case(
+        ARCHIVE_DAG, DAG_FILES[4], drive=scenario.kloudless_archive_uploads_the_expired_rows_then_deletes_them
+    ),
 ]
 
 

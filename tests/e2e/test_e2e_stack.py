@@ -1,7 +1,7 @@
 """
 End-to-end: the example DAGs under a real scheduler, DAG processor, triggerer and API server (see ``airflow_stack``).
 
-One stack serves the whole module. It runs the four DAGs of ``airflow_provider_cloud/example_dags`` (the files
+One stack serves the whole module. It runs the five DAGs of ``airflow_provider_cloud/example_dags`` (the files
 as shipped) with connections to services started in this process on 127.0.0.1 (``services`` fixture): a real
 Datasette (a subprocess) and the CloudTables and Kloudless emulators (threads), seeded with ``sample_data`` the
 way the demo and ``tests/test_example_dags.py`` seed them. The file base Variable points into a temporary
@@ -18,7 +18,10 @@ scenario:
   and the cursor Variable moved on;
 - ``example_kloudless_asset_watcher``: once the watcher's trigger has stored its cursor in the asset's state
   store (read through the REST API), a CSV file is uploaded; an ``asset_triggered`` run of the consumer imports
-  it, and the stored cursor moves past it.
+  it, and the stored cursor moves past it;
+- ``example_kloudless_archive``, started by its test, after the Kloudless ones (its upload is an event of their
+  account), on a table of its own: the dry run's count, the archive file, its bytes in the Kloudless emulator,
+  and exactly the expired rows deleted.
 
 **Scheduled runs.** A DAG on a time schedule gets a run for its latest interval as soon as it is unpaused
 (``catchup=False`` still runs the latest one). Each is therefore triggered by hand *before* it is unpaused,
@@ -90,6 +93,10 @@ def test_kloudless_sensor_defers_resumes_on_the_upload_and_commits_the_cursor(ru
 
 def test_asset_watcher_runs_the_consumer_after_an_upload(runs: Runs) -> None:
     scenario.asset_watcher_runs_the_consumer_after_an_upload(runs)
+
+
+def test_kloudless_archive_uploads_the_expired_rows_then_deletes_them(runs: Runs) -> None:
+    scenario.kloudless_archive_uploads_the_expired_rows_then_deletes_them(runs)
 
 
 def test_no_secret_of_ours_shows_in_logs_database_or_command_lines_even_at_debug(runs: Runs) -> None:
