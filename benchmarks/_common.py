@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
 import json
 import multiprocessing
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -19,7 +21,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="apc-bench-"))
+if "AIRFLOW_HOME" not in os.environ:
+    # Made once, by the first process; its children inherit it. Removed when that process exits.
+    _HOME = tempfile.mkdtemp(prefix="apc-bench-")
+    os.environ["AIRFLOW_HOME"] = _HOME
+    atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 COLUMNS = {

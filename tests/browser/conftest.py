@@ -13,17 +13,13 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext, sync_playwright
 
-from airflow_provider_cloud.testing.cloudtables import CloudTablesEmulator
-from airflow_provider_cloud.testing.datasette import DatasetteServer
-from airflow_provider_cloud.testing.kloudless import KloudlessEmulator
 from tests.e2e.airflow_stack import AirflowStack
+from tests.e2e.example_runs import Services, started_services
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -38,25 +34,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-@dataclass
-class Services:
-    """The local servers the connections point at, and the credentials they accept."""
-
-    datasette: DatasetteServer
-    cloudtables: CloudTablesEmulator
-    kloudless: KloudlessEmulator
-    kloudless_token: str
-
-
 @pytest.fixture(scope="module")
-def services() -> Iterator[Services]:
-    """Datasette (a real server from the testing kit) and both emulators, on 127.0.0.1."""
-    with ExitStack() as servers:
-        datasette = servers.enter_context(DatasetteServer())
-        cloudtables = servers.enter_context(CloudTablesEmulator())
-        kloudless = servers.enter_context(KloudlessEmulator())
-        account = kloudless.create_account(account="form@example.com")
-        yield Services(datasette, cloudtables, kloudless, kloudless.create_token(account))
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """Datasette (a real server from the testing kit) and both emulators on 127.0.0.1: the end-to-end tests' set."""
+    with started_services(tmp_path_factory.mktemp("browser-files")) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")

@@ -24,9 +24,9 @@ from airflow_provider_cloud.get_provider_info import get_provider_info
 from airflow_provider_cloud.hooks.cloudtables import CloudTablesHook
 from airflow_provider_cloud.hooks.datasette import DatasetteHook
 from airflow_provider_cloud.hooks.kloudless import KloudlessHook
-from tests.browser.conftest import Services
 from tests.browser.connection_form import ConnectionsPage
 from tests.e2e.airflow_stack import AirflowStack
+from tests.e2e.example_runs import Services
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("module_clock")]
 

@@ -20,6 +20,7 @@ import structlog
 from airflow_provider_cloud.operators.rows import ImportRowsOperator
 from airflow_provider_cloud.testing.cloudtables import CloudTablesEmulator
 from tests.dags.dag_support import DAGS_FOLDER, run_dag, task_states
+from tests.dags.deferred_import_support import connection, last_values, refused, stored
 from tests.dags.files.e2e_deferred_import import (
     DEFERRED_CONN_ID,
     READINGS_POINTS,
@@ -51,21 +52,8 @@ def small_numbers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def connect(monkeypatch: pytest.MonkeyPatch, conn_id: str, ct: CloudTablesEmulator, **extra: Any) -> None:
-    extra = {"rate_limit": LIMIT, "rate_window": WINDOW, **extra}
-    connection = {"conn_type": "cloudtables", "host": ct.url, "password": ct.api_key, "extra": extra}
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
-
-
-def stored(ct: CloudTablesEmulator, dataset_id: str) -> dict[str, tuple[Any, Any]]:
-    """Return the stored readings as ``{code: (station, value)}`` (row ids and versions aside)."""
-    points = [ct.datapoint_id(dataset_id, name) for name, _ in READINGS_POINTS]
-    rows = ct.rows(dataset_id)
-    assert len(rows) == len({row[points[0]] for row in rows})  # one row per code
-    return {row[points[0]]: (row[points[1]], row[points[2]]) for row in rows}
-
-
-def refused(ct: CloudTablesEmulator) -> int:
-    return sum(1 for request in ct.requests_seen if request.status == 429)
+    settings = {"rate_limit": LIMIT, "rate_window": WINDOW, **extra}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection(ct, **settings)))
 
 
 def deferral_lines(logs: list[dict[str, Any]]) -> list[str]:
@@ -103,7 +91,7 @@ def test_an_import_defers_between_rate_windows_and_ends_equal_to_one_uninterrupt
         task_id="reference", conn_id=cloudtables_conn_id, dataset="Readings", source=str(source), key="code"
     ).execute({})
     assert stored(emulator, dataset) == stored(cloudtables_emulator, reference)
-    last = {row["code"]: (row["station"], row["value"]) for row in readings(ROWS)}  # a key's last row wins
+    last = last_values(ROWS)  # a key's last row wins
     assert stored(emulator, dataset) == last
     assert last["R0000"] == ("moved", 1000)
 
@@ -122,9 +110,7 @@ def test_two_imports_of_one_key_share_its_budget_through_the_ledger_in_a_variabl
 
     assert set(task_states(dag_run).values()) == {"success"}
     for name in "AB":
-        assert stored(emulator, datasets[name]) == {
-            row["code"]: (row["station"], row["value"]) for row in readings(20)
-        }
+        assert stored(emulator, datasets[name]) == last_values(20)
     # import_b starts where import_a left the window: it waits (deferred) instead of sending at once.
     assert xcoms["import_b"]["deferrals"] >= 1
     assert refused(emulator) == 0

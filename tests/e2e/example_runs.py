@@ -8,7 +8,6 @@ module docstring of ``test_e2e_stack.py`` tells why the runs are started the way
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -173,25 +172,11 @@ def wait_until(what: str, stack: AirflowStack, probe: Callable[[], Any], timeout
     """
     Call ``probe`` every second until it returns something truthy, and return that.
 
-    A failed REST call counts as "not yet" (a busy API server may time out once); after ``timeout`` seconds
-    the test fails with the last such error and the end of every process's log.
+    The stack's own bounded wait (``StackClient._poll``): a failed REST call counts as "not yet" (a busy API
+    server may time out once); after ``timeout`` seconds the test fails with the last such error and the end of
+    every process's log.
     """
-    deadline = time.monotonic() + timeout
-    last_error: AirflowStackError | None = None
-    while True:
-        stack.check_processes()
-        try:
-            result = probe()
-        except AirflowStackError as exc:
-            last_error, result = exc, None
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            note = f" (last error: {last_error})" if last_error else ""
-            raise AssertionError(
-                f"timed out after {timeout:.0f} s waiting for {what}{note}\n{stack.diagnostics()}"
-            )
-        time.sleep(1.0)
+    return stack._poll(what, timeout, lambda: probe() or None, interval=1.0)
 
 
 def not_found(error: AirflowStackError) -> bool:

@@ -41,8 +41,6 @@ ProcessCommands = dict[str, tuple[list[str], dict[str, str]]]
 class SqliteLocal:
     """SQLite in ``<home>/airflow.db`` (WAL journal after the migration) and the ``LocalExecutor``."""
 
-    name = "sqlite-local"
-
     def __init__(self) -> None:
         self.home = Path()
 
@@ -80,9 +78,6 @@ class SqliteLocal:
     def scan_database(self, secrets: Mapping[str, str]) -> list[Finding]:
         return scan_database(self.database, secrets)
 
-    def server_secrets(self) -> dict[str, str]:
-        return {}
-
 
 class PostgresCelery:
     """
@@ -92,8 +87,6 @@ class PostgresCelery:
     :param concurrency: task slots per worker (the scheduler's ``parallelism`` is set to all slots).
     :param queue: the one queue the workers consume and tasks go to (``[operators] default_queue``).
     """
-
-    name = "postgres-celery"
 
     def __init__(self, *, workers: int = 2, concurrency: int = 2, queue: str = "default") -> None:
         if workers < 1 or concurrency < 1:

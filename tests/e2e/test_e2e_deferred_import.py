@@ -16,18 +16,17 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from airflow_provider_cloud.testing.cloudtables import CloudTablesEmulator
 from tests.dags.dag_support import DAGS_FOLDER
+from tests.dags.deferred_import_support import connection, last_values, refused, stored
 from tests.dags.files.e2e_deferred_import import (
     DEFERRED_CONN_ID,
     READINGS_POINTS,
     SHARED_CONN_ID,
     SHARED_POOL,
-    readings,
 )
 from tests.e2e.airflow_stack import AirflowStack, PostgresCelery
 
@@ -66,10 +65,6 @@ def services(tmp_path_factory: pytest.TempPathFactory, stack_kind: str) -> Itera
         yield Services(single, shared, datasets, tmp_path_factory.mktemp("e2e-deferred-files"))
 
 
-def connection(ct: CloudTablesEmulator, **extra: Any) -> dict[str, Any]:
-    return {"conn_type": "cloudtables", "host": ct.url, "password": ct.api_key, "extra": extra}
-
-
 @pytest.fixture(scope="module")
 def runs(services: Services, stack_kind: str) -> Iterator[tuple[AirflowStack, dict[str, str]]]:
     """Start the stack, make the key's pool (one slot), trigger both DAGs at once and wait for them."""
@@ -95,21 +90,6 @@ def runs(services: Services, stack_kind: str) -> Iterator[tuple[AirflowStack, di
         for dag_id, run_id in run_ids.items():
             assert stack.wait_for_run(dag_id, run_id, timeout=RUN_TIMEOUT) == "success", stack.diagnostics()
         yield stack, run_ids
-
-
-def stored(ct: CloudTablesEmulator, dataset_id: str) -> dict[str, tuple[Any, Any]]:
-    points = [ct.datapoint_id(dataset_id, name) for name, _ in READINGS_POINTS]
-    rows = ct.rows(dataset_id)
-    assert len(rows) == len({row[points[0]] for row in rows})
-    return {row[points[0]]: (row[points[1]], row[points[2]]) for row in rows}
-
-
-def last_values(count: int) -> dict[str, tuple[Any, Any]]:
-    return {row["code"]: (row["station"], row["value"]) for row in readings(count)}
-
-
-def refused(ct: CloudTablesEmulator) -> int:
-    return sum(1 for request in ct.requests_seen if request.status == 429)
 
 
 def test_an_import_defers_through_the_triggerer_between_rate_windows_and_ends_complete(runs, services):

@@ -166,6 +166,7 @@ def test_case(case: Case, runs: Runs, checked: dict[str, str]) -> None:
     run_id = case.run(runs)
     checked[case.dag_id] = run_id
     instances = runs.stack.task_instances(case.dag_id, run_id)
+    assert instances, f"{case.dag_id} run {run_id} has no task instances to check"
     assert {name: ti.state for name, ti in instances.items()} == dict.fromkeys(instances, "success")
     for task_id in case.deferred:
         ti = instances[task_id]

@@ -9,7 +9,6 @@ import psycopg2
 import pytest
 import redis
 
-from tests.e2e.processes import tagged_pids
 from tests.e2e.secret_scan import scan_postgres
 from tests.e2e.services import (
     MissingServiceError,
@@ -127,10 +126,16 @@ def test_production_backend_gives_postgres_celery_redis_and_two_named_workers(tm
 def test_no_server_of_a_stopped_backend_is_left_running() -> None:
     backend = PostgresCelery()
     backend.start(Path("/nonexistent-home"))
-    pids = [backend.postgres.process.pid, backend.redis.process.pid]  # type: ignore[union-attr]
-    backend.stop()
+    try:
+        servers = [backend.postgres, backend.redis]
+        pids = [server.process.pid for server in servers]  # type: ignore[union-attr]
+        folders = [server.folder for server in servers]
+        assert all(Path(f"/proc/{pid}").exists() for pid in pids)
+        assert all(folder.is_dir() for folder in folders)
+    finally:
+        backend.stop()
     assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
-    assert tagged_pids("APC_E2E_STACK_ID", "none") == []
+    assert [folder for folder in folders if folder.exists()] == []
 
 
 def test_the_postgres_scan_finds_a_secret_in_text_json_and_bytes_and_says_where_without_showing_it() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +31,7 @@ from airflow_provider_cloud.exceptions import (
 from airflow_provider_cloud.hooks.kloudless import KloudlessHook
 from airflow_provider_cloud.testing.kloudless import KloudlessEmulator
 from airflow_provider_cloud.testing.proxy import Fault, FaultPlan
+from tests.e2e.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -203,12 +203,6 @@ def test_both_paths_read_a_real_expired_cursor_as_cursor_expired(monkeypatch):
         outcomes = [read(path, cursor=1, retry_limit=0) for path in PATHS]
     assert all(isinstance(o.error, CursorExpiredError) for o in outcomes)
     assert shape(outcomes[0].error) == shape(outcomes[1].error)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_both_paths_map_a_refused_connection_alike(monkeypatch):

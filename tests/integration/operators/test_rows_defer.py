@@ -22,6 +22,7 @@ from airflow.sdk.exceptions import AirflowException, TaskDeferred
 
 from airflow_provider_cloud.operators.rows import ImportRowsOperator
 from airflow_provider_cloud.testing.cloudtables import CloudTablesEmulator
+from tests.dags.deferred_import_support import connection, last_values, refused, stored
 from tests.dags.files.e2e_deferred_import import READINGS_POINTS, readings, readings_csv
 from tests.integration.operators.test_rows_resume import StateStore, context
 
@@ -42,9 +43,8 @@ def ct(monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudTablesEmulator]:
 
 
 def connect(monkeypatch: pytest.MonkeyPatch, ct: CloudTablesEmulator, **extra: Any) -> None:
-    extra = {"rate_limit": LIMIT, "rate_window": WINDOW, **extra}
-    connection = {"conn_type": "cloudtables", "host": ct.url, "password": ct.api_key, "extra": extra}
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(connection))
+    settings = {"rate_limit": LIMIT, "rate_window": WINDOW, **extra}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(connection(ct, **settings)))
 
 
 @pytest.fixture
@@ -67,14 +67,8 @@ def wait_out(deferred: TaskDeferred) -> None:
     time.sleep(max(0.0, seconds))
 
 
-def stored(ct: CloudTablesEmulator) -> dict[str, tuple[Any, Any]]:
-    dataset = ct.datasets()[0]["id"]
-    points = [ct.datapoint_id(dataset, name) for name, _ in READINGS_POINTS]
-    return {row[points[0]]: (row[points[1]], row[points[2]]) for row in ct.rows(dataset)}
-
-
-def refused(ct: CloudTablesEmulator) -> int:
-    return sum(1 for request in ct.requests_seen if request.status == 429)
+def stored_readings(ct: CloudTablesEmulator) -> dict[str, tuple[Any, Any]]:
+    return stored(ct, ct.datasets()[0]["id"])
 
 
 def test_the_import_stops_at_a_row_boundary_and_resumes_in_new_parts_within_the_limit(ct, source):
@@ -91,7 +85,7 @@ def test_the_import_stops_at_a_row_boundary_and_resumes_in_new_parts_within_the_
     # Until the whole window is free, as a process loading the send times sees it (CLOCK_MARGIN later).
     assert WINDOW / 2 < (kwargs["moment"] - datetime.datetime.now(datetime.UTC)).total_seconds() <= WINDOW + 1
     # The checkpoint counts exactly the rows stored (every row in order before the first not sent).
-    assert store.values["import_checkpoint"]["rows_stored"] == len(stored(ct)) > 0
+    assert store.values["import_checkpoint"]["rows_stored"] == len(stored_readings(ct)) > 0
     assert 1 <= len(store.values["import_pace"]) <= LIMIT
     assert store.values["import_deferrals"]["deferrals"] == 1
 
@@ -107,7 +101,7 @@ def test_the_import_stops_at_a_row_boundary_and_resumes_in_new_parts_within_the_
     assert summary["rows_read"] == summary["rows_written"] == ROWS
     assert summary["deferrals"] >= 2
     assert refused(ct) == 0
-    assert stored(ct) == {row["code"]: (row["station"], row["value"]) for row in readings(ROWS)}
+    assert stored_readings(ct) == last_values(ROWS)
     assert store.values == {}
 
 
