@@ -143,16 +143,21 @@ class DagTestResult:
         return read_variable(key, default, deserialize_json=deserialize_json)
 
     def _xcom_rows(self) -> list[tuple[str, str, int, Any]]:
-        from airflow.models.xcom import XComModel
-        from airflow.sdk.serde import deserialize
-        from airflow.utils.session import create_session
+        return xcom_rows(self.dag_id, self.run_id)
 
-        with create_session() as session:
-            rows = session.query(XComModel).filter_by(dag_id=self.dag_id, run_id=self.run_id).all()
-            return [
-                (row.task_id, row.key, row.map_index, deserialize(XComModel.deserialize_value(row)))
-                for row in rows
-            ]
+
+def xcom_rows(dag_id: str, run_id: str) -> list[tuple[str, str, int, Any]]:
+    """Return every XCom of a run as ``(task_id, key, map_index, value)``, each value as a task reads it."""
+    from airflow.models.xcom import XComModel
+    from airflow.sdk.serde import deserialize
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(XComModel).filter_by(dag_id=dag_id, run_id=run_id).all()
+        return [
+            (row.task_id, row.key, row.map_index, deserialize(XComModel.deserialize_value(row)))
+            for row in rows
+        ]
 
 
 def run_dag(path: str | os.PathLike[str], dag_id: str | None = None, **test_kwargs: Any) -> DagTestResult:

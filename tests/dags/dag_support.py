@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_cloud.testing.dagtest import load_dag
+from airflow_provider_cloud.testing.dagtest import load_dag, xcom_rows
 
 __all__ = ["DAGS_FOLDER", "as_task_reads_it", "load_dag", "run_dag", "task_states", "xcoms_of"]
 
@@ -38,15 +38,10 @@ def as_task_reads_it(stored: Any) -> Any:
 
 
 def xcoms_of(dag_id: str, run_id: str) -> dict[str, Any]:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
+    """Map ``task_id`` (``task_id.key`` for other keys) to its XCom; of a mapped task, one instance's."""
     out: dict[str, Any] = {}
-    with create_session() as session:
-        rows = session.query(XComModel).filter(XComModel.dag_id == dag_id, XComModel.run_id == run_id).all()
-        for row in rows:
-            name = row.task_id if row.key == "return_value" else f"{row.task_id}.{row.key}"
-            out[name] = as_task_reads_it(XComModel.deserialize_value(row))
+    for task_id, key, _, value in xcom_rows(dag_id, run_id):
+        out[task_id if key == "return_value" else f"{task_id}.{key}"] = value
     return out
 
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import airflow_provider_cloud.example_dags as example_dags
 from airflow_provider_cloud.example_dags import sample_data
-from tests.dags.dag_support import as_task_reads_it, load_dag
+from airflow_provider_cloud.testing.dagtest import xcom_rows
+from tests.dags.dag_support import load_dag
 
 EXAMPLE_DAGS = Path(example_dags.__file__).resolve().parent
 DAG_FILES = {
@@ -29,20 +30,10 @@ DAG_FILES = {
 
 def all_xcoms(dag_id: str, run_id: str) -> dict[str, Any]:
     """Return ``task_id → return value``; a mapped task gets the list of its values by map index."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
     found: dict[str, dict[int, Any]] = {}
-    with create_session() as session:
-        rows = (
-            session.query(XComModel)
-            .filter(XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value")
-            .all()
-        )
-        for row in rows:
-            found.setdefault(row.task_id, {})[row.map_index] = as_task_reads_it(
-                XComModel.deserialize_value(row)
-            )
+    for task_id, key, map_index, value in xcom_rows(dag_id, run_id):
+        if key == "return_value":
+            found.setdefault(task_id, {})[map_index] = value
     return {
         task_id: values[-1] if list(values) == [-1] else [values[i] for i in sorted(values)]
         for task_id, values in found.items()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_cloud.testing.dagtest import xcom_rows
 from tests.dags.dag_support import run_dag, task_states
 
 pytestmark = [pytest.mark.dag, pytest.mark.integration]
@@ -26,21 +27,11 @@ def stored_cursor() -> str | None:
 
 def import_results(dag_run: Any) -> dict[int, Any]:
     """Return the XCom value of every mapped ``import_csv`` task instance of a run, by map index."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        rows = (
-            session.query(XComModel)
-            .filter(
-                XComModel.dag_id == DAG_ID,
-                XComModel.run_id == dag_run.run_id,
-                XComModel.task_id == "import_csv",
-                XComModel.key == "return_value",
-            )
-            .all()
-        )
-        return {row.map_index: XComModel.deserialize_value(row) for row in rows}
+    return {
+        map_index: value
+        for task_id, key, map_index, value in xcom_rows(DAG_ID, dag_run.run_id)
+        if (task_id, key) == ("import_csv", "return_value")
+    }
 
 
 def table_rows(datasette_server: Any, table: str) -> list[dict[str, Any]]:
